@@ -1,0 +1,17 @@
+"""The attention kernels, each written through `explorer.ptx.KernelBuilder`."""
+
+from .common import TARGETS
+from .multi_warp import MultiWarpIncrementalAttentionKernel
+from .single_warp import IncrementalAttentionKernel
+
+KERNELS = {
+    IncrementalAttentionKernel.name: IncrementalAttentionKernel,
+    MultiWarpIncrementalAttentionKernel.name: MultiWarpIncrementalAttentionKernel,
+}
+
+__all__ = [
+    "KERNELS",
+    "TARGETS",
+    "IncrementalAttentionKernel",
+    "MultiWarpIncrementalAttentionKernel",
+]

@@ -1,0 +1,262 @@
+"""What the seed's two attention kernels share: argument validation, the kernel object's
+interface, and the PTX pieces both emit (pointer setup, the per-position online-softmax step,
+the warp sum). It writes PTX through the builder only; it launches nothing.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from ..ptx import Kernel, KernelBuilder, emit
+from ..ptx.ir import Address, Guard, Reg
+
+LOG2E = 1.4426950408889634  # ex2 is the only hardware exp: exp(x) = ex2(x * log2 e)
+NEG_INF = float("-inf")
+MAX_HEAD_DIM = 256
+MAX_SLOTS = MAX_HEAD_DIM // 32  # head-dim slots per lane: lane, lane+32, ...
+MAX_WARPS = 32
+TARGETS = ("sm_75", "sm_80", "sm_86", "sm_87", "sm_89", "sm_90", "sm_90a")
+PTX_VERSION = "8.0"  # accepted by ptxas 12.x/13.x and the CUDA 13.0 driver; covers sm_90a
+MAX_ELEMENTS_PER_KV_HEAD = 2**31 - 1  # positions are indexed in 32 bits
+
+
+def _require_int(name: str, value: object, lo: int, hi: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{name} must be an integer in {lo}..{hi}, got {value!r}")
+    if not lo <= value <= hi:
+        raise ValueError(f"{name}={value} is outside the accepted range {lo}..{hi}")
+    return value
+
+
+def validate_target(target: str) -> str:
+    if target not in TARGETS:
+        raise ValueError(f"target={target!r} is not supported; accepted: {', '.join(TARGETS)}")
+    return target
+
+
+@dataclass(frozen=True)
+class AttentionShape:
+    """The sizes baked into the PTX as immediates (one module per configuration)."""
+
+    max_seq_len: int
+    head_dim: int
+    num_heads: int
+    num_kv_heads: int
+    scale: float
+
+    @staticmethod
+    def checked(max_seq_len, head_dim, num_heads, num_kv_heads, scale) -> AttentionShape:
+        _require_int("head_dim", head_dim, 1, MAX_HEAD_DIM)
+        _require_int("max_seq_len", max_seq_len, 1, MAX_ELEMENTS_PER_KV_HEAD)
+        _require_int("num_heads", num_heads, 1, 65535)
+        _require_int("num_kv_heads", num_kv_heads, 1, num_heads)
+        if num_heads % num_kv_heads:
+            raise ValueError(
+                f"num_heads={num_heads} must be a multiple of num_kv_heads={num_kv_heads} "
+                f"(accepted num_kv_heads: divisors of {num_heads})"
+            )
+        if max_seq_len * head_dim > MAX_ELEMENTS_PER_KV_HEAD:
+            raise ValueError(
+                f"max_seq_len * head_dim = {max_seq_len * head_dim} is too large for 32-bit "
+                f"indexing (accepted: at most {MAX_ELEMENTS_PER_KV_HEAD})"
+            )
+        if scale is None:
+            scale = 1.0 / math.sqrt(head_dim)
+        if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not (
+            math.isfinite(scale) and scale > 0
+        ):
+            raise ValueError(f"scale must be a finite positive number, got {scale!r}")
+        return AttentionShape(max_seq_len, head_dim, num_heads, num_kv_heads, float(scale))
+
+    @property
+    def slots(self) -> int:
+        return -(-self.head_dim // 32)
+
+
+class AttentionKernelBase:
+    """The interface every kernel object keeps: entry, params, grid, block, shared bytes, emit."""
+
+    name = ""
+
+    def __init__(self, shape: AttentionShape, indirect_seq_len: bool) -> None:
+        if not isinstance(indirect_seq_len, bool):
+            raise ValueError(f"indirect_seq_len must be True or False, got {indirect_seq_len!r}")
+        self.max_seq_len = shape.max_seq_len
+        self.head_dim = shape.head_dim
+        self.num_heads = shape.num_heads
+        self.num_kv_heads = shape.num_kv_heads
+        self.scale = shape.scale
+        self.indirect_seq_len = indirect_seq_len
+        self.shape = shape
+        self._kernel: Kernel | None = None
+
+    @property
+    def kernel(self) -> Kernel:
+        """The IR, built once."""
+        if self._kernel is None:
+            self._kernel = self.build()
+        return self._kernel
+
+    @property
+    def params(self) -> tuple[tuple[str, str], ...]:
+        """(name, PTX type) of each kernel parameter, in launch order."""
+        return tuple((p.name, p.type) for p in self.kernel.params)
+
+    def emit(self, target: str = "sm_80") -> str:
+        return emit(self.kernel, target=validate_target(target), version=PTX_VERSION)
+
+    def build(self) -> Kernel:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{k}={v!r}" for k, v in self.config().items())
+        return f"{type(self).__name__}({fields})"
+
+    def config(self) -> dict[str, object]:
+        return {
+            "max_seq_len": self.max_seq_len,
+            "head_dim": self.head_dim,
+            "num_heads": self.num_heads,
+            "num_kv_heads": self.num_kv_heads,
+            "scale": self.scale,
+            "indirect_seq_len": self.indirect_seq_len,
+        }
+
+
+@dataclass
+class Setup:
+    """Registers every thread holds after the prologue."""
+
+    head: Reg  # %ctaid.x: the q head
+    lane: Reg
+    warp: Reg
+    tid: Reg
+    seq_len: Reg  # clamped to max_seq_len
+    q: tuple[Reg, ...]  # this lane's q slots, 0 where the slot is past head_dim
+    k_head: Reg  # byte address of this lane's column in K row 0 of the KV head
+    v_head: Reg
+    out_row: Reg  # byte address of out[head, lane]
+    partial: Reg | None  # lane + 32*(slots-1) < head_dim, when the last slot is partial
+
+
+def prologue(b: KernelBuilder, shape: AttentionShape, indirect: bool) -> Setup:
+    """Parameters, thread coordinates, GQA mapping, clamped seq_len and this lane's q slots."""
+    b.comment("phase: setup (pointers, thread coordinates, GQA mapping, seq_len)")
+    ptrs = [b.param(name, "u64") for name in ("q_ptr", "k_ptr", "v_ptr", "out_ptr")]
+    seq_param = b.param("seq_len_ptr" if indirect else "seq_len", "u64" if indirect else "u32")
+    q_ptr, k_ptr, v_ptr, out_ptr = (
+        b.op("cvta.to.global.u64", b.op("ld.param.u64", Address(p))) for p in ptrs
+    )
+    seq_regs = b.reserve("u64", 2 if indirect else 0, 2)  # same names whichever mode
+    if indirect:
+        b.set(seq_regs[0], "ld.param.u64", Address(seq_param))
+        b.set(seq_regs[1], "cvta.to.global.u64", seq_regs[0])
+        raw_len = b.op("ld.global.u32", Address(seq_regs[1]))
+    else:
+        raw_len = b.op("ld.param.u32", Address(seq_param))
+    seq_len = b.op("min.u32", raw_len, shape.max_seq_len)  # never read past the cache
+    tid = b.special("tid.x")
+    head = b.special("ctaid.x")
+    lane = b.op("and.b32", tid, 31)
+    warp = b.op("shr.u32", tid, 5)
+    # GQA: kv_head = head * num_kv_heads / num_heads
+    kv_head = b.op("div.u32", b.op("mul.lo.u32", head, shape.num_kv_heads), shape.num_heads)
+    lane_bytes = b.op("mul.wide.u32", lane, 4)
+    kv_offset = b.op("mul.wide.u32", kv_head, shape.max_seq_len * shape.head_dim)
+    kv_bytes = b.op("add.s64", b.op("shl.b64", kv_offset, 2), lane_bytes)
+    k_head = b.op("add.s64", k_ptr, kv_bytes)
+    v_head = b.op("add.s64", v_ptr, kv_bytes)
+    row_bytes = b.op("add.s64", b.op("mul.wide.u32", head, shape.head_dim * 4), lane_bytes)
+    q_row = b.op("add.s64", q_ptr, row_bytes)
+    out_row = b.op("add.s64", out_ptr, row_bytes)
+    partial = _partial_slot_predicate(b, shape, lane)
+    b.comment("phase: load Q (slot s holds q[head, lane + 32*s])")
+    q = b.reserve("f32", shape.slots, MAX_SLOTS)
+    for s, reg in enumerate(q):
+        if partial is not None and s == shape.slots - 1:
+            b.set(reg, "mov.f32", 0.0)
+        b.set(reg, "ld.global.f32", Address(q_row, 128 * s), guard=_slot_guard(shape, s, partial))
+    return Setup(head, lane, warp, tid, seq_len, q, k_head, v_head, out_row, partial)
+
+
+def _partial_slot_predicate(b: KernelBuilder, shape: AttentionShape, lane: Reg) -> Reg | None:
+    (reg,) = b.reserve("pred", 1, 1)
+    if shape.head_dim % 32 == 0:
+        return None
+    b.set(reg, "setp.lt.u32", lane, shape.head_dim - 32 * (shape.slots - 1))
+    return reg
+
+
+def _slot_guard(shape: AttentionShape, slot: int, partial: Reg | None) -> Guard | None:
+    """Only the last slot can be partial; its lanes past head_dim do nothing."""
+    if partial is not None and slot == shape.slots - 1:
+        return Guard(partial)
+    return None
+
+
+def slot_guards(setup: Setup, shape: AttentionShape) -> list[Guard | None]:
+    return [_slot_guard(shape, s, setup.partial) for s in range(shape.slots)]
+
+
+def warp_sum(b: KernelBuilder, value: Reg) -> Reg:
+    """Tree sum over the warp: `shfl.sync.down.b32` by 16, 8, 4, 2, 1 with `add.f32`, then
+    `shfl.sync.idx.b32` from lane 0 so every lane holds the total."""
+    for delta in (16, 8, 4, 2, 1):
+        other = b.set(b.fresh("f32"), "shfl.sync.down.b32", value, delta, 31, -1)
+        value = b.op("add.f32", value, other)
+    return b.set(b.fresh("f32"), "shfl.sync.idx.b32", value, 0, 31, -1)
+
+
+@dataclass
+class SoftmaxState:
+    """Loop-carried online-softmax state of one warp: running max, sum and output slots."""
+
+    m: Reg
+    l: Reg
+    o: tuple[Reg, ...]
+
+
+def init_state(b: KernelBuilder, shape: AttentionShape) -> SoftmaxState:
+    m = b.op("mov.f32", NEG_INF)
+    l = b.op("mov.f32", 0.0)
+    o = b.reserve("f32", shape.slots, MAX_SLOTS)
+    for reg in o:
+        b.set(reg, "mov.f32", 0.0)
+    return SoftmaxState(m, l, o)
+
+
+def attend_position(
+    b: KernelBuilder, shape: AttentionShape, setup: Setup, state: SoftmaxState, pos: Reg
+) -> None:
+    """One position: score = scale * q.k (warp sum), then the online-softmax update of m, l, o.
+
+    `m' = max(m, s)`, `corr = 2^((m - m') log2e)`, `p = 2^((s - m') log2e)`, `l = l*corr + p`,
+    `o = o*corr + p*v`. The old max stays in `state.m` until `corr` is computed.
+    """
+    guards = slot_guards(setup, shape)
+    row = b.op("mul.wide.u32", pos, shape.head_dim * 4)
+    k_row = b.op("add.s64", setup.k_head, row)
+    v_row = b.op("add.s64", setup.v_head, row)
+    k = b.reserve("f32", shape.slots, MAX_SLOTS)
+    dot = b.op("mov.f32", 0.0)
+    for s, reg in enumerate(k):
+        b.set(reg, "ld.global.f32", Address(k_row, 128 * s), guard=guards[s])
+        b.set(dot, "fma.rn.f32", setup.q[s], reg, dot, guard=guards[s])
+    score = b.op("mul.f32", warp_sum(b, dot), shape.scale)
+    m_new = b.op("max.f32", state.m, score)
+    corr = b.op("ex2.approx.f32", b.op("mul.f32", b.op("sub.f32", state.m, m_new), LOG2E))
+    p = b.op("ex2.approx.f32", b.op("mul.f32", b.op("sub.f32", score, m_new), LOG2E))
+    b.set(state.l, "fma.rn.f32", state.l, corr, p)
+    v = b.reserve("f32", shape.slots, MAX_SLOTS)
+    for s, reg in enumerate(v):
+        b.set(reg, "ld.global.f32", Address(v_row, 128 * s), guard=guards[s])
+        b.set(state.o[s], "mul.f32", state.o[s], corr, guard=guards[s])
+        b.set(state.o[s], "fma.rn.f32", p, reg, state.o[s], guard=guards[s])
+    b.set(state.m, "mov.f32", m_new)
+
+
+def store_output(b: KernelBuilder, shape: AttentionShape, setup: Setup, o) -> None:
+    """`out[head, lane + 32*s] = o[s]` for each slot."""
+    for s, (reg, guard) in enumerate(zip(o, slot_guards(setup, shape))):
+        b.op("st.global.f32", Address(setup.out_row, 128 * s), reg, guard=guard)

@@ -1,0 +1,74 @@
+"""`IncrementalAttentionKernel`: the seed's single-warp decode attention (one warp per q head
+walks every position). Kept for teaching and as the baseline the multi-warp kernel must beat."""
+
+from __future__ import annotations
+
+from ..ptx import Kernel, KernelBuilder
+from ..ptx.ir import Guard
+from .common import (
+    AttentionKernelBase,
+    AttentionShape,
+    attend_position,
+    init_state,
+    prologue,
+    slot_guards,
+    store_output,
+)
+
+
+class IncrementalAttentionKernel(AttentionKernelBase):
+    """One CTA of one warp per q head; grid `(num_heads, 1, 1)`, block `(32, 1, 1)`.
+
+    Params: `q_ptr, k_ptr, v_ptr, out_ptr .u64`, then `seq_len .u32` (or `seq_len_ptr .u64`
+    when `indirect_seq_len`). Layouts: q/out `[num_heads, head_dim]`, K/V
+    `[num_kv_heads, max_seq_len, head_dim]`, all f32.
+    """
+
+    name = "single-warp"
+
+    def __init__(
+        self,
+        max_seq_len: int,
+        head_dim: int,
+        num_heads: int,
+        num_kv_heads: int,
+        scale: float | None = None,
+        indirect_seq_len: bool = False,
+    ) -> None:
+        shape = AttentionShape.checked(max_seq_len, head_dim, num_heads, num_kv_heads, scale)
+        super().__init__(shape, indirect_seq_len)
+        self.num_warps = 1
+
+    @property
+    def entry(self) -> str:
+        return "incremental_attention_indirect" if self.indirect_seq_len else "incremental_attention"
+
+    @property
+    def grid(self) -> tuple[int, int, int]:
+        return (self.num_heads, 1, 1)
+
+    @property
+    def block(self) -> tuple[int, int, int]:
+        return (32, 1, 1)
+
+    @property
+    def shared_bytes(self) -> int:
+        return 0
+
+    def build(self) -> Kernel:
+        b = KernelBuilder(self.entry)
+        shape = self.shape
+        setup = prologue(b, shape, self.indirect_seq_len)
+        state = init_state(b, shape)
+        b.comment("phase: position loop (online softmax over positions 0..seq_len)")
+        with b.loop(0, setup.seq_len, "pos") as pos:
+            attend_position(b, shape, setup, state, pos)
+        b.comment("phase: normalise (out = o / l; zeros when seq_len is 0) and store")
+        inv_l = b.op("mov.f32", 0.0)
+        nonempty = b.op("setp.gt.f32", state.l, 0.0)
+        b.set(inv_l, "rcp.rn.f32", state.l, guard=Guard(nonempty))
+        for reg, guard in zip(state.o, slot_guards(setup, shape)):
+            b.set(reg, "mul.f32", reg, inv_l, guard=guard)
+        store_output(b, shape, setup, state.o)
+        b.op("ret")
+        return b.build()

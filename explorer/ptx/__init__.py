@@ -1,0 +1,18 @@
+"""A pure-Python PTX emitter: IR, builder, opcode table, printer, parser, barrier check and a
+ptxas wrapper. Standard library only; it knows no kernel (those live in `explorer.kernels`)."""
+
+from .barriers import BarrierError, check_barriers
+from .builder import KernelBuilder
+from .ir import Kernel
+from .parser import PtxParseError, parse
+from .printer import emit
+
+__all__ = [
+    "BarrierError",
+    "Kernel",
+    "KernelBuilder",
+    "PtxParseError",
+    "check_barriers",
+    "emit",
+    "parse",
+]

@@ -1,0 +1,185 @@
+"""The only way to construct a `Kernel`: one call, one instruction.
+
+`op` writes a fresh register by default; `set` writes an existing one (loop-carried state),
+so an alias can never silently hold a stale value. `if_` and `loop` are the structured
+helpers: they name the PTX they emit and make unique labels. No operator overloading.
+The builder validates every instruction against `spec.OPCODES`; it does not optimise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from . import spec
+from .barriers import check_barriers
+from .ir import (
+    TYPE_TO_KIND,
+    Address,
+    Comment,
+    F32Imm,
+    Guard,
+    Instruction,
+    IntImm,
+    Kernel,
+    Label,
+    Operand,
+    Param,
+    Reg,
+    SharedDecl,
+    SpecialReg,
+    Statement,
+    Symbol,
+    Vector,
+)
+
+Source = Operand | int | float
+# A .bN result may land in any register of N bits (a shuffle of an f32 into an %f register).
+BIT_TYPE_KINDS = {"b16": {"rs"}, "b32": {"r", "f"}, "b64": {"rd", "fd"}}
+
+
+def _operand(value: Source) -> Operand:
+    if isinstance(value, bool):
+        raise TypeError("a bool is not a PTX operand; use an int or a predicate register")
+    if isinstance(value, int):
+        return IntImm(value)
+    if isinstance(value, float):
+        return F32Imm.of(value)
+    if isinstance(value, (Reg, SpecialReg, IntImm, F32Imm, Symbol, Address, Vector)):
+        return value
+    raise TypeError(f"not a PTX operand: {value!r}")
+
+
+def _split(name: str) -> tuple[str, tuple[str, ...]]:
+    opcode, *mods = name.split(".")
+    return opcode, tuple(mods)
+
+
+class KernelBuilder:
+    """Accumulates params, shared declarations and statements of one `.entry`."""
+
+    def __init__(self, entry: str) -> None:
+        self.entry = entry
+        self._params: list[Param] = []
+        self._shared: list[SharedDecl] = []
+        self._body: list[Statement] = []
+        self._next_index: dict[str, int] = {}
+        self._label_uses: dict[str, int] = {}
+
+    # -- declarations -------------------------------------------------------------------
+    def param(self, name: str, type: str) -> Symbol:
+        """Declare `.param .TYPE name` (in call order)."""
+        self._params.append(Param(name, type))
+        return Symbol(name)
+
+    def shared(self, name: str, type: str, count: int, align: int = 4) -> Symbol:
+        """Declare `.shared .align A .TYPE name[count]`."""
+        self._shared.append(SharedDecl(name, type, count, align))
+        return Symbol(name)
+
+    # -- registers ----------------------------------------------------------------------
+    def fresh(self, type: str) -> Reg:
+        """A new register of the kind that holds `type` (`%r`, `%rd`, `%f`, `%p`, ...)."""
+        return self.reserve(type, 1, 1)[0]
+
+    def reserve(self, type: str, count: int, capacity: int) -> tuple[Reg, ...]:
+        """`count` new registers from a block of `capacity` indices.
+
+        Reserving the same capacity whatever `count` is keeps every later register's name
+        unchanged when a parameter changes `count` (head_dim slots): the PTX diff stays small.
+        """
+        if not 0 <= count <= capacity:
+            raise ValueError(f"reserve: count {count} outside 0..{capacity}")
+        kind = TYPE_TO_KIND[type]
+        start = self._next_index.get(kind, 1)
+        self._next_index[kind] = start + capacity
+        return tuple(Reg(kind, start + i) for i in range(count))
+
+    # -- instructions -------------------------------------------------------------------
+    def op(self, name: str, *sources: Source, guard: Guard | None = None) -> Reg | None:
+        """Emit `name dst, sources...` into a fresh register and return it.
+
+        For an opcode that writes nothing (st, bar, bra, ret) emit `name sources...`.
+        """
+        opcode, mods = _split(name)
+        row = spec.check(opcode, mods, len(sources) + (1 if _writes(opcode) else 0))
+        if not row.writes_first:
+            self._emit(opcode, mods, sources, guard)
+            return None
+        dst = self.fresh(spec.result_type(opcode, mods))
+        self._emit(opcode, mods, (dst, *sources), guard)
+        return dst
+
+    def set(self, dst: Reg | Vector, name: str, *sources: Source, guard: Guard | None = None):
+        """Emit `name dst, sources...` writing an existing register (in-place update)."""
+        opcode, mods = _split(name)
+        row = spec.check(opcode, mods, len(sources) + 1)
+        if not row.writes_first:
+            raise ValueError(f"{name} writes no register; use op()")
+        result = spec.result_type(opcode, mods)
+        want = BIT_TYPE_KINDS.get(result, {TYPE_TO_KIND[result]})
+        for reg in dst.regs if isinstance(dst, Vector) else (dst,):
+            if reg.kind not in want:
+                raise ValueError(f"{name}: destination {reg} is not a {result} register")
+        self._emit(opcode, mods, (dst, *sources), guard)
+        return dst
+
+    def special(self, name: str) -> Reg:
+        """`mov.u32 %rN, %<name>;` for a special register such as `tid.x`."""
+        return self.op("mov.u32", SpecialReg(name))
+
+    def comment(self, text: str) -> None:
+        self._body.append(Comment(text))
+
+    def _emit(self, opcode, mods, operands, guard) -> None:
+        self._body.append(Instruction(opcode, mods, tuple(map(_operand, operands)), guard))
+
+    # -- control flow -------------------------------------------------------------------
+    def label(self, hint: str) -> Symbol:
+        """A unique label name `$L_<hint>` (numbered on reuse); place it with `place`."""
+        uses = self._label_uses.get(hint, 0)
+        self._label_uses[hint] = uses + 1
+        return Symbol(f"$L_{hint}" if uses == 0 else f"$L_{hint}_{uses}")
+
+    def place(self, label: Symbol) -> None:
+        self._body.append(Label(label.name))
+
+    @contextmanager
+    def if_(self, pred: Reg, hint: str = "if", negated: bool = False) -> Iterator[None]:
+        """Run the body where `pred` holds (where it fails, with `negated`).
+
+        Emits `@!%p bra $L_<hint>_end; <body> $L_<hint>_end:`.
+        """
+        end = self.label(f"{hint}_end")
+        self.op("bra", end, guard=Guard(pred, negated=not negated))
+        yield
+        self.place(end)
+
+    @contextmanager
+    def loop(self, start: Source, stop: Source, hint: str, step: int = 1) -> Iterator[Reg]:
+        """A counted loop over `i` in `[start, stop)`, yielding `i` (a u32 register).
+
+        Emits `mov.u32 %i, start; $L_<hint>: setp.ge.u32 %p, %i, stop; @%p bra $L_<hint>_end;
+        <body> add.u32 %i, %i, step; bra.uni $L_<hint>; $L_<hint>_end:`.
+        """
+        top, end = self.label(hint), self.label(f"{hint}_end")
+        i = self.op("mov.u32", start)
+        self.place(top)
+        done = self.op("setp.ge.u32", i, stop)
+        self.op("bra", end, guard=Guard(done))
+        yield i
+        self.set(i, "add.u32", i, step)
+        self.op("bra.uni", top)
+        self.place(end)
+
+    # -- result -------------------------------------------------------------------------
+    def build(self) -> Kernel:
+        """The finished kernel; raises `BarrierError` if a barrier is unsafe."""
+        kernel = Kernel(self.entry, tuple(self._params), tuple(self._shared), tuple(self._body))
+        check_barriers(kernel)
+        return kernel
+
+
+def _writes(opcode: str) -> bool:
+    row = spec.OPCODES.get(opcode)
+    return bool(row and row.writes_first)

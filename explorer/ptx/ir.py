@@ -1,0 +1,211 @@
+"""The PTX IR: plain frozen dataclasses that the builder makes and the printer, parser and
+simulator read.
+
+It holds exactly what the printer writes, so `parse(emit(k)) == k`. It does not validate
+(the builder does, against `spec.OPCODES`) and does not know any kernel.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+from typing import Union
+
+# Register kinds as nvcc names them, with the type each kind is declared with.
+REG_KINDS: dict[str, str] = {
+    "p": "pred",
+    "rs": "b16",
+    "r": "b32",
+    "rd": "b64",
+    "f": "f32",
+    "fd": "f64",
+}
+
+# The PTX type of a value decides the kind of register that holds it.
+TYPE_TO_KIND: dict[str, str] = {
+    "pred": "p",
+    "b16": "rs", "u16": "rs", "s16": "rs", "f16": "rs", "bf16": "rs",
+    "b32": "r", "u32": "r", "s32": "r", "f16x2": "r", "bf16x2": "r",
+    "b64": "rd", "u64": "rd", "s64": "rd",
+    "f32": "f",
+    "f64": "fd",
+}
+
+SPECIAL_REGS = (
+    "tid.x", "tid.y", "tid.z", "ntid.x", "ntid.y", "ntid.z",
+    "ctaid.x", "ctaid.y", "ctaid.z", "nctaid.x", "nctaid.y", "nctaid.z",
+    "laneid", "warpid",
+)
+
+
+@dataclass(frozen=True)
+class Reg:
+    """A virtual register `%<kind><index>`, e.g. `%f12`."""
+
+    kind: str
+    index: int
+
+    def __str__(self) -> str:
+        return f"%{self.kind}{self.index}"
+
+
+@dataclass(frozen=True)
+class SpecialReg:
+    """A read-only special register such as `%tid.x` or `%laneid`."""
+
+    name: str
+
+    def __str__(self) -> str:
+        return f"%{self.name}"
+
+
+@dataclass(frozen=True)
+class IntImm:
+    """An integer immediate, printed in decimal."""
+
+    value: int
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+
+@dataclass(frozen=True)
+class F32Imm:
+    """A float immediate kept as its IEEE bits, printed `0f3F800000`: exact and NaN-safe."""
+
+    bits: int
+
+    @staticmethod
+    def of(value: float) -> F32Imm:
+        return F32Imm(struct.unpack("<I", struct.pack("<f", value))[0])
+
+    @property
+    def value(self) -> float:
+        return struct.unpack("<f", struct.pack("<I", self.bits))[0]
+
+    def __str__(self) -> str:
+        return f"0f{self.bits:08X}"
+
+
+@dataclass(frozen=True)
+class Symbol:
+    """A name: a parameter, a shared array or a label."""
+
+    name: str
+
+    def __str__(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True)
+class Address:
+    """A memory operand `[base+offset]`; base is a register or a symbol."""
+
+    base: Reg | Symbol
+    offset: int = 0
+
+    def __str__(self) -> str:
+        return f"[{self.base}+{self.offset}]" if self.offset else f"[{self.base}]"
+
+
+@dataclass(frozen=True)
+class Vector:
+    """A vector operand `{%f1, %f2, %f3, %f4}` of ld/st .v2/.v4."""
+
+    regs: tuple[Reg, ...]
+
+    def __str__(self) -> str:
+        return "{" + ", ".join(str(r) for r in self.regs) + "}"
+
+
+Operand = Union[Reg, SpecialReg, IntImm, F32Imm, Symbol, Address, Vector]
+
+
+@dataclass(frozen=True)
+class Guard:
+    """A predicate guard `@%p1` or `@!%p1`."""
+
+    pred: Reg
+    negated: bool = False
+
+    def __str__(self) -> str:
+        return f"@{'!' if self.negated else ''}{self.pred}"
+
+
+@dataclass(frozen=True)
+class Instruction:
+    """One PTX instruction: `[guard] opcode.mod1.mod2 operand, ...;`."""
+
+    opcode: str
+    modifiers: tuple[str, ...]
+    operands: tuple[Operand, ...]
+    guard: Guard | None = None
+    # The PTX source line it was parsed from (for error messages); not part of its identity.
+    line: int | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def name(self) -> str:
+        return ".".join((self.opcode, *self.modifiers))
+
+
+@dataclass(frozen=True)
+class Label:
+    name: str
+
+
+@dataclass(frozen=True)
+class Comment:
+    """A whole-line comment inside the body; kernels use them to mark algorithm phases."""
+
+    text: str
+
+
+Statement = Union[Instruction, Label, Comment]
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    type: str
+
+
+@dataclass(frozen=True)
+class SharedDecl:
+    """`.shared .align A .TYPE name[count];`"""
+
+    name: str
+    type: str
+    count: int
+    align: int = 4
+
+
+@dataclass(frozen=True)
+class Kernel:
+    """One `.entry`: its parameters, shared declarations and body. `.reg` lines are derived."""
+
+    entry: str
+    params: tuple[Param, ...]
+    shared: tuple[SharedDecl, ...]
+    body: tuple[Statement, ...]
+
+    def registers(self) -> dict[str, int]:
+        """Per register kind, one more than the highest index used (the `%f<N>` count)."""
+        counts: dict[str, int] = {}
+        for stmt in self.body:
+            if isinstance(stmt, Instruction):
+                for reg in registers_of(stmt):
+                    counts[reg.kind] = max(counts.get(reg.kind, 0), reg.index + 1)
+        return counts
+
+
+def registers_of(ins: Instruction) -> list[Reg]:
+    """Every register an instruction names, guard included."""
+    regs = [ins.guard.pred] if ins.guard else []
+    for op in ins.operands:
+        if isinstance(op, Reg):
+            regs.append(op)
+        elif isinstance(op, Address) and isinstance(op.base, Reg):
+            regs.append(op.base)
+        elif isinstance(op, Vector):
+            regs.extend(op.regs)
+    return regs

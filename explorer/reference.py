@@ -1,0 +1,220 @@
+"""Float64 NumPy reference of decode attention with grouped-query attention (GQA).
+
+What it is for: the ground truth the kernels, the simulator and the app compare against. It
+mirrors the multi-warp kernel's stages so a mismatch can be located, not only detected:
+
+1. ``warp_chunk_bounds``: which positions each warp walks.
+2. ``warp_partials``: per warp, the local max ``m``, local sum ``l`` and unnormalised output ``o``.
+3. ``cross_warp_merge``: the global max ``M``, global sum ``L``, merge factors and the output.
+
+``attention`` is the direct softmax formula, independent of the warp split: the cross-check of
+the staged path. The single-warp kernel is ``num_warps == 1``.
+
+Layouts: q ``[num_heads, head_dim]``, k and v ``[num_kv_heads, max_seq_len, head_dim]``, out
+``[num_heads, head_dim]``. GQA: ``kv_head = q_head * num_kv_heads // num_heads``. Only positions
+``< seq_len`` are attended (no causal mask). ``seq_len == 0`` gives zeros, never NaN.
+
+What it does not do: it is not fast, it does not model float32 rounding or the kernel's
+``ex2``-based exponent (it computes in float64 with ``np.exp``), and it does not emit or run PTX.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Shapes:
+    """Sizes inferred from q, k, v."""
+
+    num_heads: int
+    num_kv_heads: int
+    max_seq_len: int
+    head_dim: int
+
+
+@dataclass(frozen=True)
+class WarpPartials:
+    """What each warp holds after walking its chunk (kernel steps 1-3).
+
+    bounds: int64 ``[num_warps, 2]``, the half-open position range of each warp.
+    m: float64 ``[num_heads, num_warps]``, local max of scaled scores (-inf for an empty warp).
+    l: float64 ``[num_heads, num_warps]``, local sum of ``exp(s - m_w)`` (0 for an empty warp).
+    o: float64 ``[num_heads, num_warps, head_dim]``, ``sum_j exp(s_j - m_w) v_j`` (0 if empty).
+    """
+
+    bounds: np.ndarray
+    m: np.ndarray
+    l: np.ndarray
+    o: np.ndarray
+
+
+@dataclass(frozen=True)
+class Merged:
+    """The cross-warp merge (kernel steps 4-7).
+
+    M: float64 ``[num_heads]``, global max (-inf when seq_len == 0).
+    L: float64 ``[num_heads]``, global sum ``sum_w l_w exp(m_w - M)`` (0 when seq_len == 0).
+    factors: float64 ``[num_heads, num_warps]``, ``exp(m_w - M)``; 0 for empty warps.
+    out: float64 ``[num_heads, head_dim]``, ``sum_w factors_w o_w / L``; zeros when L == 0.
+    """
+
+    M: np.ndarray
+    L: np.ndarray
+    factors: np.ndarray
+    out: np.ndarray
+
+
+def kv_head_of(q_head: int, num_heads: int, num_kv_heads: int) -> int:
+    """The KV head that query head ``q_head`` reads (contiguous GQA groups)."""
+    _check_head_counts(num_heads, num_kv_heads)
+    if not 0 <= q_head < num_heads:
+        raise ValueError(
+            f"q_head={q_head} is out of range; accepted: 0 <= q_head < {num_heads}"
+        )
+    return q_head * num_kv_heads // num_heads
+
+
+def warp_chunk_bounds(seq_len: int, num_warps: int) -> list[tuple[int, int]]:
+    """Half-open position range ``[start, end)`` of each warp; empty ranges have start == end."""
+    if seq_len < 0:
+        raise ValueError(f"seq_len={seq_len} is negative; accepted: seq_len >= 0")
+    _check_num_warps(num_warps)
+    chunk = -(-seq_len // num_warps)  # ceil without float rounding
+    return [
+        (min(w * chunk, seq_len), min((w + 1) * chunk, seq_len))
+        for w in range(num_warps)
+    ]
+
+
+def warp_partials(
+    q: np.ndarray,
+    k: np.ndarray,
+    v: np.ndarray,
+    seq_len: int,
+    num_warps: int,
+    scale: float | None = None,
+) -> WarpPartials:
+    """Per-warp local max, local sum and unnormalised output, as each warp leaves them."""
+    shapes = check_inputs(q, k, v, seq_len)
+    _check_num_warps(num_warps)
+    scores = scaled_scores(q, k, seq_len, _resolve_scale(scale, shapes.head_dim))
+    v_per_q = _kv_per_q_head(np.asarray(v, dtype=np.float64), shapes)[:, :seq_len, :]
+    bounds = warp_chunk_bounds(seq_len, num_warps)
+    m = np.full((shapes.num_heads, num_warps), -np.inf)
+    l_sum = np.zeros((shapes.num_heads, num_warps))
+    o = np.zeros((shapes.num_heads, num_warps, shapes.head_dim))
+    for w, (start, end) in enumerate(bounds):
+        if start == end:
+            continue  # an empty warp keeps m = -inf, l = 0, o = 0
+        s = scores[:, start:end]
+        m[:, w] = s.max(axis=1)
+        p = np.exp(s - m[:, w, None])
+        l_sum[:, w] = p.sum(axis=1)
+        o[:, w, :] = np.einsum("ht,htd->hd", p, v_per_q[:, start:end, :])
+    return WarpPartials(
+        bounds=np.array(bounds, dtype=np.int64).reshape(num_warps, 2), m=m, l=l_sum, o=o
+    )
+
+
+def cross_warp_merge(partials: WarpPartials) -> Merged:
+    """Merge the warps' partials: global max, global sum, merge factors and the output."""
+    m = partials.m
+    # Empty warps are masked explicitly, so -inf - -inf (NaN) is never computed.
+    warp_has_positions = partials.bounds[:, 1] > partials.bounds[:, 0]
+    has_positions = np.broadcast_to(warp_has_positions, m.shape)
+    global_max = np.where(has_positions, m, -np.inf).max(axis=1)
+    safe_m = np.where(has_positions, m, 0.0)
+    safe_max = np.where(np.isfinite(global_max), global_max, 0.0)
+    factors = np.where(has_positions, np.exp(safe_m - safe_max[:, None]), 0.0)
+    global_sum = (partials.l * factors).sum(axis=1)
+    weighted = np.einsum("hw,hwd->hd", factors, partials.o)
+    safe_sum = np.where(global_sum > 0, global_sum, 1.0)
+    out = np.where(global_sum[:, None] > 0, weighted / safe_sum[:, None], 0.0)
+    return Merged(M=global_max, L=global_sum, factors=factors, out=out)
+
+
+def attention(
+    q: np.ndarray,
+    k: np.ndarray,
+    v: np.ndarray,
+    seq_len: int,
+    scale: float | None = None,
+) -> np.ndarray:
+    """Direct softmax attention over positions ``< seq_len``; zeros when seq_len == 0."""
+    shapes = check_inputs(q, k, v, seq_len)
+    if seq_len == 0:
+        return np.zeros((shapes.num_heads, shapes.head_dim))
+    scores = scaled_scores(q, k, seq_len, _resolve_scale(scale, shapes.head_dim))
+    weights = np.exp(scores - scores.max(axis=1, keepdims=True))
+    weights /= weights.sum(axis=1, keepdims=True)
+    v_per_q = _kv_per_q_head(np.asarray(v, dtype=np.float64), shapes)[:, :seq_len, :]
+    return np.einsum("ht,htd->hd", weights, v_per_q)
+
+
+def scaled_scores(
+    q: np.ndarray, k: np.ndarray, seq_len: int, scale: float
+) -> np.ndarray:
+    """float64 ``[num_heads, seq_len]``: ``scale * q_h . k_{kv_head(h), t}``."""
+    q64 = np.asarray(q, dtype=np.float64)
+    k64 = np.asarray(k, dtype=np.float64)
+    shapes = Shapes(q64.shape[0], k64.shape[0], k64.shape[1], q64.shape[1])
+    k_per_q = _kv_per_q_head(k64, shapes)[:, :seq_len, :]
+    return scale * np.einsum("hd,htd->ht", q64, k_per_q)
+
+
+def check_inputs(q: np.ndarray, k: np.ndarray, v: np.ndarray, seq_len: int) -> Shapes:
+    """Validate layouts and seq_len; return the inferred sizes. Raises ValueError."""
+    if np.ndim(q) != 2:
+        raise ValueError(
+            f"q has shape {np.shape(q)}; accepted: 2-D [num_heads, head_dim]"
+        )
+    if np.ndim(k) != 3:
+        raise ValueError(
+            f"k has shape {np.shape(k)}; accepted: 3-D [num_kv_heads, max_seq_len, head_dim]"
+        )
+    if np.shape(v) != np.shape(k):
+        raise ValueError(
+            f"v has shape {np.shape(v)}; accepted: the shape of k, {np.shape(k)}"
+        )
+    num_heads, head_dim = np.shape(q)
+    num_kv_heads, max_seq_len, kv_head_dim = np.shape(k)
+    if kv_head_dim != head_dim:
+        raise ValueError(
+            f"k head_dim={kv_head_dim} differs from q head_dim={head_dim}; accepted: equal"
+        )
+    if head_dim < 1:
+        raise ValueError(f"head_dim={head_dim}; accepted: head_dim >= 1")
+    _check_head_counts(num_heads, num_kv_heads)
+    if not 0 <= seq_len <= max_seq_len:
+        raise ValueError(
+            f"seq_len={seq_len} is out of range; accepted: 0 <= seq_len <= {max_seq_len}"
+        )
+    return Shapes(num_heads, num_kv_heads, max_seq_len, head_dim)
+
+
+def _check_head_counts(num_heads: int, num_kv_heads: int) -> None:
+    if num_kv_heads < 1:
+        raise ValueError(f"num_kv_heads={num_kv_heads}; accepted: num_kv_heads >= 1")
+    if num_heads < 1 or num_heads % num_kv_heads != 0:
+        raise ValueError(
+            f"num_heads={num_heads}; accepted: a positive multiple of num_kv_heads={num_kv_heads}"
+        )
+
+
+def _check_num_warps(num_warps: int) -> None:
+    if num_warps < 1:
+        raise ValueError(f"num_warps={num_warps}; accepted: num_warps >= 1")
+
+
+def _resolve_scale(scale: float | None, head_dim: int) -> float:
+    return 1.0 / math.sqrt(head_dim) if scale is None else float(scale)
+
+
+def _kv_per_q_head(kv: np.ndarray, shapes: Shapes) -> np.ndarray:
+    """Gather the KV head of each query head: ``[num_heads, max_seq_len, head_dim]``."""
+    kv_heads = np.arange(shapes.num_heads) * shapes.num_kv_heads // shapes.num_heads
+    return kv[kv_heads]
