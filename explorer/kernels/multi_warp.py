@@ -93,8 +93,9 @@ class MultiWarpIncrementalAttentionKernel(AttentionKernelBase):
         base = b.op("mov.u32", smem)  # shared addresses from the symbol, not from 0
         self._publish_warp_state(b, setup, state, base)
         self._merge_on_thread0(b, setup, base, smem)
-        self._rescale_rows(b, setup, state, base, smem)
-        self._sum_rows_on_warp0(b, setup, base)
+        lane_col = b.op("mad.lo.u32", setup.lane, 4, base)  # this lane's column of a row
+        self._rescale_rows(b, setup, state, lane_col, smem)
+        self._sum_rows_on_warp0(b, setup, lane_col)
         b.op("ret")
         return b.build()
 
@@ -126,7 +127,7 @@ class MultiWarpIncrementalAttentionKernel(AttentionKernelBase):
             b.op("st.shared.f32", Address(smem, 8 * w + 4), big_l)
         b.op("bar.sync", 0)
 
-    def _rescale_rows(self, b, setup: Setup, state: SoftmaxState, base: Reg, smem) -> None:
+    def _rescale_rows(self, b, setup: Setup, state: SoftmaxState, lane_col: Reg, smem) -> None:
         w, shape = self.num_warps, self.shape
         b.comment("phase: rescale (f = 2^((m_w - M)log2e) / L; 0 when seq_len is 0) and publish")
         big_m = b.op("ld.shared.f32", Address(smem, 8 * w))
@@ -135,14 +136,14 @@ class MultiWarpIncrementalAttentionKernel(AttentionKernelBase):
         nonempty = b.op("setp.gt.f32", big_l, 0.0)
         factor = _exp_diff(b, state.m, big_m)
         b.set(f, "div.rn.f32", factor, big_l, guard=Guard(nonempty))
-        row = b.op("mad.lo.u32", setup.warp, shape.head_dim * 4, base)
+        row = b.op("mad.lo.u32", setup.warp, shape.head_dim * 4, lane_col)
         for s, (reg, guard) in enumerate(zip(state.o, slot_guards(setup, shape))):
             b.set(reg, "mul.f32", reg, f, guard=guard)
             addr = Address(row, self.rows_offset + 128 * s)
             b.op("st.shared.f32", addr, reg, guard=guard)
         b.op("bar.sync", 0)
 
-    def _sum_rows_on_warp0(self, b, setup: Setup, base: Reg) -> None:
+    def _sum_rows_on_warp0(self, b, setup: Setup, lane_col: Reg) -> None:
         shape = self.shape
         b.comment("phase: final sum (warp 0 adds the W rows and stores out)")
         warp0 = b.op("setp.eq.u32", setup.warp, 0)
@@ -150,7 +151,6 @@ class MultiWarpIncrementalAttentionKernel(AttentionKernelBase):
             acc = b.reserve("f32", shape.slots, MAX_SLOTS)
             for reg in acc:
                 b.set(reg, "mov.f32", 0.0)
-            lane_col = b.op("mad.lo.u32", setup.lane, 4, base)
             x = b.reserve("f32", shape.slots, MAX_SLOTS)
             guards = slot_guards(setup, shape)
             with b.loop(0, self.num_warps, "rows") as i:
