@@ -238,21 +238,23 @@ def attend_position(
     row = b.op("mul.wide.u32", pos, shape.head_dim * 4)
     k_row = b.op("add.s64", setup.k_head, row)
     v_row = b.op("add.s64", setup.v_head, row)
+    # V does not depend on the score: issue its loads with K's so both latencies overlap.
     k = b.reserve("f32", shape.slots, MAX_SLOTS)
+    v = b.reserve("f32", shape.slots, MAX_SLOTS)
+    for s in range(shape.slots):
+        b.set(k[s], "ld.global.f32", Address(k_row, 128 * s), guard=guards[s])
+        b.set(v[s], "ld.global.f32", Address(v_row, 128 * s), guard=guards[s])
     dot = b.op("mov.f32", 0.0)
-    for s, reg in enumerate(k):
-        b.set(reg, "ld.global.f32", Address(k_row, 128 * s), guard=guards[s])
-        b.set(dot, "fma.rn.f32", setup.q[s], reg, dot, guard=guards[s])
+    for s in range(shape.slots):
+        b.set(dot, "fma.rn.f32", setup.q[s], k[s], dot, guard=guards[s])
     score = b.op("mul.f32", warp_sum(b, dot), shape.scale)
     m_new = b.op("max.f32", state.m, score)
     corr = b.op("ex2.approx.f32", b.op("mul.f32", b.op("sub.f32", state.m, m_new), LOG2E))
     p = b.op("ex2.approx.f32", b.op("mul.f32", b.op("sub.f32", score, m_new), LOG2E))
     b.set(state.l, "fma.rn.f32", state.l, corr, p)
-    v = b.reserve("f32", shape.slots, MAX_SLOTS)
-    for s, reg in enumerate(v):
-        b.set(reg, "ld.global.f32", Address(v_row, 128 * s), guard=guards[s])
+    for s in range(shape.slots):
         b.set(state.o[s], "mul.f32", state.o[s], corr, guard=guards[s])
-        b.set(state.o[s], "fma.rn.f32", p, reg, state.o[s], guard=guards[s])
+        b.set(state.o[s], "fma.rn.f32", p, v[s], state.o[s], guard=guards[s])
     b.set(state.m, "mov.f32", m_new)
 
 
