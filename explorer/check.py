@@ -62,8 +62,9 @@ class Comparison:
 
     def __str__(self) -> str:
         verdict = "PASS" if self.passed else "FAIL"
+        abs_tol = ABS_TOL * max(1.0, self.max_ref)
         return (
-            f"{verdict}: max abs error {self.max_abs:.3e} (tol {ABS_TOL * max(1, self.max_ref):.1e}),"
+            f"{verdict}: max abs error {self.max_abs:.3e} (tol {abs_tol:.1e}),"
             f" relative L2 error {self.rel_l2:.3e} (tol {REL_L2_TOL:.0e})"
             + ("" if self.finite else ", NON-FINITE values in the output")
         )

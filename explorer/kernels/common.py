@@ -260,5 +260,5 @@ def attend_position(
 
 def store_output(b: KernelBuilder, shape: AttentionShape, setup: Setup, o) -> None:
     """`out[head, lane + 32*s] = o[s]` for each slot."""
-    for s, (reg, guard) in enumerate(zip(o, slot_guards(setup, shape))):
+    for s, (reg, guard) in enumerate(zip(o, slot_guards(setup, shape), strict=False)):
         b.op("st.global.f32", Address(setup.out_row, 128 * s), reg, guard=guard)

@@ -55,7 +55,8 @@ class MultiWarpIncrementalAttentionKernel(AttentionKernelBase):
 
     @property
     def entry(self) -> str:
-        return "multi_warp_attention_indirect" if self.indirect_seq_len else "multi_warp_attention"
+        suffix = "_indirect" if self.indirect_seq_len else ""
+        return "multi_warp_attention" + suffix
 
     @property
     def grid(self) -> tuple[int, int, int]:
@@ -137,7 +138,7 @@ class MultiWarpIncrementalAttentionKernel(AttentionKernelBase):
         factor = _exp_diff(b, state.m, big_m)
         b.set(f, "div.rn.f32", factor, big_l, guard=Guard(nonempty))
         row = b.op("mad.lo.u32", setup.warp, shape.head_dim * 4, lane_col)
-        for s, (reg, guard) in enumerate(zip(state.o, slot_guards(setup, shape))):
+        for s, (reg, guard) in enumerate(zip(state.o, slot_guards(setup, shape), strict=False)):
             b.set(reg, "mul.f32", reg, f, guard=guard)
             addr = Address(row, self.rows_offset + 128 * s)
             b.op("st.shared.f32", addr, reg, guard=guard)

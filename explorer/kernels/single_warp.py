@@ -41,7 +41,8 @@ class IncrementalAttentionKernel(AttentionKernelBase):
 
     @property
     def entry(self) -> str:
-        return "incremental_attention_indirect" if self.indirect_seq_len else "incremental_attention"
+        suffix = "_indirect" if self.indirect_seq_len else ""
+        return "incremental_attention" + suffix
 
     @property
     def grid(self) -> tuple[int, int, int]:
@@ -67,7 +68,7 @@ class IncrementalAttentionKernel(AttentionKernelBase):
         inv_l = b.op("mov.f32", 0.0)
         nonempty = b.op("setp.gt.f32", state.l, 0.0)
         b.set(inv_l, "rcp.rn.f32", state.l, guard=Guard(nonempty))
-        for reg, guard in zip(state.o, slot_guards(setup, shape)):
+        for reg, guard in zip(state.o, slot_guards(setup, shape), strict=False):
             b.set(reg, "mul.f32", reg, inv_l, guard=guard)
         store_output(b, shape, setup, state.o)
         b.op("ret")

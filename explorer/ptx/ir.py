@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass, field
-from typing import Union
 
 # Register kinds as nvcc names them, with the type each kind is declared with.
 REG_KINDS: dict[str, str] = {
@@ -118,7 +117,7 @@ class Vector:
         return "{" + ", ".join(str(r) for r in self.regs) + "}"
 
 
-Operand = Union[Reg, SpecialReg, IntImm, F32Imm, Symbol, Address, Vector]
+Operand = Reg | SpecialReg | IntImm | F32Imm | Symbol | Address | Vector
 
 
 @dataclass(frozen=True)
@@ -160,7 +159,7 @@ class Comment:
     text: str
 
 
-Statement = Union[Instruction, Label, Comment]
+Statement = Instruction | Label | Comment
 
 
 @dataclass(frozen=True)
