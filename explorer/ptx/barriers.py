@@ -74,19 +74,20 @@ class _Flow:
         return before != (len(self.varying), len(self.divergent))
 
     def mark_branch(self, i: int, target: int | None) -> None:
+        """Threads may part at branch `i`: the code it skips (or the loop it closes) diverges."""
         if target is None:
             return
         lo, hi = (i + 1, target - 1) if target > i else (target, i)
         self.mark(range(lo, hi + 1), i)
+        for head, tail in self.back_edges:
+            # Leaving a loop while others iterate makes every iteration divergent; a branch
+            # that rejoins inside the same iteration (an if) does not.
+            if head <= i <= tail and not head <= target <= tail:
+                self.mark(range(head, tail + 1), i)
 
     def mark(self, span: range, cause: int) -> None:
         for j in span:
             self.divergent.setdefault(j, cause)
-        for head, tail in self.back_edges:  # a loop partly divergent is divergent throughout
-            if head <= span.stop - 1 and span.start <= tail and not all(
-                j in self.divergent for j in range(head, tail + 1)
-            ):
-                self.mark(range(head, tail + 1), cause)
 
 
 def check_barriers(kernel: Kernel) -> None:

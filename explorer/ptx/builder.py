@@ -64,7 +64,7 @@ class KernelBuilder:
         self._shared: list[SharedDecl] = []
         self._body: list[Statement] = []
         self._next_index: dict[str, int] = {}
-        self._label_uses: dict[str, int] = {}
+        self._labels: set[str] = set()
 
     # -- declarations -------------------------------------------------------------------
     def param(self, name: str, type: str) -> Symbol:
@@ -96,8 +96,9 @@ class KernelBuilder:
         return tuple(Reg(kind, start + i) for i in range(count))
 
     # -- instructions -------------------------------------------------------------------
-    def op(self, name: str, *sources: Source, guard: Guard | None = None) -> Reg | None:
-        """Emit `name dst, sources...` into a fresh register and return it.
+    def op(self, name: str, *sources: Source, guard: Guard | None = None) -> Reg | Vector | None:
+        """Emit `name dst, sources...` into a fresh register (a `Vector` of them for .v2/.v4)
+        and return it.
 
         For an opcode that writes nothing (st, bar, bra, ret) emit `name sources...`.
         """
@@ -106,7 +107,10 @@ class KernelBuilder:
         if not row.writes_first:
             self._emit(opcode, mods, sources, guard)
             return None
-        dst = self.fresh(spec.result_type(opcode, mods))
+        result = spec.result_type(opcode, mods)
+        width = {"v2": 2, "v4": 4}.get(next((m for m in mods if m in spec.VECTORS), ""), 0)
+        dst = Vector(tuple(self.fresh(result) for _ in range(width or 1)))
+        dst = dst if width else dst.regs[0]
         self._emit(opcode, mods, (dst, *sources), guard)
         return dst
 
@@ -132,14 +136,19 @@ class KernelBuilder:
         self._body.append(Comment(text))
 
     def _emit(self, opcode, mods, operands, guard) -> None:
+        if guard is not None and (not isinstance(guard, Guard) or guard.pred.kind != "p"):
+            raise ValueError(f"{'.'.join((opcode, *mods))}: guard {guard} is not a predicate")
         self._body.append(Instruction(opcode, mods, tuple(map(_operand, operands)), guard))
 
     # -- control flow -------------------------------------------------------------------
     def label(self, hint: str) -> Symbol:
-        """A unique label name `$L_<hint>` (numbered on reuse); place it with `place`."""
-        uses = self._label_uses.get(hint, 0)
-        self._label_uses[hint] = uses + 1
-        return Symbol(f"$L_{hint}" if uses == 0 else f"$L_{hint}_{uses}")
+        """A unique label name `$L_<hint>` (`$L_<hint>_1`, ... on reuse); place it with `place`."""
+        name, uses = f"$L_{hint}", 0
+        while name in self._labels:
+            uses += 1
+            name = f"$L_{hint}_{uses}"
+        self._labels.add(name)
+        return Symbol(name)
 
     def place(self, label: Symbol) -> None:
         self._body.append(Label(label.name))

@@ -23,6 +23,7 @@ REG_KINDS: dict[str, str] = {
 # The PTX type of a value decides the kind of register that holds it.
 TYPE_TO_KIND: dict[str, str] = {
     "pred": "p",
+    "b8": "rs", "u8": "rs", "s8": "rs",  # no 8-bit registers: 8-bit values live in %rs
     "b16": "rs", "u16": "rs", "s16": "rs", "f16": "rs", "bf16": "rs",
     "b32": "r", "u32": "r", "s32": "r", "f16x2": "r", "bf16x2": "r",
     "b64": "rd", "u64": "rd", "s64": "rd",

@@ -183,7 +183,7 @@ def _instruction(text: str, lineno: int, raw: str) -> Instruction:
         pred, text = text[1:].split(None, 1)
         negated = pred.startswith("!")
         guard = Guard(_register(pred.lstrip("!"), lineno, raw), negated)
-    name, _, rest = text.partition(" ")
+    name, _, rest = text.replace("\t", " ").partition(" ")
     opcode, *mods = name.split(".")
     operands = tuple(_operand(o.strip(), lineno, raw) for o in _split_top(rest) if o.strip())
     try:

@@ -97,6 +97,10 @@ def result_type(opcode: str, modifiers: tuple[str, ...]) -> str:
     if opcode == "cvt":
         return types[0]
     if "wide" in modifiers:
+        if types[-1] not in WIDER:
+            raise ValueError(
+                f"{'.'.join((opcode, *modifiers))}: .wide needs a 16- or 32-bit integer type"
+            )
         return WIDER[types[-1]]
     return types[-1]
 
