@@ -9,4 +9,6 @@ if [[ ! -x .venv/bin/python ]]; then
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e .
-exec .venv/bin/python -m jupyterlab --ip 127.0.0.1 notebooks/explorer.ipynb "$@"
+as_root=()
+[[ $(id -u) -eq 0 ]] && as_root=(--allow-root)  # containers and CI machines run as root
+exec .venv/bin/python -m jupyterlab --ip 127.0.0.1 "${as_root[@]}" notebooks/explorer.ipynb "$@"

@@ -243,7 +243,7 @@ def test_barrier_in_uniform_loop_after_a_rejoined_tid_branch_builds() -> None:
 
 @pytest.mark.parametrize(
     ("head_dim", "warps", "indirect"),
-    itertools.product([1, 64, 80, 256], [1, 2, 4, 32], [False, True]),
+    list(itertools.product([1, 64, 80, 256], [1, 2, 4, 32], [False, True])),
 )
 def test_real_kernels_pass_the_check(head_dim: int, warps: int, indirect: bool) -> None:
     multi = MultiWarpIncrementalAttentionKernel(

@@ -58,5 +58,6 @@ def test_start_script_serves_jupyterlab():
         with urllib.request.urlopen(url, timeout=10) as r:
             assert r.status == 200
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=30)
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=30)

@@ -294,7 +294,7 @@ def test_nan_and_denormal_bits_round_trip(bits: int) -> None:
 
 @pytest.mark.parametrize(
     ("head_dim", "indirect", "heads"),
-    itertools.product([1, 32, 80, 128, 256], [False, True], [(8, 8), (12, 2)]),
+    list(itertools.product([1, 32, 80, 128, 256], [False, True], [(8, 8), (12, 2)])),
 )
 def test_parse_of_emit_is_the_kernel(head_dim: int, indirect: bool, heads) -> None:
     kernels = [IncrementalAttentionKernel(512, head_dim, *heads, indirect_seq_len=indirect)]
