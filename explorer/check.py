@@ -84,3 +84,27 @@ def compare(out: np.ndarray, ref: np.ndarray) -> Comparison:
     max_abs = float(np.abs(diff).max()) if diff.size else 0.0
     max_ref = float(np.abs(ref64).max()) if ref64.size else 0.0
     return Comparison(max_abs, rel, max_ref, finite)
+
+
+def compare_states(got, want) -> list[str]:
+    """Where two `WarpStates` differ beyond the f32 tolerances: a list of problems, empty when
+    they match. Chunk bounds must be equal, -inf (empty warps, no position) must sit in the
+    same places, and the finite values must agree."""
+    problems = []
+    for name in ("chunk_start", "chunk_end"):
+        g, w = getattr(got, name), getattr(want, name)
+        if not np.array_equal(g, w):
+            problems.append(f"{name}: {np.asarray(g).tolist()} != {np.asarray(w).tolist()}")
+    for name in ("m", "l", "factor", "M", "L", "scores"):
+        g = np.asarray(getattr(got, name), dtype=np.float64)
+        w = np.asarray(getattr(want, name), dtype=np.float64)
+        if g.shape != w.shape:
+            problems.append(f"{name}: shape {g.shape} != {w.shape}")
+        elif not np.array_equal(np.isneginf(g), np.isneginf(w)):
+            problems.append(f"{name}: -inf in different places")
+        else:
+            finite = ~np.isneginf(w)
+            result = compare(np.where(finite, g, 0.0), np.where(finite, w, 0.0))
+            if not result.passed:
+                problems.append(f"{name}: {result}")
+    return problems

@@ -16,7 +16,7 @@ import sys
 import numpy as np
 
 from . import reference, runtime
-from .check import INPUT_KINDS, compare, make_inputs
+from .check import INPUT_KINDS, compare, compare_states, make_inputs
 from .kernels import KERNELS, TARGETS, MultiWarpIncrementalAttentionKernel
 from .ptx import ptxas
 from .runtime.errors import BackendUnavailable
@@ -58,6 +58,8 @@ def _add_kernel_options(cmd: argparse.ArgumentParser) -> None:
     cmd.add_argument("--warps", type=int, help="warps per head (multi-warp; default 4)")
     cmd.add_argument("--scale", type=float, help="score scale (default 1/sqrt(head_dim))")
     cmd.add_argument("--indirect", action="store_true", help="read seq_len from device memory")
+    cmd.add_argument("--debug", action="store_true",
+                     help="the debug variant, which also records each warp's softmax state")
     cmd.add_argument("--target", default="sm_80", choices=TARGETS)
 
 
@@ -69,6 +71,7 @@ def make_kernel(args: argparse.Namespace):
         num_kv_heads=args.num_kv_heads,
         scale=args.scale,
         indirect_seq_len=args.indirect,
+        debug=args.debug,
     )
     cls = KERNELS[args.kernel]
     if cls is MultiWarpIncrementalAttentionKernel:
@@ -101,10 +104,17 @@ def cmd_check(kernel, args) -> int:
     runtime.check_launch(kernel, q, k, v, seq_len)
     ref = reference.attention(q, k, v, seq_len, scale=kernel.scale)
     out = runtime.run(kernel, q, k, v, seq_len, backend=args.backend)
-    result = compare(out, ref)
     print(f"{kernel!r} seq_len={seq_len} backend={args.backend} inputs={args.inputs}")
-    print(result)
-    return 0 if result.passed else 1
+    if kernel.debug:
+        out, states = out
+        want = reference.warp_states(
+            q, k, v, seq_len, kernel.num_warps, kernel.scale, kernel.debug_layout.score_slots
+        )
+        problems = compare_states(states, want)
+        print("warp states: " + ("PASS" if not problems else "FAIL: " + "; ".join(problems)))
+    result = compare(out, ref)
+    print(f"output: {result}")
+    return 0 if result.passed and not (kernel.debug and problems) else 1
 
 
 COMMANDS = {"emit": cmd_emit, "check": cmd_check, "resources": cmd_resources}

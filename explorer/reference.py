@@ -25,6 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .states import WarpStates
+
 
 @dataclass(frozen=True)
 class Shapes:
@@ -135,6 +137,35 @@ def cross_warp_merge(partials: WarpPartials) -> Merged:
     safe_sum = np.where(global_sum > 0, global_sum, 1.0)
     out = np.where(global_sum[:, None] > 0, weighted / safe_sum[:, None], 0.0)
     return Merged(M=global_max, L=global_sum, factors=factors, out=out)
+
+
+def warp_states(
+    q: np.ndarray,
+    k: np.ndarray,
+    v: np.ndarray,
+    seq_len: int,
+    num_warps: int,
+    scale: float | None = None,
+    score_slots: int | None = None,
+) -> WarpStates:
+    """The states a debug kernel records: chunk bounds, m, l, merge factors, M, L, and the
+    scaled scores of the first `min(seq_len, score_slots)` positions (all when None)."""
+    shapes = check_inputs(q, k, v, seq_len)
+    scale = _resolve_scale(scale, shapes.head_dim)
+    partials = warp_partials(q, k, v, seq_len, num_warps, scale)
+    merged = cross_warp_merge(partials)
+    recorded = seq_len if score_slots is None else min(seq_len, score_slots)
+    heads = shapes.num_heads
+    return WarpStates(
+        chunk_start=np.broadcast_to(partials.bounds[:, 0], (heads, num_warps)).copy(),
+        chunk_end=np.broadcast_to(partials.bounds[:, 1], (heads, num_warps)).copy(),
+        m=partials.m,
+        l=partials.l,
+        factor=merged.factors,
+        M=merged.M,
+        L=merged.L,
+        scores=scaled_scores(q, k, recorded, scale),
+    )
 
 
 def attention(

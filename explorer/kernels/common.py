@@ -78,10 +78,13 @@ class AttentionKernelBase:
     """The interface every kernel object keeps: entry, params, grid, block, shared bytes, emit."""
 
     name = ""
+    base_entry = ""
 
-    def __init__(self, shape: AttentionShape, indirect_seq_len: bool) -> None:
-        if not isinstance(indirect_seq_len, bool):
-            raise ValueError(f"indirect_seq_len must be True or False, got {indirect_seq_len!r}")
+    def __init__(self, shape: AttentionShape, indirect_seq_len: bool, debug: bool) -> None:
+        for flag, value in (("indirect_seq_len", indirect_seq_len), ("debug", debug)):
+            if not isinstance(value, bool):
+                raise ValueError(f"{flag} must be True or False, got {value!r}")
+        self.debug = debug
         self.max_seq_len = shape.max_seq_len
         self.head_dim = shape.head_dim
         self.num_heads = shape.num_heads
@@ -90,6 +93,22 @@ class AttentionKernelBase:
         self.indirect_seq_len = indirect_seq_len
         self.shape = shape
         self._kernel: Kernel | None = None
+
+    @property
+    def entry(self) -> str:
+        """The seed's entry name, `_indirect` and `_debug` suffixed by mode."""
+        return (
+            self.base_entry
+            + ("_indirect" if self.indirect_seq_len else "")
+            + ("_debug" if self.debug else "")
+        )
+
+    @property
+    def debug_layout(self):
+        """Where the debug variant writes each warp's state (None for a plain kernel)."""
+        from .debug import DebugLayout
+
+        return DebugLayout.of(self) if self.debug else None
 
     @property
     def kernel(self) -> Kernel:
@@ -121,6 +140,7 @@ class AttentionKernelBase:
             "num_kv_heads": self.num_kv_heads,
             "scale": self.scale,
             "indirect_seq_len": self.indirect_seq_len,
+            "debug": self.debug,
         }
 
 
@@ -228,11 +248,12 @@ def init_state(b: KernelBuilder, shape: AttentionShape) -> SoftmaxState:
 
 def attend_position(
     b: KernelBuilder, shape: AttentionShape, setup: Setup, state: SoftmaxState, pos: Reg
-) -> None:
+) -> Reg:
     """One position: score = scale * q.k (warp sum), then the online-softmax update of m, l, o.
 
     `m' = max(m, s)`, `corr = 2^((m - m') log2e)`, `p = 2^((s - m') log2e)`, `l = l*corr + p`,
     `o = o*corr + p*v`. The old max stays in `state.m` until `corr` is computed.
+    Returns the scaled score.
     """
     guards = slot_guards(setup, shape)
     row = b.op("mul.wide.u32", pos, shape.head_dim * 4)
@@ -256,6 +277,7 @@ def attend_position(
         b.set(state.o[s], "mul.f32", state.o[s], corr, guard=guards[s])
         b.set(state.o[s], "fma.rn.f32", p, v[s], state.o[s], guard=guards[s])
     b.set(state.m, "mov.f32", m_new)
+    return score
 
 
 def store_output(b: KernelBuilder, shape: AttentionShape, setup: Setup, o) -> None:

@@ -22,6 +22,7 @@ from .common import (
     slot_guards,
     store_output,
 )
+from .debug import DebugRecorder
 
 
 class MultiWarpIncrementalAttentionKernel(AttentionKernelBase):
@@ -33,6 +34,7 @@ class MultiWarpIncrementalAttentionKernel(AttentionKernelBase):
     """
 
     name = "multi-warp"
+    base_entry = "multi_warp_attention"
 
     def __init__(
         self,
@@ -43,20 +45,16 @@ class MultiWarpIncrementalAttentionKernel(AttentionKernelBase):
         num_warps: int,
         scale: float | None = None,
         indirect_seq_len: bool = False,
+        debug: bool = False,
     ) -> None:
         shape = AttentionShape.checked(max_seq_len, head_dim, num_heads, num_kv_heads, scale)
-        super().__init__(shape, indirect_seq_len)
+        super().__init__(shape, indirect_seq_len, debug)
         self.num_warps = _require_int("num_warps", num_warps, 1, MAX_WARPS)
 
     @property
     def num_warps_per_head(self) -> int:
         """The seed's name for `num_warps`."""
         return self.num_warps
-
-    @property
-    def entry(self) -> str:
-        suffix = "_indirect" if self.indirect_seq_len else ""
-        return "multi_warp_attention" + suffix
 
     @property
     def grid(self) -> tuple[int, int, int]:
@@ -83,19 +81,29 @@ class MultiWarpIncrementalAttentionKernel(AttentionKernelBase):
         shape, w = self.shape, self.num_warps
         smem = b.shared("smem", "b8", self.shared_bytes)
         setup = prologue(b, shape, self.indirect_seq_len)
+        rec = DebugRecorder(b, self.debug_layout, setup.head, setup.lane) if self.debug else None
         state = init_state(b, shape)
         b.comment("phase: chunk loop (warp w walks [w*chunk, min((w+1)*chunk, seq_len)))")
         chunk = b.op("div.u32", b.op("add.u32", setup.seq_len, w - 1), w)
         start = b.op("min.u32", b.op("mul.lo.u32", setup.warp, chunk), setup.seq_len)
         end = b.op("min.u32", b.op("add.u32", start, chunk), setup.seq_len)
         with b.loop(start, end, "chunk") as pos:
-            attend_position(b, shape, setup, state, pos)
+            score = attend_position(b, shape, setup, state, pos)
+            if rec:
+                rec.score(pos, score)
+        if rec:
+            b.comment("debug: record this warp's chunk, local max and local sum")
+            for field, value, type_ in (
+                ("chunk_start", start, "u32"), ("chunk_end", end, "u32"),
+                ("m", state.m, "f32"), ("l", state.l, "f32"),
+            ):
+                rec.per_warp(field, setup.warp, value, type_)
         b.comment("phase: warp reduction done; lane 0 of each warp publishes m_w and l_w")
         base = b.op("mov.u32", smem)  # shared addresses from the symbol, not from 0
         self._publish_warp_state(b, setup, state, base)
-        self._merge_on_thread0(b, setup, base, smem)
+        self._merge_on_thread0(b, setup, base, smem, rec)
         lane_col = b.op("mad.lo.u32", setup.lane, 4, base)  # this lane's column of a row
-        self._rescale_rows(b, setup, state, lane_col, smem)
+        self._rescale_rows(b, setup, state, lane_col, smem, rec)
         self._sum_rows_on_warp0(b, setup, lane_col)
         b.op("ret")
         return b.build()
@@ -107,7 +115,7 @@ class MultiWarpIncrementalAttentionKernel(AttentionKernelBase):
         b.op("st.shared.f32", Address(slot, 4 * self.num_warps), state.l, guard=Guard(lane0))
         b.op("bar.sync", 0)
 
-    def _merge_on_thread0(self, b, setup: Setup, base: Reg, smem: Symbol) -> None:
+    def _merge_on_thread0(self, b, setup: Setup, base: Reg, smem: Symbol, rec) -> None:
         w = self.num_warps
         b.comment("phase: cross-warp merge (thread 0: M = max m_w, L = sum l_w 2^((m_w-M)log2e))")
         thread0 = b.op("setp.eq.u32", setup.tid, 0)
@@ -126,9 +134,12 @@ class MultiWarpIncrementalAttentionKernel(AttentionKernelBase):
                 b.set(big_l, "fma.rn.f32", l_w, factor, big_l)
             b.op("st.shared.f32", Address(smem, 8 * w), big_m)
             b.op("st.shared.f32", Address(smem, 8 * w + 4), big_l)
+            if rec:
+                rec.per_head("M", big_m)
+                rec.per_head("L", big_l)
         b.op("bar.sync", 0)
 
-    def _rescale_rows(self, b, setup: Setup, state: SoftmaxState, lane_col: Reg, smem) -> None:
+    def _rescale_rows(self, b, setup, state: SoftmaxState, lane_col: Reg, smem, rec) -> None:
         w, shape = self.num_warps, self.shape
         b.comment("phase: rescale (f = 2^((m_w - M)log2e) / L; 0 when seq_len is 0) and publish")
         big_m = b.op("ld.shared.f32", Address(smem, 8 * w))
@@ -137,6 +148,8 @@ class MultiWarpIncrementalAttentionKernel(AttentionKernelBase):
         nonempty = b.op("setp.gt.f32", big_l, 0.0)
         factor = _exp_diff(b, state.m, big_m)
         b.set(f, "div.rn.f32", factor, big_l, guard=Guard(nonempty))
+        if rec:
+            rec.per_warp("factor", setup.warp, rec.zero_unless(factor, nonempty))
         row = b.op("mad.lo.u32", setup.warp, shape.head_dim * 4, lane_col)
         for s, (reg, guard) in enumerate(zip(state.o, slot_guards(setup, shape), strict=False)):
             b.set(reg, "mul.f32", reg, f, guard=guard)

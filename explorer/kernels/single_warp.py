@@ -14,6 +14,7 @@ from .common import (
     slot_guards,
     store_output,
 )
+from .debug import DebugRecorder
 
 
 class IncrementalAttentionKernel(AttentionKernelBase):
@@ -25,6 +26,7 @@ class IncrementalAttentionKernel(AttentionKernelBase):
     """
 
     name = "single-warp"
+    base_entry = "incremental_attention"
 
     def __init__(
         self,
@@ -34,15 +36,11 @@ class IncrementalAttentionKernel(AttentionKernelBase):
         num_kv_heads: int,
         scale: float | None = None,
         indirect_seq_len: bool = False,
+        debug: bool = False,
     ) -> None:
         shape = AttentionShape.checked(max_seq_len, head_dim, num_heads, num_kv_heads, scale)
-        super().__init__(shape, indirect_seq_len)
+        super().__init__(shape, indirect_seq_len, debug)
         self.num_warps = 1
-
-    @property
-    def entry(self) -> str:
-        suffix = "_indirect" if self.indirect_seq_len else ""
-        return "incremental_attention" + suffix
 
     @property
     def grid(self) -> tuple[int, int, int]:
@@ -60,16 +58,33 @@ class IncrementalAttentionKernel(AttentionKernelBase):
         b = KernelBuilder(self.entry)
         shape = self.shape
         setup = prologue(b, shape, self.indirect_seq_len)
+        rec = DebugRecorder(b, self.debug_layout, setup.head, setup.lane) if self.debug else None
         state = init_state(b, shape)
         b.comment("phase: position loop (online softmax over positions 0..seq_len)")
         with b.loop(0, setup.seq_len, "pos") as pos:
-            attend_position(b, shape, setup, state, pos)
+            score = attend_position(b, shape, setup, state, pos)
+            if rec:
+                rec.score(pos, score)
         b.comment("phase: normalise (out = o / l; zeros when seq_len is 0) and store")
         inv_l = b.op("mov.f32", 0.0)
         nonempty = b.op("setp.gt.f32", state.l, 0.0)
+        if rec:
+            _record_single_warp(rec, setup, state, nonempty)
         b.set(inv_l, "rcp.rn.f32", state.l, guard=Guard(nonempty))
         for reg, guard in zip(state.o, slot_guards(setup, shape), strict=False):
             b.set(reg, "mul.f32", reg, inv_l, guard=guard)
         store_output(b, shape, setup, state.o)
         b.op("ret")
         return b.build()
+
+
+def _record_single_warp(rec: DebugRecorder, setup, state, nonempty) -> None:
+    """One warp walked [0, seq_len): its state is the head's (factor 1, or 0 if empty)."""
+    rec.b.comment("debug: record the warp's state (one warp: M = m, L = l)")
+    rec.per_warp("chunk_start", None, rec.constant("u32", 0), "u32")
+    rec.per_warp("chunk_end", None, setup.seq_len, "u32")
+    rec.per_warp("m", None, state.m)
+    rec.per_warp("l", None, state.l)
+    rec.per_warp("factor", None, rec.zero_unless(rec.constant("f32", 1.0), nonempty))
+    rec.per_head("M", state.m, lane0_only=True)
+    rec.per_head("L", state.l, lane0_only=True)

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from . import spec
 from .barriers import check_barriers
 from .ir import (
+    SIDE_FAMILY,
     TYPE_TO_KIND,
     Address,
     Comment,
@@ -64,6 +65,7 @@ class KernelBuilder:
         self._shared: list[SharedDecl] = []
         self._body: list[Statement] = []
         self._next_index: dict[str, int] = {}
+        self._family = ""
         self._labels: set[str] = set()
 
     # -- declarations -------------------------------------------------------------------
@@ -91,9 +93,20 @@ class KernelBuilder:
         if not 0 <= count <= capacity:
             raise ValueError(f"reserve: count {count} outside 0..{capacity}")
         kind = TYPE_TO_KIND[type]
-        start = self._next_index.get(kind, 1)
-        self._next_index[kind] = start + capacity
-        return tuple(Reg(kind, start + i) for i in range(count))
+        prefix = self._family + kind
+        start = self._next_index.get(prefix, 1)
+        self._next_index[prefix] = start + capacity
+        return tuple(Reg(kind, start + i, self._family) for i in range(count))
+
+    @contextmanager
+    def side_registers(self) -> Iterator[None]:
+        """Registers made inside come from the side family (`%xr`, `%xrd`, `%xf`, `%xp`), with
+        counters of their own: instrumentation renames none of the kernel's registers."""
+        outer, self._family = self._family, SIDE_FAMILY
+        try:
+            yield
+        finally:
+            self._family = outer
 
     # -- instructions -------------------------------------------------------------------
     def op(self, name: str, *sources: Source, guard: Guard | None = None) -> Reg | Vector | None:

@@ -38,15 +38,26 @@ SPECIAL_REGS = (
 )
 
 
+# A second register family, `%x<kind><index>`, for instrumentation (the debug stores): adding it
+# to a kernel renames none of the kernel's own registers.
+SIDE_FAMILY = "x"
+
+
 @dataclass(frozen=True)
 class Reg:
-    """A virtual register `%<kind><index>`, e.g. `%f12`."""
+    """A virtual register `%<family><kind><index>`, e.g. `%f12` or (side family) `%xrd3`."""
 
     kind: str
     index: int
+    family: str = ""
+
+    @property
+    def prefix(self) -> str:
+        """The name without the index, as `.reg` declares it: `f`, `rd`, `xrd`."""
+        return self.family + self.kind
 
     def __str__(self) -> str:
-        return f"%{self.kind}{self.index}"
+        return f"%{self.prefix}{self.index}"
 
 
 @dataclass(frozen=True)
@@ -189,12 +200,13 @@ class Kernel:
     body: tuple[Statement, ...]
 
     def registers(self) -> dict[str, int]:
-        """Per register kind, one more than the highest index used (the `%f<N>` count)."""
+        """Per register prefix (`f`, `rd`, `xrd`...), one more than the highest index used
+        (the `%f<N>` count)."""
         counts: dict[str, int] = {}
         for stmt in self.body:
             if isinstance(stmt, Instruction):
                 for reg in registers_of(stmt):
-                    counts[reg.kind] = max(counts.get(reg.kind, 0), reg.index + 1)
+                    counts[reg.prefix] = max(counts.get(reg.prefix, 0), reg.index + 1)
         return counts
 
 

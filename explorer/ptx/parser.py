@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from . import spec
 from .ir import (
+    SIDE_FAMILY,
     SPECIAL_REGS,
     Address,
     Comment,
@@ -32,7 +33,7 @@ from .ir import (
     Vector,
 )
 
-_REG = re.compile(r"%(rd|rs|fd|r|f|p)(\d+)$")
+_REG = re.compile(rf"%({SIDE_FAMILY}?)(rd|rs|fd|r|f|p)(\d+)$")
 _IDENT = r"[A-Za-z_$][\w$]*"
 _SHARED = re.compile(
     rf"\.shared\s+(?:\.align\s+(\d+)\s+)?\.(\w+)\s+({_IDENT})\s*\[\s*(\d+)\s*\]\s*;?$"
@@ -211,7 +212,7 @@ def _register(text: str, lineno: int, raw: str) -> Reg:
     match = _REG.match(text)
     if not match:
         raise PtxParseError(lineno, raw, f"unsupported register name {text!r}")
-    return Reg(match.group(1), int(match.group(2)))
+    return Reg(match.group(2), int(match.group(3)), match.group(1))
 
 
 def _operand(text: str, lineno: int, raw: str) -> Operand:

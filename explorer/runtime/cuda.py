@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..kernels.common import TARGETS
+from ..kernels.debug import POISON
 from .errors import BackendUnavailable
 
 _modules: dict[str, object] = {}
@@ -56,14 +57,16 @@ def load_function(kernel):
     return module.get_function(kernel.entry)
 
 
-def launch(kernel, q, k, v, out, seq_len_arg, stream=None) -> None:
-    """Launch `kernel` once on device arrays; `seq_len_arg` is a uint32 or a device buffer."""
+def launch(kernel, q, k, v, out, seq_len_arg, *debug, stream=None) -> None:
+    """Launch `kernel` once on device arrays; `seq_len_arg` is a uint32 or a device buffer;
+    a debug kernel takes its debug buffer last."""
     function = load_function(kernel)
-    function(kernel.grid, kernel.block, (q, k, v, out, seq_len_arg), stream=stream)
+    function(kernel.grid, kernel.block, (q, k, v, out, seq_len_arg, *debug), stream=stream)
 
 
-def run(kernel, q, k, v, seq_len: int) -> np.ndarray:
-    """One checked launch; arguments were validated by `explorer.runtime.check_launch`."""
+def run(kernel, q, k, v, seq_len: int):
+    """One checked launch; arguments were validated by `explorer.runtime.check_launch`.
+    Returns the output, and for a debug kernel `(output, WarpStates)`."""
     cp = cupy()
     q_d, k_d, v_d = (cp.asarray(a) for a in (q, k, v))
     out = cp.full((kernel.num_heads, kernel.head_dim), np.nan, dtype=cp.float32)
@@ -71,8 +74,12 @@ def run(kernel, q, k, v, seq_len: int) -> np.ndarray:
         seq_arg = cp.asarray(np.array([seq_len], dtype=np.uint32))
     else:
         seq_arg = np.uint32(seq_len)
-    launch(kernel, q_d, k_d, v_d, out, seq_arg)
+    layout = kernel.debug_layout
+    debug = (cp.full(layout.words, POISON, dtype=cp.uint32),) if layout else ()
+    launch(kernel, q_d, k_d, v_d, out, seq_arg, *debug)
     cp.cuda.Device().synchronize()
+    if layout:
+        return cp.asnumpy(out), layout.decode(cp.asnumpy(debug[0]), seq_len)
     return cp.asnumpy(out)
 
 
@@ -85,8 +92,8 @@ class DecodeGraph:
     """
 
     def __init__(self, kernel, q, k, v) -> None:
-        if not kernel.indirect_seq_len:
-            raise ValueError("DecodeGraph needs a kernel built with indirect_seq_len=True")
+        if not kernel.indirect_seq_len or kernel.debug:
+            raise ValueError("DecodeGraph needs a plain kernel built with indirect_seq_len=True")
         cp = cupy()
         self.kernel = kernel
         self.q, self.k, self.v = (cp.asarray(a) for a in (q, k, v))
