@@ -13,7 +13,7 @@ import numpy as np
 
 from .errors import BackendUnavailable
 
-BACKENDS = ("cuda",)
+BACKENDS = ("cuda", "sim")
 
 
 def check_launch(kernel, q, k, v, seq_len) -> int:
@@ -48,6 +48,10 @@ def run(kernel, q, k, v, seq_len: int, backend: str = "cuda") -> np.ndarray:
     if backend not in BACKENDS:
         raise ValueError(f"backend={backend!r}; accepted: {', '.join(BACKENDS)}")
     seq_len = check_launch(kernel, q, k, v, seq_len)
+    if backend == "sim":
+        from . import sim
+
+        return sim.run(kernel, q, k, v, seq_len)
     from . import cuda
 
     return cuda.run(kernel, q, k, v, seq_len)

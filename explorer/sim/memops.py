@@ -1,0 +1,157 @@
+"""Semantics of `ld` and `st` in the param, global and shared state spaces (and generic
+addresses), scalar and `.v2/.v4`.
+
+`ld.param` reads a launch argument (a pointer argument reads its fake base address). Global
+addresses are 64-bit register values plus the immediate offset; shared addresses are a shared
+symbol or a 32- or 64-bit register value plus the offset, in the shared window. Every access is
+bounds-checked by `memory`; with `check_races`, shared accesses also go through `races`.
+`.local` and `.const` are not modelled. Cache operators (`.ca`, `.nc`, ...) are ignored.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..ptx.ir import Address, Instruction, Reg, Symbol, Vector
+from .errors import SimError
+from .memory import GLOBAL_SHIFT, MemoryFault
+from .operands import DecodeContext, Unsupported, op_type, reader, writer
+from .races import RaceFound
+from .values import DTYPES
+
+
+def _layout(ins: Instruction) -> tuple[str | None, int, str]:
+    """(state space or None for generic, vector count, element type)."""
+    spaces = [m for m in ins.modifiers if m in ("param", "global", "shared", "local", "const")]
+    if len(spaces) > 1:
+        raise Unsupported("more than one state space")
+    space = spaces[0] if spaces else None
+    if space in ("local", "const"):
+        raise Unsupported(f".{space} memory is not modelled")
+    count = 4 if "v4" in ins.modifiers else 2 if "v2" in ins.modifiers else 1
+    t = op_type(ins, half=True)
+    if t == "pred":
+        raise Unsupported("ld/st of .pred")
+    return space, count, t
+
+
+def _address(ins: Instruction, op, space: str | None, ctx: DecodeContext):
+    """`(m, sel) -> uint64 address array or scalar` for the memory operand."""
+    if not isinstance(op, Address):
+        raise Unsupported(f"memory operand {op} is not an address")
+    off = op.offset
+    if isinstance(op.base, Symbol):
+        if space == "shared" and op.base.name in ctx.symbols:
+            addr = np.uint64(ctx.symbols[op.base.name][0] + off)
+            return lambda m, sel: addr
+        raise Unsupported(f"address of symbol {op.base.name} in .{space or 'generic'} space")
+    width = "u64" if op.base.kind == "rd" else "u32"
+    if op.base.kind not in ("rd", "r"):
+        raise Unsupported(f"address register {op.base} must be a .b32 or .b64 register")
+    base = reader(ins, op.base, width, ctx)
+    dt = np.dtype(np.uint64 if width == "u64" else np.uint32)
+    delta = dt.type(off % (1 << (8 * dt.itemsize)))  # offsets wrap in the address width
+    return lambda m, sel: np.asarray(base(m, sel) + delta, dtype=np.uint64)
+
+
+def _param_reader(ins: Instruction, op, t: str, count: int, ctx: DecodeContext):
+    if not isinstance(op, Address) or not isinstance(op.base, Symbol):
+        raise Unsupported("ld.param needs [param_name]")
+    name = op.base.name
+    if name not in ctx.params or op.offset != 0 or count != 1:
+        raise Unsupported(f"ld.param of {op}: only whole scalar kernel parameters")
+    dt = DTYPES[t]
+
+    def load(m, sel):
+        value = m.param_values[name]
+        if isinstance(value, float):
+            scalar = dt.type(value)
+        else:
+            scalar = np.array(value % (1 << (8 * dt.itemsize)), dtype=np.uint64).astype(dt)
+        return np.full((_count(m, sel), 1), scalar, dtype=dt)
+
+    return load
+
+
+def _count(m, sel) -> int:
+    return m.T if isinstance(sel, slice) else len(sel)
+
+
+def _access(m, sel, ins: Instruction, space, addr, dt, count: int, values=None):
+    """Load (values None) or store at `addr` for the threads of `sel`; dispatch by space."""
+    n = _count(m, sel)
+    addr = np.broadcast_to(np.asarray(addr, dtype=np.uint64), (n,))
+    verb = "load" if values is None else "store"
+    try:
+        if space == "global" or (space is None and (addr >> GLOBAL_SHIFT).all()):
+            if values is None:
+                return m.glob.load(addr, dt, count)
+            return m.glob.store(addr, values, dt)
+        if space is None and (addr >> GLOBAL_SHIFT).any():
+            raise Unsupported("a generic access mixing global and shared addresses")
+        flat = m.shared.flat(addr, m.cta[sel], dt.itemsize * count, verb)
+        if m.races is not None:
+            track = m.races.read if values is None else m.races.write
+            track(flat, dt.itemsize * count, m.indices(sel), ins.line)
+        if values is None:
+            return m.shared.load(flat, dt, count)
+        return m.shared.store(flat, values, dt)
+    except MemoryFault as fault:
+        raise m.fail(fault.what, ins, sel, fault.bad) from None
+    except RaceFound as race:
+        raise SimError(race.what, ins, m.coords(race.thread), m.coords(race.other)) from None
+
+
+def _registers(op, count: int) -> tuple:
+    regs = op.regs if isinstance(op, Vector) else (op,)
+    if len(regs) != count:
+        raise Unsupported(f"{len(regs)} registers for a .v{count} access")
+    return regs
+
+
+def decode_ld(ins: Instruction, ctx: DecodeContext):
+    space, count, t = _layout(ins)
+    dt = DTYPES[t]
+    regs = _registers(ins.operands[0], count)
+    if not all(isinstance(r, Reg) for r in regs):
+        raise Unsupported("ld destination must be registers")
+    writers = [writer(ins, r, t) for r in regs]
+    if space == "param":
+        load = _param_reader(ins, ins.operands[1], t, count, ctx)
+    else:
+        address = _address(ins, ins.operands[1], space, ctx)
+
+        def load(m, sel):
+            return _access(m, sel, ins, space, address(m, sel), dt, count)
+
+    def run(m, sel):
+        values = load(m, sel)
+        for k, write in enumerate(writers):
+            write(m, sel, values[:, k])
+
+    return run
+
+
+def decode_st(ins: Instruction, ctx: DecodeContext):
+    space, count, t = _layout(ins)
+    if space == "param":
+        raise Unsupported("st.param is not modelled (kernel parameters are read-only)")
+    dt = DTYPES[t]
+    address = _address(ins, ins.operands[0], space, ctx)
+    src = ins.operands[1]
+    parts = src.regs if isinstance(src, Vector) else (src,)
+    if len(parts) != count:
+        raise Unsupported(f"{len(parts)} values for a .v{count} store")
+    readers = [reader(ins, p, t, ctx) for p in parts]
+
+    def run(m, sel):
+        n = _count(m, sel)
+        values = np.empty((n, count), dtype=dt)
+        for k, read in enumerate(readers):
+            values[:, k] = read(m, sel)
+        _access(m, sel, ins, space, address(m, sel), dt, count, values)
+
+    return run
+
+
+TABLE = {"ld": decode_ld, "st": decode_st}

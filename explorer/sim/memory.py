@@ -1,0 +1,191 @@
+"""Global and shared memory of one launch, with every access bounds-checked.
+
+Global: each pointer argument gets a distinct fake 64-bit base address (argument i at
+`(i + 1) << 40`); an address is translated back to (buffer, byte offset) and every byte accessed
+must lie inside the array actually passed. Shared: one byte array per CTA, laid out from the
+kernel's `.shared` declarations (each at its `.align`) in a window that starts at `SHARED_BASE`,
+not at 0, so code that assumes a shared symbol sits at address 0 is caught. Each access must lie
+inside one declaration. Accesses must be naturally aligned, as on the hardware.
+
+It translates and moves bytes; it does not know instructions or threads (callers turn a
+`MemoryFault` into a `SimError` naming the thread).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..ptx.ir import SharedDecl
+from .values import DTYPES
+
+GLOBAL_SHIFT = 40  # buffer i lives at (i + 1) << 40: 1 TiB apart
+SHARED_BASE = 0x100  # first shared byte's address; 0 is never a valid shared address
+POISON = 0xFF  # uninitialised shared bytes (an f32 NaN pattern)
+
+
+class MemoryFault(Exception):
+    """An access outside what was passed or declared; `bad` marks the offending addresses."""
+
+    def __init__(self, what: str, bad: np.ndarray) -> None:
+        super().__init__(what)
+        self.what = what
+        self.bad = bad
+
+
+@dataclass
+class Buffer:
+    name: str
+    base: int
+    data: np.ndarray  # the argument's bytes (a uint8 view of the caller's array)
+    writeable: bool
+
+    def view(self, dt: np.dtype) -> np.ndarray:
+        usable = self.data.size - self.data.size % dt.itemsize
+        return self.data[:usable].view(dt)
+
+
+class GlobalMemory:
+    """The pointer arguments as buffers at fake, far-apart base addresses."""
+
+    def __init__(self, pointers: list[tuple[str, np.ndarray]]) -> None:
+        self.buffers = [
+            Buffer(
+                name,
+                (i + 1) << GLOBAL_SHIFT,
+                arr.reshape(-1).view(np.uint8),
+                bool(arr.flags.writeable),
+            )
+            for i, (name, arr) in enumerate(pointers)
+        ]
+
+    def base_of(self, index: int) -> int:
+        return self.buffers[index].base
+
+    def load(self, addr: np.ndarray, dt: np.dtype, count: int) -> np.ndarray:
+        """`count` consecutive values of `dt` at each address: shape (n, count)."""
+        out = np.empty((len(addr), count), dtype=dt)
+        for buf, where, elem in self._locate(addr, dt, count, "load"):
+            out[where] = buf.view(dt)[elem[:, None] + np.arange(count)]
+        return out
+
+    def store(self, addr: np.ndarray, values: np.ndarray, dt: np.dtype) -> None:
+        """Store values (shape (n, count)) at each address."""
+        count = values.shape[1]
+        for buf, where, elem in self._locate(addr, dt, count, "store"):
+            if not buf.writeable:
+                raise MemoryFault(f"global store into read-only buffer {buf.name}", where)
+            buf.view(dt)[elem[:, None] + np.arange(count)] = values[where]
+
+    def _locate(self, addr: np.ndarray, dt: np.dtype, count: int, verb: str):
+        """Yield (buffer, which addresses, element index) for each buffer touched."""
+        nbytes = dt.itemsize * count
+        index = (addr >> np.uint64(GLOBAL_SHIFT)).astype(np.int64) - 1
+        first = int(index[0])
+        if 0 <= first < len(self.buffers) and (index == first).all():  # the usual case
+            groups = [(first, slice(None))]
+        else:
+            groups = [(int(i), index == i) for i in np.unique(index)]
+        for i, where in groups:
+            if not 0 <= i < len(self.buffers):
+                bad = index == i
+                raise MemoryFault(
+                    f"global {verb} of {nbytes} bytes at {int(addr[bad][0]):#x}: not inside any "
+                    f"pointer argument",
+                    bad,
+                )
+            buf = self.buffers[i]
+            off = (addr[where] - np.uint64(buf.base)).astype(np.int64)
+            outside = off > buf.data.size - nbytes
+            if outside.any():
+                raise MemoryFault(
+                    _outside(verb, nbytes, int(off[outside][0]), buf.name, buf.data.size),
+                    _mark(where, outside, len(addr)),
+                )
+            misaligned = off % nbytes != 0
+            if misaligned.any():
+                o = int(off[misaligned][0])
+                raise MemoryFault(
+                    f"misaligned global {verb} of {nbytes} bytes at {buf.name}+{o}",
+                    _mark(where, misaligned, len(addr)),
+                )
+            yield buf, where, off // dt.itemsize
+
+
+def _outside(verb: str, nbytes: int, off: int, name: str, size: int) -> str:
+    if off < 0:
+        return f"out-of-bounds global {verb}: {-off} bytes before the start of {name}"
+    return (
+        f"out-of-bounds global {verb} of {nbytes} bytes at {name}+{off}: the buffer has "
+        f"{size} bytes"
+    )
+
+
+def _mark(where, bad: np.ndarray, n: int) -> np.ndarray:
+    """`bad` (over the addresses selected by `where`) as a mask over all n addresses."""
+    full = np.zeros(n, dtype=bool)
+    full[np.arange(n)[where][bad]] = True
+    return full
+
+
+def shared_layout(decls: tuple[SharedDecl, ...]) -> tuple[dict[str, tuple[int, int]], int]:
+    """{name: (address, bytes)} for each declaration, and the window size."""
+    symbols, cursor = {}, SHARED_BASE
+    for d in decls:
+        if d.type not in DTYPES or d.type == "pred":
+            raise ValueError(f".shared {d.name}: element type .{d.type} is not supported")
+        if d.align < 1 or d.align & (d.align - 1):
+            raise ValueError(f".shared {d.name}: .align {d.align} is not a power of two")
+        cursor = -(-cursor // d.align) * d.align
+        symbols[d.name] = (cursor, d.count * DTYPES[d.type].itemsize)
+        cursor += d.count * DTYPES[d.type].itemsize
+    return symbols, -(-cursor // 16) * 16
+
+
+class SharedMemory:
+    """One byte window per CTA; addresses are window addresses (symbols start at SHARED_BASE)."""
+
+    def __init__(self, decls: tuple[SharedDecl, ...], nctas: int) -> None:
+        self.symbols, self.window = shared_layout(decls)
+        self.data = np.full(nctas * self.window, POISON, dtype=np.uint8)
+        ranges = sorted(self.symbols.values())
+        self.starts = np.array([a for a, _ in ranges], dtype=np.int64)
+        self.ends = np.array([a + n for a, n in ranges], dtype=np.int64)
+        self.names = {a: name for name, (a, _) in self.symbols.items()}
+
+    def flat(self, addr: np.ndarray, cta: np.ndarray, nbytes: int, verb: str) -> np.ndarray:
+        """Flat byte offsets into `data` of each access, checked against the declarations."""
+        a = addr.astype(np.int64)
+        if len(self.starts) == 1:
+            inside = (a >= self.starts[0]) & (a + nbytes <= self.ends[0])
+        else:
+            k = np.searchsorted(self.starts, a, side="right") - 1
+            inside = (k >= 0) & (a + nbytes <= self.ends[np.maximum(k, 0)])
+        if len(self.starts) == 0 or not inside.all():
+            bad = ~inside if len(self.starts) else np.ones(len(a), bool)
+            raise MemoryFault(
+                f"out-of-bounds shared {verb} of {nbytes} bytes at shared address "
+                f"{int(a[bad][0]):#x}: declared {self.describe()}",
+                bad,
+            )
+        misaligned = a % nbytes != 0
+        if misaligned.any():
+            raise MemoryFault(
+                f"misaligned shared {verb} of {nbytes} bytes at {int(a[misaligned][0]):#x}",
+                misaligned,
+            )
+        return cta * self.window + a
+
+    def describe(self) -> str:
+        if not self.symbols:
+            return "no shared memory"
+        return ", ".join(f"{n} at [{a:#x}, {a + s:#x})" for n, (a, s) in self.symbols.items())
+
+    def load(self, flat: np.ndarray, dt: np.dtype, count: int) -> np.ndarray:
+        view = self.data.view(dt)
+        return view[(flat // dt.itemsize)[:, None] + np.arange(count)]
+
+    def store(self, flat: np.ndarray, values: np.ndarray, dt: np.dtype) -> None:
+        view = self.data.view(dt)
+        view[(flat // dt.itemsize)[:, None] + np.arange(values.shape[1])] = values

@@ -1,0 +1,321 @@
+"""Semantics of the arithmetic, logic, compare and select opcodes, one decoder per opcode.
+
+A decoder turns one `Instruction` into `run(machine, sel)` once, at load time; `run` reads the
+sources for the threads in `sel`, computes with NumPy in the instruction's type (f32 in float32,
+integers wrapping modulo 2^N) and writes the destination. Rounding: `.rn` (the default) only;
+`.rz/.rm/.rp` raise `Unsupported`. `.ftz` and `.sat` are modelled for floats, `.sat` for s32
+add/sub. Approximate instructions (`ex2`, `lg2`, `rcp`, `sqrt`, `div` `.approx`/`.full`) are
+computed correctly rounded in their type; docs/simulator.md gives the hardware's error bounds.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..ptx import spec
+from ..ptx.ir import Instruction
+from .operands import DecodeContext, Unsupported, op_type, reader, writer
+from .values import (
+    DTYPES,
+    UNSIGNED,
+    WIDER,
+    bits_of,
+    flush_f32,
+    fma_f32,
+    is_float,
+    is_signed,
+    saturate,
+)
+
+M32 = np.uint64(0xFFFFFFFF)
+
+
+def build(ins: Instruction, ctx: DecodeContext, src_types, dst_type: str, fn):
+    """`run(m, sel)`: read each source as its type, apply fn, write the destination."""
+    dst = writer(ins, ins.operands[0], dst_type)
+    srcs = [reader(ins, op, t, ctx) for op, t in zip(ins.operands[1:], src_types, strict=True)]
+    if len(srcs) == 1:
+        (a,) = srcs
+        return lambda m, sel: dst(m, sel, fn(a(m, sel)))
+    if len(srcs) == 2:
+        a, b = srcs
+        return lambda m, sel: dst(m, sel, fn(a(m, sel), b(m, sel)))
+    a, b, c = srcs
+    return lambda m, sel: dst(m, sel, fn(a(m, sel), b(m, sel), c(m, sel)))
+
+
+def float_fn(ins: Instruction, t: str, fn):
+    """fn with the instruction's `.ftz` and `.sat`; rejects rounding other than `.rn`."""
+    bad = [m for m in ins.modifiers if m in spec.ROUNDING and m != "rn"]
+    if bad:
+        raise Unsupported(f"rounding .{bad[0]} is not modelled (only .rn)")
+    ftz, sat = "ftz" in ins.modifiers and t == "f32", "sat" in ins.modifiers
+    if not (ftz or sat):
+        return fn
+
+    def wrapped(*args):
+        r = fn(*(flush_f32(x) for x in args) if ftz else args)
+        r = flush_f32(r) if ftz else r
+        return saturate(np.asarray(r)) if sat else r
+
+    return wrapped
+
+
+def _sat_s32(fn):
+    def clipped(a, b):
+        wide = fn(np.asarray(a, np.int64), np.asarray(b, np.int64))
+        return np.clip(wide, -(2**31), 2**31 - 1).astype(np.int32)
+
+    return clipped
+
+
+def _add_sub(fn):
+    def decode(ins, ctx):
+        t = op_type(ins)
+        if is_float(t):
+            return build(ins, ctx, (t, t), t, float_fn(ins, t, fn))
+        if "sat" in ins.modifiers:
+            if t != "s32":
+                raise Unsupported(".sat is modelled for .s32 only")
+            return build(ins, ctx, (t, t), t, _sat_s32(fn))
+        return build(ins, ctx, (t, t), t, fn)
+
+    return decode
+
+
+def mul_hi(t: str):
+    """The high half of the 2N-bit product."""
+    n = bits_of(t)
+    if n < 64:
+        wide = np.dtype(np.int64 if is_signed(t) else np.uint64)
+        return lambda a, b: (np.asarray(a, wide) * np.asarray(b, wide) >> n).astype(DTYPES[t])
+
+    def hi64(a, b):
+        ua, ub = np.asarray(a).view(np.uint64), np.asarray(b).view(np.uint64)
+        al, ah, bl, bh = ua & M32, ua >> np.uint64(32), ub & M32, ub >> np.uint64(32)
+        ll, lh, hl = al * bl, al * bh, ah * bl
+        mid = (ll >> np.uint64(32)) + (lh & M32) + (hl & M32)
+        hi = ah * bh + (lh >> np.uint64(32)) + (hl >> np.uint64(32)) + (mid >> np.uint64(32))
+        if is_signed(t):  # two's complement correction of the unsigned product
+            hi = hi - np.where(np.asarray(a) < 0, ub, 0) - np.where(np.asarray(b) < 0, ua, 0)
+        return np.asarray(hi, np.uint64).view(DTYPES[t])
+
+    return hi64
+
+
+def _product(ins: Instruction, t: str):
+    """(source type, result type, fn) of mul/mad's multiply for .lo/.hi/.wide."""
+    if "wide" in ins.modifiers:
+        if t not in WIDER or bits_of(t) > 32:
+            raise Unsupported(f".wide needs a 16- or 32-bit type, got .{t}")
+        wt = WIDER[t]
+        return t, wt, lambda a, b: np.asarray(a, DTYPES[wt]) * np.asarray(b, DTYPES[wt])
+    if "hi" in ins.modifiers:
+        return t, t, mul_hi(t)
+    return t, t, np.multiply
+
+
+def decode_mul(ins, ctx):
+    t = op_type(ins)
+    if is_float(t):
+        return build(ins, ctx, (t, t), t, float_fn(ins, t, np.multiply))
+    st, rt, fn = _product(ins, t)
+    return build(ins, ctx, (st, st), rt, fn)
+
+
+def decode_mad(ins, ctx):
+    t = op_type(ins)
+    if is_float(t):
+        return decode_fma(ins, ctx)  # mad.rn.f32 is fused on every target we emit for
+    st, rt, fn = _product(ins, t)
+    return build(ins, ctx, (st, st, rt), rt, lambda a, b, c: fn(a, b) + c)
+
+
+def decode_fma(ins, ctx):
+    t = op_type(ins)
+    if t != "f32":
+        raise Unsupported(f"fma/mad .{t} is not modelled (f32 only)")
+    return build(ins, ctx, (t, t, t), t, float_fn(ins, t, fma_f32))
+
+
+def int_div(t: str):
+    """Division truncating toward zero; x / 0 gives all ones (the ISA leaves it unspecified)."""
+    ones = DTYPES[t].type(-1) if is_signed(t) else DTYPES[t].type(np.iinfo(DTYPES[t]).max)
+
+    def div(a, b):
+        safe = np.where(b == 0, DTYPES[t].type(1), b)
+        q = (a - np.fmod(a, safe)) // safe if is_signed(t) else a // safe
+        return np.where(b == 0, ones, q).astype(DTYPES[t])
+
+    return div
+
+
+def int_rem(t: str):
+    def rem(a, b):
+        safe = np.where(b == 0, DTYPES[t].type(1), b)
+        r = np.fmod(a, safe) if is_signed(t) else a % safe
+        return np.where(b == 0, a, r).astype(DTYPES[t])
+
+    return rem
+
+
+def decode_div(ins, ctx):
+    t = op_type(ins)
+    if is_float(t):  # .rn is IEEE; .approx and .full are modelled as .rn (see docs)
+        return build(ins, ctx, (t, t), t, float_fn(ins, t, np.divide))
+    return build(ins, ctx, (t, t), t, int_div(t))
+
+
+def decode_rem(ins, ctx):
+    t = op_type(ins)
+    return build(ins, ctx, (t, t), t, int_rem(t))
+
+
+def _min_max(fmin, propagate, imin):
+    def decode(ins, ctx):
+        t = op_type(ins)
+        if is_float(t):  # one NaN input: the other wins; .NaN: NaN wins
+            fn = propagate if "NaN" in ins.modifiers else fmin
+            return build(ins, ctx, (t, t), t, float_fn(ins, t, fn))
+        return build(ins, ctx, (t, t), t, imin)
+
+    return decode
+
+
+def _neg_abs(fn):
+    def decode(ins, ctx):
+        t = op_type(ins)
+        f = float_fn(ins, t, fn) if is_float(t) else fn
+        return build(ins, ctx, (t,), t, f)
+
+    return decode
+
+
+def _bitwise(int_fn, pred_fn):
+    def decode(ins, ctx):
+        t = op_type(ins)
+        if is_float(t):
+            raise Unsupported("bitwise ops take .pred or .bN types")
+        fn = pred_fn if t == "pred" else int_fn
+        n = len(ins.operands) - 1
+        return build(ins, ctx, (t,) * n, t, fn)
+
+    return decode
+
+
+def _shift(left: bool):
+    def decode(ins, ctx):
+        t = op_type(ins)
+        n, dt = bits_of(t), DTYPES[t]
+        arithmetic = not left and is_signed(t)
+
+        def shift(a, b):  # PTX clamps shift amounts above the width
+            amount = np.minimum(b, n - 1).astype(dt)
+            if left:
+                return np.where(b >= n, dt.type(0), np.left_shift(a, amount)).astype(dt)
+            if arithmetic:
+                return np.right_shift(a, amount)
+            return np.where(b >= n, dt.type(0), np.right_shift(a, amount)).astype(dt)
+
+        return build(ins, ctx, (t, "u32"), t, shift)
+
+    return decode
+
+
+ORDERED = {
+    "eq": np.equal,
+    "ne": np.not_equal,
+    "lt": np.less,
+    "le": np.less_equal,
+    "gt": np.greater,
+    "ge": np.greater_equal,
+}
+UNSIGNED_CMP = {"lo": np.less, "ls": np.less_equal, "hi": np.greater, "hs": np.greater_equal}
+
+
+def _ordered(a, b):
+    return ~np.isnan(a) & ~np.isnan(b)
+
+
+def _unordered(a, b):
+    return np.isnan(a) | np.isnan(b)
+
+
+def compare_fn(cmp: str, t: str):
+    """The setp comparison: ordered float compares are false on NaN, `..u` ones true."""
+    if is_float(t):
+        if cmp in ORDERED:
+            op = ORDERED[cmp]
+            if cmp == "ne":
+                return lambda a, b: (a != b) & _ordered(a, b)
+            return op
+        if cmp in ("num", "nan"):
+            return _ordered if cmp == "num" else _unordered
+        op = ORDERED[cmp[:-1]]
+        return lambda a, b: op(a, b) | _unordered(a, b)
+    if cmp in UNSIGNED_CMP:
+        u = UNSIGNED[DTYPES[t].itemsize]
+        op = UNSIGNED_CMP[cmp]
+        return lambda a, b: op(np.asarray(a).view(u), np.asarray(b).view(u))
+    if cmp not in ORDERED:
+        raise Unsupported(f"compare .{cmp} needs a float type")
+    return ORDERED[cmp]
+
+
+def decode_setp(ins, ctx):
+    t = op_type(ins)
+    cmps = [m for m in ins.modifiers if m in spec.COMPARE]
+    if len(cmps) != 1:
+        raise Unsupported("setp needs exactly one compare operator")
+    fn = compare_fn(cmps[0], t)
+    if "ftz" in ins.modifiers and t == "f32":
+        return build(ins, ctx, (t, t), "pred", lambda a, b: fn(flush_f32(a), flush_f32(b)))
+    return build(ins, ctx, (t, t), "pred", fn)
+
+
+def decode_selp(ins, ctx):
+    t = op_type(ins)
+    return build(ins, ctx, (t, t, "pred"), t, lambda a, b, c: np.where(c, a, b).astype(DTYPES[t]))
+
+
+def _approx(fn32, fn64=None):
+    def decode(ins, ctx):
+        t = op_type(ins)
+        if t == "f32":
+            return build(ins, ctx, (t,), t, float_fn(ins, t, fn32))
+        if t == "f64" and fn64 is not None and "approx" not in ins.modifiers:
+            return build(ins, ctx, (t,), t, float_fn(ins, t, fn64))
+        raise Unsupported(f"{ins.name} is not modelled")
+
+    return decode
+
+
+def _recip(x):
+    return np.divide(x.dtype.type(1) if hasattr(x, "dtype") else 1.0, x)
+
+
+TABLE = {
+    "add": _add_sub(np.add),
+    "sub": _add_sub(np.subtract),
+    "mul": decode_mul,
+    "mad": decode_mad,
+    "fma": decode_fma,
+    "div": decode_div,
+    "rem": decode_rem,
+    "min": _min_max(np.fmin, np.minimum, np.minimum),
+    "max": _min_max(np.fmax, np.maximum, np.maximum),
+    "neg": _neg_abs(np.negative),
+    "abs": _neg_abs(np.abs),
+    "and": _bitwise(np.bitwise_and, np.logical_and),
+    "or": _bitwise(np.bitwise_or, np.logical_or),
+    "xor": _bitwise(np.bitwise_xor, np.logical_xor),
+    "not": _bitwise(np.invert, np.logical_not),
+    "shl": _shift(left=True),
+    "shr": _shift(left=False),
+    "setp": decode_setp,
+    "selp": decode_selp,
+    "ex2": _approx(np.exp2),
+    "lg2": _approx(np.log2),
+    "rcp": _approx(_recip, _recip),
+    "sqrt": _approx(np.sqrt, np.sqrt),
+}

@@ -1,0 +1,166 @@
+"""`launch(ptx, entry, grid, block, args)`: run a kernel on the CPU, every thread at once.
+
+Scheduling: each thread has a program counter; threads at the same PC form a group (threads of
+all CTAs together). Each step takes the group with the lowest PC and executes that instruction
+for all its threads (a guard narrows who takes effect); a branch that splits a group makes two,
+and groups that reach the same PC merge again. This gives the right divergence and
+reconvergence for structured code and loops with different trip counts.
+
+`bar.sync`: an arriving thread waits; when every non-exited thread of its CTA waits at the same
+barrier instruction, they go on. A thread that exits while threads of its CTA wait at a
+barrier, and threads of one CTA stuck at different barrier instructions with nothing else left
+to run, are errors naming the instructions.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import SimError
+from .machine import ALL, Machine
+from .program import Program, Step
+
+
+def _merge(a, b):
+    """The union of two disjoint thread sets (None is empty); ALL when it is everyone."""
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return np.sort(np.concatenate([a, b]))
+
+
+class Scheduler:
+    """Per-thread PCs as groups of threads keyed by PC; barriers; exits; the step limit."""
+
+    def __init__(self, m: Machine, program: Program, max_steps: int) -> None:
+        self.m, self.steps, self.max_steps = m, program.steps, max_steps
+        self.groups: dict[int, object] = {0: ALL}
+        self.waiting: dict[int, np.ndarray] = {}
+        self.alive = np.bincount(m.cta, minlength=m.nctas)
+        self.count = 0
+
+    def add(self, pc: int, sel) -> None:
+        if sel is None:
+            return
+        if pc in self.groups:
+            sel = _merge(self.m.indices(self.groups[pc]), self.m.indices(sel))
+        if not isinstance(sel, slice) and len(sel) == self.m.T:
+            sel = ALL
+        self.groups[pc] = sel
+
+    def run(self) -> None:
+        steps, groups, end = self.steps, self.groups, len(self.steps)
+        while groups:
+            pc = min(groups)
+            sel = groups.pop(pc)
+            while True:  # run this group until it branches, waits or exits
+                self.count += 1
+                if self.count > self.max_steps:
+                    self.too_many(pc, sel)
+                if pc >= end:
+                    self.exit(sel, None)
+                    break
+                step = steps[pc]
+                if step.kind == "compute":
+                    active = sel if step.guard is None else self.split(step, sel)[0]
+                    if active is not None:
+                        step.run(self.m, active)
+                    pc += 1
+                    if pc in groups:
+                        self.add(pc, sel)
+                        sel = groups.pop(pc)
+                    continue
+                self.control(pc, step, sel)
+                break
+        if self.waiting:
+            self.deadlock()
+
+    def split(self, step: Step, sel):
+        """(threads whose guard holds, threads whose guard fails); None for an empty set."""
+        m = self.m
+        reg, negated = step.guard
+        if not m.full[reg]:
+            m.check_written(reg, sel, step.ins)
+        p = m.store[reg][sel]
+        if negated:
+            p = ~p
+        if p.all():
+            return sel, None
+        if not p.any():
+            return None, sel
+        idx = m.indices(sel)
+        return idx[p], idx[~p]
+
+    def control(self, pc: int, step: Step, sel) -> None:
+        on, off = (sel, None) if step.guard is None else self.split(step, sel)
+        self.add(pc + 1, off)
+        if on is None:
+            return
+        if step.kind == "branch":
+            self.add(step.target, on)
+        elif step.kind == "barrier":
+            self.arrive(pc, on)
+        elif step.kind == "exit":
+            self.exit(on, step)
+        else:
+            raise self.m.fail(f"unsupported instruction: {step.why}", step.ins, on)
+
+    def arrive(self, pc: int, sel) -> None:
+        m = self.m
+        waiting = _merge(self.waiting.get(pc), m.indices(sel))
+        arrived = np.bincount(m.cta[waiting], minlength=m.nctas)
+        ready = (arrived == self.alive) & (arrived > 0)
+        go = ready[m.cta[waiting]]
+        if go.any():
+            self.add(pc + 1, waiting[go])
+            if m.races is not None:
+                m.races.release(np.flatnonzero(ready))
+        rest = waiting[~go]
+        if len(rest):
+            self.waiting[pc] = rest
+        else:
+            self.waiting.pop(pc, None)
+
+    def exit(self, sel, step: Step | None) -> None:
+        m = self.m
+        idx = m.indices(sel)
+        m.exited[idx] = True
+        self.alive -= np.bincount(m.cta[idx], minlength=m.nctas)
+        for pc, waiting in self.waiting.items():
+            blocked = np.isin(m.cta[idx], m.cta[waiting])
+            if blocked.any():
+                bar = self.steps[pc].ins
+                ins = step.ins if step else self.steps[-1].ins
+                raise m.fail(
+                    f"thread exits while threads of its CTA wait at line {bar.line} "
+                    f"`bar.sync` (a barrier not every thread reaches)",
+                    ins,
+                    idx,
+                    blocked,
+                )
+
+    def deadlock(self) -> None:
+        m = self.m
+        first = min(int(w[0]) for w in self.waiting.values())
+        cta = m.cta[first]
+        pcs = sorted(pc for pc, w in self.waiting.items() if (m.cta[w] == cta).any())
+        lines = ", ".join(f"line {self.steps[pc].ins.line}" for pc in pcs)
+        what = (
+            (
+                "divergent barrier: threads of one CTA wait at different bar.sync instructions "
+                f"({lines}) and no thread is left to run"
+            )
+            if len(pcs) > 1
+            else ("deadlock: threads wait at a bar.sync that the rest of their CTA never reaches")
+        )
+        raise SimError(what, self.steps[pcs[0]].ins, m.coords(first))
+
+    def too_many(self, pc: int, sel) -> None:
+        ins = self.steps[min(pc, len(self.steps) - 1)].ins
+        raise self.m.fail(
+            f"step limit of {self.max_steps} group-steps exceeded (probable "
+            "infinite loop; raise max_steps if the kernel is just long)",
+            ins,
+            sel,
+        )
