@@ -36,6 +36,16 @@ def validate_target(target: str) -> str:
 
 
 @dataclass(frozen=True)
+class Launch:
+    """One kernel launch of a run: entry, grid, block and the arguments in parameter order."""
+
+    entry: str
+    grid: tuple[int, int, int]
+    block: tuple[int, int, int]
+    args: tuple
+
+
+@dataclass(frozen=True)
 class AttentionShape:
     """The sizes baked into the PTX as immediates (one module per configuration)."""
 
@@ -79,6 +89,8 @@ class AttentionKernelBase:
 
     name = ""
     base_entry = ""
+    dtype = "f32"  # storage dtype of q, k, v and out
+    batch = 1
 
     def __init__(self, shape: AttentionShape, indirect_seq_len: bool, debug: bool) -> None:
         for flag, value in (("indirect_seq_len", indirect_seq_len), ("debug", debug)):
@@ -118,12 +130,34 @@ class AttentionKernelBase:
         return self._kernel
 
     @property
+    def kernels(self) -> tuple[Kernel, ...]:
+        """Every entry of the module, in launch order (one for the seed's kernels)."""
+        return (self.kernel,)
+
+    @property
     def params(self) -> tuple[tuple[str, str], ...]:
         """(name, PTX type) of each kernel parameter, in launch order."""
         return tuple((p.name, p.type) for p in self.kernel.params)
 
     def emit(self, target: str = "sm_80") -> str:
-        return emit(self.kernel, target=validate_target(target), version=PTX_VERSION)
+        return emit(self.kernels, target=validate_target(target), version=PTX_VERSION)
+
+    def buffer_shapes(self) -> dict[str, tuple[int, ...]]:
+        """Shapes of q, k, v and out (the seed's layouts: no batch dimension)."""
+        hd, kv = self.head_dim, (self.num_kv_heads, self.max_seq_len, self.head_dim)
+        return {"q": (self.num_heads, hd), "k": kv, "v": kv, "out": (self.num_heads, hd)}
+
+    def workspace_shapes(self) -> dict[str, tuple[int, ...]]:
+        """f32 scratch buffers a run needs besides q, k, v and out."""
+        return {}
+
+    def launches(self, buffers: dict) -> list[Launch]:
+        """The launches of one run, given its buffers by name: q, k, v, out, seq_len (a uint32
+        scalar, or a device array of lengths for an indirect kernel), debug, and workspaces."""
+        args = tuple(buffers[n] for n in ("q", "k", "v", "out", "seq_len"))
+        if self.debug:
+            args += (buffers["debug"],)
+        return [Launch(self.entry, self.grid, self.block, args)]
 
     def build(self) -> Kernel:
         raise NotImplementedError

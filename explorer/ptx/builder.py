@@ -37,6 +37,7 @@ from .ir import (
 Source = Operand | int | float
 # A .bN result may land in any register of N bits (a shuffle of an f32 into an %f register).
 BIT_TYPE_KINDS = {"b16": {"rs"}, "b32": {"r", "f"}, "b64": {"rd", "fd"}}
+KIND_BITS = {"p": 1, "rs": 16, "r": 32, "rd": 64, "f": 32, "fd": 64}
 
 
 def _operand(value: Source) -> Operand:
@@ -134,10 +135,14 @@ class KernelBuilder:
         if not row.writes_first:
             raise ValueError(f"{name} writes no register; use op()")
         result = spec.result_type(opcode, mods)
-        want = BIT_TYPE_KINDS.get(result, {TYPE_TO_KIND[result]})
-        for reg in dst.regs if isinstance(dst, Vector) else (dst,):
-            if reg.kind not in want:
-                raise ValueError(f"{name}: destination {reg} is not a {result} register")
+        if opcode == "mov" and isinstance(dst, Vector):  # unpack: mov.b32 {%rs1, %rs2}, %r1
+            if sum(KIND_BITS[r.kind] for r in dst.regs) != spec.type_bits(result):
+                raise ValueError(f"{name}: {dst} does not split a {result} exactly")
+        else:
+            want = BIT_TYPE_KINDS.get(result, {TYPE_TO_KIND[result]})
+            for reg in dst.regs if isinstance(dst, Vector) else (dst,):
+                if reg.kind not in want:
+                    raise ValueError(f"{name}: destination {reg} is not a {result} register")
         self._emit(opcode, mods, (dst, *sources), guard)
         return dst
 

@@ -87,6 +87,14 @@ OPCODES: dict[str, OpSpec] = {
 WIDER = {"u16": "u32", "s16": "s32", "u32": "u64", "s32": "s64"}
 
 
+def type_bits(type_: str) -> int:
+    """Width of a PTX type in bits (`pred` counts as 1)."""
+    if type_ == "pred":
+        return 1
+    scalar, pair = type_.removesuffix("x2"), type_.endswith("x2")
+    return int(scalar.lstrip("bfsu")) * (2 if pair else 1)
+
+
 def result_type(opcode: str, modifiers: tuple[str, ...]) -> str:
     """The PTX type of what an instruction writes to operand 0."""
     if opcode == "setp":
