@@ -1,24 +1,25 @@
 """GPU timing by the project's rules: CUDA-graph replays of many launches, K/V rotated over
 copies totalling at least 4x the card's L2 so that HBM (not L2) serves them, warm-up, median
-of repeats; and the device-to-device copy bandwidth measured in the same process, the ceiling
-every decode kernel is judged against. Needs CuPy and a GPU (through `explorer.runtime.cuda`).
-It measures; it asserts nothing.
+of repeats; the device-to-device copy bandwidth measured in the same process (the ceiling every
+decode kernel is judged against); PyTorch's SDPA on the same shapes when PyTorch is there.
+Needs CuPy and a GPU (through `explorer.runtime.cuda`). It measures; it asserts nothing.
 """
 
 from __future__ import annotations
 
 import statistics
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .check import make_inputs
-from .runtime import cuda
+from .dtypes import DTYPE_BYTES
+from .runtime import cuda, plan
 
 
 @dataclass(frozen=True)
 class Timing:
     kernel: str
+    config: dict
     seq_len: int
     us_per_launch: float
     kv_bytes: int
@@ -28,6 +29,9 @@ class Timing:
     @property
     def gbps(self) -> float:
         return self.kv_bytes / (self.us_per_launch * 1e-6) / 1e9
+
+    def row(self, copy_gbps: float) -> dict:
+        return {**asdict(self), "gbps": self.gbps, "pct_copy": 100 * self.gbps / copy_gbps}
 
 
 def _median_ms(cp, stream, fn, repeats: int) -> float:
@@ -57,30 +61,88 @@ def copy_bandwidth(nbytes: int = 1 << 30, repeats: int = 10) -> float:
     return 2 * src.nbytes / (ms * 1e-3) / 1e9
 
 
-def time_kernel(kernel, seq_len: int, repeats: int = 20, l2_multiple: int = 4) -> Timing:
-    """Median time of one launch, from graph replays over rotated K/V copies."""
-    cp = cuda.cupy()
-    rng = np.random.default_rng(0)
-    q, k, v = make_inputs(kernel, rng)
-    kv_bytes = 2 * kernel.num_kv_heads * seq_len * kernel.head_dim * 4  # bytes actually read
+def _random(cp, shape, dtype: str):
+    """Random device data in a storage dtype (bf16 by truncating f32 bits: timing only)."""
+    x = cp.random.standard_normal(shape, dtype=cp.float32)
+    if dtype == "bf16":
+        return (x.view(cp.uint32) >> 16).astype(cp.uint16)
+    return x.astype(cp.float16) if dtype == "f16" else x
+
+
+def _copies(cp, kv_bytes_each: int, l2_multiple: int) -> int:
     l2 = cp.cuda.Device().attributes["L2CacheSize"]
-    copies = max(2, -(-l2_multiple * l2 // (k.nbytes + v.nbytes)))
-    q_d = cp.asarray(q)
-    kvs = [(cp.asarray(k), cp.asarray(v)) for _ in range(copies)]
-    out = cp.empty((kernel.num_heads, kernel.head_dim), dtype=cp.float32)
-    if kernel.indirect_seq_len:
-        seq_arg = cp.asarray(np.array([seq_len], dtype=np.uint32))
-    else:
-        seq_arg = np.uint32(seq_len)
+    return max(2, -(-l2_multiple * l2 // kv_bytes_each))
+
+
+def time_kernel(kernel, seq_len: int, repeats: int = 20, l2_multiple: int = 4) -> Timing:
+    """Median time of one run (all its launches), from graph replays over rotated K/V."""
+    cp = cuda.cupy()
+    shapes = kernel.buffer_shapes()
+    q = _random(cp, shapes["q"], kernel.dtype)
+    cache_bytes = 2 * int(np.prod(shapes["k"])) * DTYPE_BYTES[kernel.dtype]
+    copies = _copies(cp, cache_bytes, l2_multiple)
+    first = plan.buffers(kernel, cp, q, _random(cp, shapes["k"], kernel.dtype),
+                         _random(cp, shapes["v"], kernel.dtype), (seq_len,) * kernel.batch)
+    runs = [first] + [
+        {**first, "k": _random(cp, shapes["k"], kernel.dtype),
+         "v": _random(cp, shapes["v"], kernel.dtype)}
+        for _ in range(copies - 1)
+    ]
     stream = cp.cuda.Stream(non_blocking=True)
-    cuda.load_function(kernel)
+    for bufs in runs[:1]:
+        cuda.launch_all(kernel, bufs, stream=stream)  # load the module before capture
     with stream:
         stream.begin_capture()
-        for k_d, v_d in kvs:
-            cuda.launch(kernel, q_d, k_d, v_d, out, seq_arg, stream=stream)
+        for bufs in runs:
+            cuda.launch_all(kernel, bufs, stream=stream)
         graph = stream.end_capture()
     for _ in range(3):
         graph.launch(stream)
     stream.synchronize()
     ms = _median_ms(cp, stream, lambda: graph.launch(stream), repeats)
-    return Timing(repr(kernel), seq_len, ms * 1e3 / copies, kv_bytes, copies, repeats)
+    kv_bytes = 2 * kernel.batch * kernel.num_kv_heads * seq_len * kernel.head_dim * (
+        DTYPE_BYTES[kernel.dtype])
+    return Timing(kernel.name, kernel.config(), seq_len, ms * 1e3 / copies, kv_bytes, copies,
+                  repeats)
+
+
+def time_sdpa(batch: int, num_heads: int, num_kv_heads: int, head_dim: int, seq_len: int,
+              dtype: str, repeats: int = 20, l2_multiple: int = 4) -> Timing | None:
+    """PyTorch's scaled_dot_product_attention (enable_gqa=True) on the same decode shapes, or
+    None when PyTorch is not importable."""
+    try:
+        import torch
+        import torch.nn.functional as F
+    except ImportError:
+        return None
+    tdtype = {"f32": torch.float32, "f16": torch.float16, "bf16": torch.bfloat16}[dtype]
+    q = torch.randn(batch, num_heads, 1, head_dim, dtype=tdtype, device="cuda")
+    shape = (batch, num_kv_heads, seq_len, head_dim)
+    kv_bytes = 2 * int(np.prod(shape)) * DTYPE_BYTES[dtype]
+    copies = _copies(cuda.cupy(), kv_bytes, l2_multiple)
+    kvs = [(torch.randn(shape, dtype=tdtype, device="cuda"),
+            torch.randn(shape, dtype=tdtype, device="cuda")) for _ in range(copies)]
+    stream = torch.cuda.Stream()
+    with torch.cuda.stream(stream):
+        for _ in range(2):  # warm up outside capture (backend selection, workspaces)
+            F.scaled_dot_product_attention(q, *kvs[0], enable_gqa=True)
+    torch.cuda.synchronize()
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph, stream=stream):
+        for k, v in kvs:
+            F.scaled_dot_product_attention(q, k, v, enable_gqa=True)
+    for _ in range(3):
+        graph.replay()
+    torch.cuda.synchronize()
+    times = []
+    for _ in range(repeats):
+        start, stop = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        graph.replay()
+        stop.record()
+        stop.synchronize()
+        times.append(start.elapsed_time(stop))
+    config = {"batch": batch, "num_heads": num_heads, "num_kv_heads": num_kv_heads,
+              "head_dim": head_dim, "dtype": dtype, "torch": torch.__version__}
+    return Timing("torch-sdpa", config, seq_len, statistics.median(times) * 1e3 / copies,
+                  kv_bytes, copies, repeats)

@@ -11,8 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import reference
-from .check import INPUT_KINDS, Comparison, compare, make_inputs
+from .check import INPUT_KINDS, Comparison, compare, make_inputs, reference_output
 from .kernels import IncrementalAttentionKernel, MultiWarpIncrementalAttentionKernel
 
 HEAD_DIMS = (32, 64, 80, 96, 128, 160, 256)
@@ -62,6 +61,7 @@ def check_kernel(kernel, runner: Runner, seq_lens=None, kinds=INPUT_KINDS, seed=
     for kind in kinds:
         q, k, v = make_inputs(kernel, np.random.default_rng(seed), kind)
         for n in edge_seq_lens(kernel) if seq_lens is None else seq_lens:
-            ref = reference.attention(q, k, v, min(n, kernel.max_seq_len), scale=kernel.scale)
-            results.append(CaseResult(kernel, n, kind, compare(runner(kernel, q, k, v, n), ref)))
+            ref = reference_output(kernel, q, k, v, n)
+            got = compare(runner(kernel, q, k, v, n), ref, kernel.dtype)
+            results.append(CaseResult(kernel, n, kind, got))
     return results

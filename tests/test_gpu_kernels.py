@@ -44,19 +44,15 @@ CLAMP_KERNELS = [
 def test_kernel_clamps_seq_len_above_max(kernel):
     """A length past max_seq_len reaching the kernel (as a stale device value could) attends
     max_seq_len positions and reads nothing out of bounds."""
-    from explorer.runtime import cuda
+    from explorer.runtime import cuda, plan
 
     cp = cuda.cupy()
     q, k, v = make_inputs(kernel, np.random.default_rng(1))
     ref = reference.attention(q, k, v, kernel.max_seq_len, scale=kernel.scale)
     for too_long in (kernel.max_seq_len + 1, 2**31, 2**32 - 1):
-        out = cp.full((kernel.num_heads, kernel.head_dim), np.nan, dtype=cp.float32)
-        if kernel.indirect_seq_len:
-            arg = cp.asarray(np.array([too_long], dtype=np.uint32))
-        else:
-            arg = np.uint32(too_long)
-        cuda.launch(kernel, *(cp.asarray(a) for a in (q, k, v)), out, arg)
-        result = compare(cp.asnumpy(out), ref)
+        bufs = plan.buffers(kernel, cp, q, k, v, (too_long,))  # no host-side check
+        cuda.launch_all(kernel, bufs)
+        result = compare(cp.asnumpy(bufs["out"]), ref)
         assert result.passed, f"seq_len={too_long}: {result}"
 
 

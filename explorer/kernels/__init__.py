@@ -3,10 +3,12 @@
 from .common import TARGETS
 from .multi_warp import MultiWarpIncrementalAttentionKernel
 from .single_warp import IncrementalAttentionKernel
+from .split_kv import SplitKVDecodeAttentionKernel
 
 KERNELS = {
     IncrementalAttentionKernel.name: IncrementalAttentionKernel,
     MultiWarpIncrementalAttentionKernel.name: MultiWarpIncrementalAttentionKernel,
+    SplitKVDecodeAttentionKernel.name: SplitKVDecodeAttentionKernel,
 }
 
 __all__ = [
@@ -14,4 +16,5 @@ __all__ = [
     "TARGETS",
     "IncrementalAttentionKernel",
     "MultiWarpIncrementalAttentionKernel",
+    "SplitKVDecodeAttentionKernel",
 ]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..kernels.common import TARGETS
-from ..kernels.debug import POISON
+from . import plan
 from .errors import BackendUnavailable
 
 _modules: dict[str, object] = {}
@@ -45,8 +45,9 @@ def device_target() -> str:
     return usable[-1]
 
 
-def load_function(kernel):
-    """The CuPy function for `kernel`'s entry, from its PTX for this GPU (cached by text)."""
+def load_function(kernel, entry: str | None = None):
+    """The CuPy function for one entry of `kernel`'s module (default: its first), from its PTX
+    for this GPU; modules are cached by PTX text."""
     cp = cupy()
     ptx = kernel.emit(device_target())
     module = _modules.get(ptx)
@@ -54,33 +55,24 @@ def load_function(kernel):
         module = cp.cuda.function.Module()
         module.load(ptx.encode())
         _modules[ptx] = module
-    return module.get_function(kernel.entry)
+    return module.get_function(entry or kernel.entry)
 
 
-def launch(kernel, q, k, v, out, seq_len_arg, *debug, stream=None) -> None:
-    """Launch `kernel` once on device arrays; `seq_len_arg` is a uint32 or a device buffer;
-    a debug kernel takes its debug buffer last."""
-    function = load_function(kernel)
-    function(kernel.grid, kernel.block, (q, k, v, out, seq_len_arg, *debug), stream=stream)
+def launch_all(kernel, bufs: dict, stream=None) -> None:
+    """Every launch of one run, in order, on `stream`."""
+    for launch in kernel.launches(bufs):
+        function = load_function(kernel, launch.entry)
+        function(launch.grid, launch.block, launch.args, stream=stream)
 
 
-def run(kernel, q, k, v, seq_len: int):
-    """One checked launch; arguments were validated by `explorer.runtime.check_launch`.
+def run(kernel, q, k, v, lengths: tuple[int, ...]):
+    """One checked run; arguments were validated by `explorer.runtime.check_launch`.
     Returns the output, and for a debug kernel `(output, WarpStates)`."""
     cp = cupy()
-    q_d, k_d, v_d = (cp.asarray(a) for a in (q, k, v))
-    out = cp.full((kernel.num_heads, kernel.head_dim), np.nan, dtype=cp.float32)
-    if kernel.indirect_seq_len:
-        seq_arg = cp.asarray(np.array([seq_len], dtype=np.uint32))
-    else:
-        seq_arg = np.uint32(seq_len)
-    layout = kernel.debug_layout
-    debug = (cp.full(layout.words, POISON, dtype=cp.uint32),) if layout else ()
-    launch(kernel, q_d, k_d, v_d, out, seq_arg, *debug)
+    bufs = plan.buffers(kernel, cp, q, k, v, lengths)
+    launch_all(kernel, bufs)
     cp.cuda.Device().synchronize()
-    if layout:
-        return cp.asnumpy(out), layout.decode(cp.asnumpy(debug[0]), seq_len)
-    return cp.asnumpy(out)
+    return plan.results(kernel, bufs, lengths, cp.asnumpy, q.shape)
 
 
 class DecodeGraph:
@@ -96,22 +88,22 @@ class DecodeGraph:
             raise ValueError("DecodeGraph needs a plain kernel built with indirect_seq_len=True")
         cp = cupy()
         self.kernel = kernel
-        self.q, self.k, self.v = (cp.asarray(a) for a in (q, k, v))
-        self.out = cp.full((kernel.num_heads, kernel.head_dim), np.nan, dtype=cp.float32)
-        self.seq_len = cp.zeros(1, dtype=cp.uint32)
+        self.bufs = plan.buffers(kernel, cp, q, k, v, (0,) * kernel.batch)
+        self.out_shape = q.shape
         self.stream = cp.cuda.Stream(non_blocking=True)
         load_function(kernel)  # load the module before capture
         with self.stream:
             self.stream.begin_capture()
-            launch(kernel, self.q, self.k, self.v, self.out, self.seq_len, stream=self.stream)
+            launch_all(kernel, self.bufs, stream=self.stream)
             self.graph = self.stream.end_capture()
 
-    def step(self, seq_len: int) -> np.ndarray:
-        if isinstance(seq_len, bool) or not 0 <= int(seq_len) <= self.kernel.max_seq_len:
-            raise ValueError(f"seq_len={seq_len} is outside 0..{self.kernel.max_seq_len}")
+    def step(self, seq_len) -> np.ndarray:
+        """Replay for new lengths (an int, or one per sequence); returns the output."""
+        lengths = plan.check_lengths(self.kernel, seq_len)
+        out = self.bufs["out"]
         with self.stream:
-            self.out.fill(np.nan)  # poison on the same stream, before the replay
-            self.seq_len.set(np.array([seq_len], dtype=np.uint32), stream=self.stream)
+            out.fill(plan.POISON_BITS[self.kernel.dtype])  # poison on the same stream
+            self.bufs["seq_len"].set(np.array(lengths, dtype=np.uint32), stream=self.stream)
             self.graph.launch(self.stream)
         self.stream.synchronize()
-        return self.out.get()
+        return out.get().reshape(self.out_shape)

@@ -1,11 +1,9 @@
-"""The simulator backend: `run(kernel, q, k, v, seq_len)` through `explorer.sim.launch`.
+"""The simulator backend: the kernel's launches through `explorer.sim.launch`.
 
-It mirrors `explorer.runtime.cuda.run`: the kernel's PTX text is what runs (the same text the
-CUDA backend hands the driver); the output is poisoned with NaN and a debug kernel's record with
-`POISON` first, so an element the kernel did not write shows; a debug kernel returns
-`(output, WarpStates)`. q, k and v are passed as read-only views, so a kernel that writes its
-inputs fails instead of corrupting them. Arguments were validated by
-`explorer.runtime.check_launch`.
+The kernel's PTX text is what runs (the same text the CUDA backend hands the driver). Outputs
+and workspaces are poisoned first (`plan.buffers`), so an element the kernel did not write
+shows; q, k and v are passed as read-only views, so a kernel that writes its inputs fails
+instead of corrupting them. Arguments were validated by `explorer.runtime.check_launch`.
 """
 
 from __future__ import annotations
@@ -13,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import sim
-from ..kernels.debug import POISON
+from . import plan
 
 
 def _read_only(a: np.ndarray) -> np.ndarray:
@@ -22,23 +20,15 @@ def _read_only(a: np.ndarray) -> np.ndarray:
     return view
 
 
-def launch(kernel, args: list) -> None:
-    """One launch of `kernel`'s entry with NumPy arguments in parameter order."""
-    sim.launch(kernel.emit(), kernel.entry, kernel.grid, kernel.block, args)
+def _scalar(arg):
+    return int(arg) if isinstance(arg, np.integer) else arg
 
 
-def run(kernel, q, k, v, seq_len: int):
-    """One simulated launch; returns the f32 output `[num_heads, head_dim]`, and for a debug
-    kernel `(output, WarpStates)`."""
-    out = np.full((kernel.num_heads, kernel.head_dim), np.nan, dtype=np.float32)
-    if kernel.indirect_seq_len:
-        seq_arg = _read_only(np.array([seq_len], dtype=np.uint32))
-    else:
-        seq_arg = int(seq_len)
+def run(kernel, q, k, v, lengths: tuple[int, ...]):
+    """One simulated run; returns what `explorer.runtime.run` returns."""
     inputs = [_read_only(np.ascontiguousarray(a)) for a in (q, k, v)]
-    layout = getattr(kernel, "debug_layout", None)
-    debug = [np.full(layout.words, POISON, dtype=np.uint32)] if layout else []
-    launch(kernel, [*inputs, out, seq_arg, *debug])
-    if layout:
-        return out, layout.decode(debug[0], seq_len)
-    return out
+    bufs = plan.buffers(kernel, np, *inputs, lengths)
+    ptx = kernel.emit()
+    for launch in kernel.launches(bufs):
+        sim.launch(ptx, launch.entry, launch.grid, launch.block, [_scalar(a) for a in launch.args])
+    return plan.results(kernel, bufs, lengths, np.asarray, np.shape(q))

@@ -1,0 +1,104 @@
+"""`python -m explorer bench`: the performance suite of issue 6 on a GPU. Every row is timed in
+the same process as the copy-bandwidth ceiling; PyTorch SDPA rows when PyTorch is importable.
+Writes `bench.json` and `bench.md` to the output folder and prints the table.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from .bench import copy_bandwidth, time_kernel, time_sdpa
+from .kernels import IncrementalAttentionKernel, MultiWarpIncrementalAttentionKernel
+from .kernels.split_kv import SplitKVDecodeAttentionKernel
+
+HEADS = dict(head_dim=128, num_heads=32, num_kv_heads=8)
+SEQ_LENS = (1024, 4096, 16384, 65536)
+
+
+def _split(seq_len, dtype, batch=1, sm_count=132, **kw):
+    return SplitKVDecodeAttentionKernel(max_seq_len=seq_len, batch=batch, dtype=dtype,
+                                        sm_count=sm_count, **HEADS, **kw)
+
+
+def plan(sm_count: int, quick: bool = False):
+    """(label, thunk) pairs; each thunk times one row."""
+    rows = []
+    seqs = SEQ_LENS[:2] if quick else SEQ_LENS
+    for dtype in ("f32", "f16"):
+        for n in seqs:
+            rows.append(("split-kv", lambda n=n, d=dtype: time_kernel(
+                _split(n, d, sm_count=sm_count), n)))
+            rows.append(("sdpa", lambda n=n, d=dtype: time_sdpa(1, 32, 8, 128, n, d)))
+    for n in (1024, 4096):
+        for w in (4, 8):
+            rows.append(("multi-warp", lambda n=n, w=w: time_kernel(
+                MultiWarpIncrementalAttentionKernel(max_seq_len=n, num_warps=w, **HEADS), n)))
+        rows.append(("single-warp", lambda n=n: time_kernel(
+            IncrementalAttentionKernel(max_seq_len=n, **HEADS), n)))
+    for batch in (8, 32):
+        for dtype in ("f32", "f16"):
+            rows.append(("split-kv", lambda b=batch, d=dtype: time_kernel(
+                _split(4096, d, batch=b, sm_count=sm_count), 4096)))
+            rows.append(("sdpa", lambda b=batch, d=dtype: time_sdpa(b, 32, 8, 128, 4096, d)))
+    if not quick:
+        rows += _sweeps(sm_count)
+    return rows
+
+
+def _sweeps(sm_count: int):
+    rows = []
+    for dtype in ("f32", "f16"):
+        for warps in (2, 4, 8):
+            for unroll in (1, 2, 4):
+                rows.append(("sweep", lambda d=dtype, w=warps, u=unroll: time_kernel(
+                    _split(16384, d, sm_count=sm_count, num_warps=w, unroll=u), 16384)))
+        base = _split(16384, dtype, sm_count=sm_count).num_splits
+        for splits in (base // 4, base // 2, base * 2):
+            rows.append(("sweep", lambda d=dtype, s=splits: time_kernel(
+                _split(16384, d, sm_count=sm_count, num_splits=max(1, s)), 16384)))
+    return rows
+
+
+def markdown(rows: list[dict], copy_gbps: float) -> str:
+    head = ("| kernel | dtype | batch | seq_len | warps | unroll | splits | us/launch | GB/s "
+            "| % of copy |\n|---|---|---|---|---|---|---|---|---|---|")
+    lines = [f"Copy ceiling (device-to-device, read + write): {copy_gbps:,.0f} GB/s", "", head]
+    for r in rows:
+        c = r["config"]
+        lines.append(
+            f"| {r['kernel']} | {c.get('dtype', 'f32')} | {c.get('batch', 1)} | {r['seq_len']} "
+            f"| {c.get('num_warps', '')} | {c.get('unroll', '')} | {c.get('num_splits', '')} "
+            f"| {r['us_per_launch']:.1f} | {r['gbps']:,.0f} | {r['pct_copy']:.1f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def run_suite(out_dir: str, quick: bool = False) -> dict:
+    from .runtime import cuda
+
+    cp = cuda.cupy()
+    props = cp.cuda.runtime.getDeviceProperties(0)
+    sm_count = props["multiProcessorCount"]
+    info = {"device": props["name"].decode(), "sm_count": sm_count,
+            "date": time.strftime("%Y-%m-%d"), "cupy": cp.__version__}
+    copy_gbps = copy_bandwidth()
+    print(f"{info}\ncopy ceiling {copy_gbps:,.0f} GB/s", flush=True)
+    rows = []
+    for label, thunk in plan(sm_count, quick):
+        timing = thunk()
+        if timing is None:
+            continue
+        row = {**timing.row(copy_gbps), "group": label}
+        rows.append(row)
+        print(f"{label:11s} {row['config'].get('dtype', 'f32'):4s} b{row['config'].get('batch', 1)}"
+              f" n={row['seq_len']:6d} {row['us_per_launch']:9.1f} us {row['gbps']:7.0f} GB/s "
+              f"{row['pct_copy']:5.1f}%  {row['config']}", flush=True)
+    copy_after = copy_bandwidth()
+    result = {"info": info, "copy_gbps": copy_gbps, "copy_gbps_after": copy_after, "rows": rows}
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "bench.json").write_text(json.dumps(result, indent=1, default=str))
+    (out / "bench.md").write_text(markdown(rows, copy_gbps))
+    return result

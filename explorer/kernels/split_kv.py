@@ -1,0 +1,463 @@
+"""`SplitKVDecodeAttentionKernel`: flash-decoding with the same emitter. The sequence is split
+over CTAs so that every SM streams K/V; each CTA serves all q heads of one GQA group from one
+read of its K/V slice, with 16-byte loads and several rows in flight per warp; a second entry
+merges the splits (log-sum-exp). Batch >= 1 with per-sequence lengths in a device array.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..ptx import Kernel, KernelBuilder
+from ..ptx.ir import Address, Guard, Reg, SpecialReg, Vector
+from .common import LOG2E, NEG_INF, AttentionKernelBase, AttentionShape, Launch, _require_int
+from .split_kv_combine import build_combine
+from .vector_io import DTYPES, elements_per_chunk, load_chunk
+
+DEFAULT_SM_COUNT = 132  # H100 SXM and H200; pass the real count (the runtime does)
+CTAS_PER_SM = 4  # the splits heuristic's target of resident CTAs per SM
+MIN_ROWS_PER_SPLIT = 32
+MAX_STATIC_SHARED = 48 * 1024
+REGISTER_BUDGET = 200  # the default unroll keeps the estimate below this (ptxas' cap: 255)
+
+
+def register_estimate(group: int, lane_elems: int, unroll: int, dtype: str) -> int:
+    """Rough registers per thread: q and o for each q head of the group, K and V rows (and
+    their packed halves) per unrolled row, and about 40 for addresses and softmax state.
+    Fitted to ptxas 13.5's counts for sm_90; ptxas' report is the truth."""
+    packed = lane_elems // 2 if DTYPES[dtype] == 2 else 0
+    return 40 + 2 * group * lane_elems + 2 * unroll * (2 * lane_elems + packed)
+
+
+def default_unroll(group: int, head_dim: int, dtype: str) -> int:
+    """The deepest unroll (4, 2 or 1 rows in flight per lane) within REGISTER_BUDGET."""
+    elems = Geometry(head_dim, dtype, 1, 1).lane_elems
+    for unroll in (4, 2):
+        if register_estimate(group, elems, unroll, dtype) <= REGISTER_BUDGET:
+            return unroll
+    return 1
+
+
+def default_num_splits(sm_count: int, num_kv_heads: int, batch: int, max_seq_len: int) -> int:
+    """Splits per sequence: enough CTAs (splits x KV heads x sequences) to give every SM
+    `CTAS_PER_SM` of them in one whole wave, but no split shorter than MIN_ROWS_PER_SPLIT rows
+    at max_seq_len (a split that short spends more on its setup and merge than on streaming)."""
+    per_wave = sm_count * CTAS_PER_SM
+    splits = max(1, per_wave // (num_kv_heads * batch))
+    return max(1, min(splits, max_seq_len // MIN_ROWS_PER_SPLIT))
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """How a warp covers K/V rows: `lanes_per_row` lanes read one row in 16-byte chunks,
+    `chunks_per_lane` each; a warp reads `rows_per_warp` rows per load, `unroll` loads deep."""
+
+    head_dim: int
+    dtype: str
+    num_warps: int
+    unroll: int
+
+    @property
+    def elems(self) -> int:
+        return elements_per_chunk(self.dtype)
+
+    @property
+    def chunks(self) -> int:
+        return self.head_dim // self.elems
+
+    @property
+    def lanes_per_row(self) -> int:
+        return 32 if self.chunks >= 32 else 1 << (self.chunks - 1).bit_length()
+
+    @property
+    def chunks_per_lane(self) -> int:
+        return -(-self.chunks // self.lanes_per_row)
+
+    @property
+    def rows_per_warp(self) -> int:
+        return 32 // self.lanes_per_row
+
+    @property
+    def rows_per_step(self) -> int:
+        return self.num_warps * self.rows_per_warp * self.unroll
+
+    @property
+    def lane_elems(self) -> int:
+        return self.chunks_per_lane * self.elems
+
+
+class SplitKVDecodeAttentionKernel(AttentionKernelBase):
+    """Grid `(num_splits, num_kv_heads, batch)` of `32 * num_warps` threads, then the combine
+    grid `(num_heads, batch)`. Layouts: q/out `[batch, num_heads, head_dim]`, K/V
+    `[batch, num_kv_heads, max_seq_len, head_dim]` (batch 1: the seed's layouts), all in
+    `dtype` (f32, f16 or bf16; accumulation in f32); `seq_lens` u32 `[batch]` on the device;
+    workspace f32 `partial_o [batch, num_heads, num_splits, head_dim]` and
+    `partial_ml [batch, num_heads, num_splits, 2]` (max in log2 units, sum)."""
+
+    name = "split-kv"
+    base_entry = "split_kv_attention"
+
+    def __init__(
+        self,
+        max_seq_len: int,
+        head_dim: int,
+        num_heads: int,
+        num_kv_heads: int,
+        batch: int = 1,
+        num_warps: int = 4,
+        num_splits: int | None = None,
+        dtype: str = "f32",
+        unroll: int | None = None,
+        scale: float | None = None,
+        sm_count: int = DEFAULT_SM_COUNT,
+        debug: bool = False,
+    ) -> None:
+        shape = AttentionShape.checked(max_seq_len, head_dim, num_heads, num_kv_heads, scale)
+        if debug:
+            raise ValueError("debug=True: the split-kv kernel has no debug variant yet")
+        super().__init__(shape, indirect_seq_len=True, debug=False)
+        if dtype not in DTYPES:
+            raise ValueError(f"dtype={dtype!r}; accepted: {', '.join(DTYPES)}")
+        if head_dim % elements_per_chunk(dtype):
+            raise ValueError(
+                f"head_dim={head_dim} must be a multiple of {elements_per_chunk(dtype)} for "
+                f"{dtype} (16-byte loads)"
+            )
+        self.dtype = dtype
+        self.batch = _require_int("batch", batch, 1, 65535)
+        self.num_warps = _require_int("num_warps", num_warps, 1, 16)
+        if unroll is None:
+            unroll = default_unroll(num_heads // num_kv_heads, head_dim, dtype)
+        self.unroll = _require_int("unroll", unroll, 1, 8)
+        self.sm_count = _require_int("sm_count", sm_count, 1, 10_000)
+        if num_splits is None:
+            num_splits = default_num_splits(sm_count, num_kv_heads, batch, max_seq_len)
+        self.num_splits = _require_int("num_splits", num_splits, 1, 65535)
+        self.geometry = Geometry(head_dim, dtype, self.num_warps, self.unroll)
+        if self.shared_bytes > MAX_STATIC_SHARED:
+            raise ValueError(
+                f"num_warps={num_warps} with {self.group} q heads per KV head and head_dim "
+                f"{head_dim} needs {self.shared_bytes} bytes of shared memory, over the "
+                f"{MAX_STATIC_SHARED} a static allocation may use; use fewer warps"
+            )
+
+    @property
+    def register_estimate(self) -> int:
+        return register_estimate(self.group, self.geometry.lane_elems, self.unroll, self.dtype)
+
+    @property
+    def group(self) -> int:
+        """q heads per KV head."""
+        return self.num_heads // self.num_kv_heads
+
+    @property
+    def entry(self) -> str:
+        return self.base_entry
+
+    combine_entry = "split_kv_combine"
+
+    @property
+    def grid(self) -> tuple[int, int, int]:
+        return (self.num_splits, self.num_kv_heads, self.batch)
+
+    @property
+    def block(self) -> tuple[int, int, int]:
+        return (32 * self.num_warps, 1, 1)
+
+    @property
+    def combine_grid(self) -> tuple[int, int, int]:
+        return (self.num_heads, self.batch, 1)
+
+    @property
+    def combine_block(self) -> tuple[int, int, int]:
+        return (32 * -(-self.head_dim // 32), 1, 1)
+
+    @property
+    def record_words(self) -> int:
+        """Shared words per (warp, head): head_dim outputs, m, l, two pad (16-byte rows)."""
+        return self.head_dim + 4
+
+    @property
+    def shared_bytes(self) -> int:
+        return self.num_warps * self.group * self.record_words * 4
+
+    @property
+    def kernels(self) -> tuple[Kernel, ...]:
+        return (self.kernel, build_combine(self))
+
+    def buffer_shapes(self) -> dict[str, tuple[int, ...]]:
+        b, h, kv, hd = self.batch, self.num_heads, self.num_kv_heads, self.head_dim
+        cache = (b, kv, self.max_seq_len, hd)
+        return {"q": (b, h, hd), "k": cache, "v": cache, "out": (b, h, hd)}
+
+    def workspace_shapes(self) -> dict[str, tuple[int, ...]]:
+        rows = (self.batch, self.num_heads, self.num_splits)
+        return {"partial_o": (*rows, self.head_dim), "partial_ml": (*rows, 2)}
+
+    def launches(self, buffers: dict) -> list[Launch]:
+        split = tuple(buffers[n] for n in ("q", "k", "v", "seq_len", "partial_o", "partial_ml"))
+        combine = (buffers["partial_o"], buffers["partial_ml"], buffers["out"],
+                   np.uint32(self.num_splits))
+        return [
+            Launch(self.entry, self.grid, self.block, split),
+            Launch(self.combine_entry, self.combine_grid, self.combine_block, combine),
+        ]
+
+    def config(self) -> dict[str, object]:
+        cfg = {k: v for k, v in super().config().items() if k not in ("indirect_seq_len", "debug")}
+        return {**cfg, "batch": self.batch, "num_warps": self.num_warps,
+                "num_splits": self.num_splits, "dtype": self.dtype, "unroll": self.unroll}
+
+    def build(self) -> Kernel:
+        return _SplitBuilder(self).build()
+
+
+class _SplitBuilder:
+    """Writes the split entry; one method per phase."""
+
+    def __init__(self, kernel: SplitKVDecodeAttentionKernel) -> None:
+        self.k, self.g = kernel, kernel.geometry
+        self.b = KernelBuilder(kernel.entry)
+
+    def build(self) -> Kernel:
+        b, k = self.b, self.k
+        self.smem = b.shared("smem", "b8", k.shared_bytes, align=16)
+        names = ("q_ptr", "k_ptr", "v_ptr", "seq_lens_ptr", "partial_o_ptr", "partial_ml_ptr")
+        syms = [b.param(n, "u64") for n in names]
+        b.comment("phase: setup (split, KV head, sequence, this lane's row slot and chunk)")
+        q, kp, vp, lens, self.po, self.pml = (
+            b.op("cvta.to.global.u64", b.op("ld.param.u64", Address(s))) for s in syms
+        )
+        self._coordinates(lens)
+        self._load_q(q)
+        state = self._stream(kp, vp)
+        self._merge_row_slots(state)
+        self._publish(state)
+        self._reduce_warps()
+        b.op("ret")
+        return b.build()
+
+    def _coordinates(self, lens: Reg) -> None:
+        b, k, g = self.b, self.k, self.g
+        self.split, self.kvh, self.seq = (b.special(f"ctaid.{a}") for a in "xyz")
+        splits = b.special("nctaid.x")
+        self.tid = b.special("tid.x")
+        lane = b.op("and.b32", self.tid, 31)
+        self.warp = b.op("shr.u32", self.tid, 5)
+        self.slot = b.op("shr.u32", lane, int(math.log2(g.lanes_per_row)))
+        self.col = b.op("and.b32", lane, g.lanes_per_row - 1)
+        raw = b.op("ld.global.u32", Address(b.op("mad.wide.u32", self.seq, 4, lens)))
+        seq_len = b.op("min.u32", raw, k.max_seq_len)  # never read past the cache
+        chunk = b.op("div.u32", b.op("add.u32", seq_len, b.op("sub.u32", splits, 1)), splits)
+        self.start = b.op("min.u32", b.op("mul.lo.u32", self.split, chunk), seq_len)
+        self.end = b.op("min.u32", b.op("add.u32", self.start, chunk), seq_len)
+        self.chunk_ok = [
+            b.op("setp.lt.u32", self.col, g.chunks - j * g.lanes_per_row)
+            if (j + 1) * g.lanes_per_row > g.chunks else None
+            for j in range(g.chunks_per_lane)
+        ]
+        self.col_bytes = b.op("mul.wide.u32", self.col, 16)
+
+    def _load_q(self, q_ptr: Reg) -> None:
+        b, k, g = self.b, self.k, self.g
+        b.comment(f"phase: load Q ({k.group} q heads of this KV head, as f32)")
+        esize = DTYPES[k.dtype]
+        first = b.op("mad.lo.u32", self.seq, k.num_heads, b.op("mul.lo.u32", self.kvh, k.group))
+        row = b.op("add.s64", q_ptr, b.op("mul.wide.u32", first, k.head_dim * esize))
+        row = b.op("add.s64", row, self.col_bytes)
+        self.q = []
+        for i in range(k.group):
+            regs = [b.op("mov.f32", 0.0) for _ in range(g.lane_elems)]
+            for j in range(g.chunks_per_lane):
+                addr = Address(row, i * k.head_dim * esize + j * g.lanes_per_row * 16)
+                load_chunk(b, addr, k.dtype, regs[j * g.elems:(j + 1) * g.elems],
+                           _guard(self.chunk_ok[j]))
+            self.q.append(regs)
+
+    def _stream(self, k_ptr: Reg, v_ptr: Reg):
+        b, k, g = self.b, self.k, self.g
+        esize = DTYPES[k.dtype]
+        cache = b.op("mad.lo.u32", self.seq, k.num_kv_heads, self.kvh)
+        offset = b.op("mul.wide.u32", cache, k.max_seq_len * k.head_dim)
+        offset = b.op("add.s64", b.op("shl.b64", offset, int(math.log2(esize))), self.col_bytes)
+        k_base, v_base = b.op("add.s64", k_ptr, offset), b.op("add.s64", v_ptr, offset)
+        state = _State.initial(b, k.group, g.lane_elems)
+        kv = [[b.op("mov.f32", 0.0) for _ in range(2 * g.lane_elems)] for _ in range(g.unroll)]
+        first_row = b.op("mad.lo.u32", self.warp, g.rows_per_warp, self.slot)
+        b.comment(f"phase: chunk loop ({g.rows_per_step} rows per step: {g.num_warps} warps x "
+                  f"{g.rows_per_warp} rows x {g.unroll} deep; K and V loads issued first)")
+        with b.loop(self.start, self.end, "rows", step=g.rows_per_step) as row0:
+            valid = []
+            for u in range(g.unroll):
+                pos = b.op("add.u32", b.op("add.u32", row0, first_row),
+                           u * g.num_warps * g.rows_per_warp)
+                valid.append(b.op("setp.lt.u32", pos, self.end))
+                row = b.op("mul.wide.u32", pos, k.head_dim * esize)
+                for base, regs in ((k_base, kv[u][:g.lane_elems]), (v_base, kv[u][g.lane_elems:])):
+                    addr = b.op("add.s64", base, row)
+                    self._load_row(addr, regs, valid[u])
+            scores = [[self._score(i, kv[u][:g.lane_elems], valid[u]) for u in range(g.unroll)]
+                      for i in range(k.group)]
+            for i in range(k.group):
+                state.update(b, i, scores[i], [kv[u][g.lane_elems:] for u in range(g.unroll)])
+        return state
+
+    def _load_row(self, addr: Reg, regs: list[Reg], valid: Reg) -> None:
+        b, g = self.b, self.g
+        for j in range(g.chunks_per_lane):
+            guard = valid if self.chunk_ok[j] is None else b.op(
+                "and.pred", valid, self.chunk_ok[j])
+            load_chunk(b, Address(addr, j * g.lanes_per_row * 16), self.k.dtype,
+                       regs[j * g.elems:(j + 1) * g.elems], Guard(guard))
+
+    def _score(self, head: int, k_regs: list[Reg], valid: Reg) -> Reg:
+        """log2-domain score of this row for one q head: dot over the row's lanes (butterfly
+        shuffles within the lane group), times scale * log2 e; -inf past the split's end."""
+        b = self.b
+        dot = b.op("mul.f32", self.q[head][0], k_regs[0])
+        for qv, kv in zip(self.q[head][1:], k_regs[1:], strict=True):
+            b.set(dot, "fma.rn.f32", qv, kv, dot)
+        offset = self.g.lanes_per_row // 2
+        while offset:
+            other = b.set(b.fresh("f32"), "shfl.sync.bfly.b32", dot, offset, 31, -1)
+            dot = b.op("add.f32", dot, other)
+            offset //= 2
+        score = b.op("mul.f32", dot, self.k.scale * LOG2E)
+        return b.op("selp.f32", score, NEG_INF, valid)
+
+    def _merge_row_slots(self, state) -> None:
+        """The warp's row slots hold separate states: merge them with butterfly shuffles."""
+        b, g = self.b, self.g
+        if g.rows_per_warp == 1:
+            return
+        b.comment("phase: warp reduction (merge the warp's row slots)")
+        offset = g.lanes_per_row
+        while offset < 32:
+            for i in range(self.k.group):
+                other = [b.set(b.fresh("f32"), "shfl.sync.bfly.b32", x, offset, 31, -1)
+                         for x in (state.m[i], state.l[i], *state.o[i])]
+                state.merge(b, i, other[0], other[1], other[2:])
+            offset *= 2
+
+    def _publish(self, state) -> None:
+        """Row slot 0 of each warp writes its (o, m, l) per head to shared memory."""
+        b, k, g = self.b, self.k, self.g
+        b.comment("phase: cross-warp merge (each warp publishes o, m, l per q head)")
+        self.base = b.op("mov.u32", self.smem)
+        rec = b.op("mad.lo.u32", self.warp, k.group * k.record_words * 4, self.base)
+        col = b.op("mad.lo.u32", self.col, g.elems * 4, rec)
+        slot0 = b.op("setp.eq.u32", self.slot, 0)
+        lane0 = b.op("setp.eq.u32", self.tid, b.op("shl.b32", self.warp, 5))
+        for i in range(k.group):
+            head = i * k.record_words * 4
+            for j in range(g.chunks_per_lane):
+                ok = slot0 if self.chunk_ok[j] is None else b.op("and.pred", slot0,
+                                                                 self.chunk_ok[j])
+                for v4 in range(g.elems // 4):
+                    regs = state.o[i][j * g.elems + 4 * v4: j * g.elems + 4 * v4 + 4]
+                    off = head + j * g.lanes_per_row * g.elems * 4 + 16 * v4
+                    b.op("st.shared.v4.f32", Address(col, off), _vector(regs), guard=Guard(ok))
+            b.op("st.shared.f32", Address(rec, head + k.head_dim * 4), state.m[i],
+                 guard=Guard(lane0))
+            b.op("st.shared.f32", Address(rec, head + k.head_dim * 4 + 4), state.l[i],
+                 guard=Guard(lane0))
+        b.op("bar.sync", 0)
+
+    def _reduce_warps(self) -> None:
+        """Threads share the (head, element) pairs: merge the warps' records, write the split's
+        unnormalised output, its max (log2 units) and its sum to the workspace."""
+        b, k = self.b, self.k
+        b.comment("phase: final sum (merge warps; write this split's partial output, max, sum)")
+        total, threads = k.group * k.head_dim, 32 * k.num_warps
+        stride = k.group * k.record_words * 4
+        with b.loop(self.tid, total, "pairs", step=threads) as idx:
+            head = b.op("div.u32", idx, k.head_dim)
+            elem = b.op("rem.u32", idx, k.head_dim)
+            rec = b.op("mad.lo.u32", head, k.record_words * 4, self.base)
+            col = b.op("mad.lo.u32", elem, 4, rec)
+            ms = [b.op("ld.shared.f32", Address(rec, w * stride + k.head_dim * 4))
+                  for w in range(k.num_warps)]
+            big_m = ms[0]
+            for m in ms[1:]:
+                big_m = b.op("max.f32", big_m, m)
+            safe = _finite_or_zero(b, big_m)
+            big_l, out = b.op("mov.f32", 0.0), b.op("mov.f32", 0.0)
+            for w, m in enumerate(ms):
+                f = b.op("ex2.approx.ftz.f32", b.op("sub.f32", m, safe))
+                l_w = b.op("ld.shared.f32", Address(rec, w * stride + k.head_dim * 4 + 4))
+                b.set(big_l, "fma.rn.f32", l_w, f, big_l)
+                o_w = b.op("ld.shared.f32", Address(col, w * stride))
+                b.set(out, "fma.rn.f32", o_w, f, out)
+            q_head = b.op("mad.lo.u32", self.kvh, k.group, head)
+            row = b.op("mad.lo.u32", b.op("mad.lo.u32", self.seq, k.num_heads, q_head),
+                       b.op("mov.u32", SpecialReg("nctaid.x")), self.split)
+            flat = b.op("mad.lo.u32", row, k.head_dim, elem)
+            b.op("st.global.f32", Address(b.op("mad.wide.u32", flat, 4, self.po)), out)
+            first = b.op("setp.eq.u32", elem, 0)
+            ml = b.op("mad.wide.u32", row, 8, self.pml)
+            b.op("st.global.f32", Address(ml), big_m, guard=Guard(first))
+            b.op("st.global.f32", Address(ml, 4), big_l, guard=Guard(first))
+
+
+@dataclass
+class _State:
+    """Per q head: running max (log2 units), sum and this lane's output elements."""
+
+    m: list[Reg]
+    l: list[Reg]
+    o: list[list[Reg]]
+
+    @staticmethod
+    def initial(b: KernelBuilder, heads: int, elems: int) -> _State:
+        return _State(
+            [b.op("mov.f32", NEG_INF) for _ in range(heads)],
+            [b.op("mov.f32", 0.0) for _ in range(heads)],
+            [[b.op("mov.f32", 0.0) for _ in range(elems)] for _ in range(heads)],
+        )
+
+    def update(self, b: KernelBuilder, i: int, scores: list[Reg], values: list[list[Reg]]):
+        """Online softmax over `len(scores)` rows at once (scores of invalid rows are -inf)."""
+        m_new = self.m[i]
+        for s in scores:
+            m_new = b.op("max.f32", m_new, s)
+        safe = _finite_or_zero(b, m_new)
+        corr = b.op("ex2.approx.ftz.f32", b.op("sub.f32", self.m[i], safe))
+        p = [b.op("ex2.approx.ftz.f32", b.op("sub.f32", s, safe)) for s in scores]
+        b.set(self.l[i], "mul.f32", self.l[i], corr)
+        for pu in p:
+            b.set(self.l[i], "add.f32", self.l[i], pu)
+        for e, o in enumerate(self.o[i]):
+            b.set(o, "mul.f32", o, corr)
+            for pu, v in zip(p, values, strict=True):
+                b.set(o, "fma.rn.f32", pu, v[e], o)
+        b.set(self.m[i], "mov.f32", m_new)
+
+    def merge(self, b: KernelBuilder, i: int, m2: Reg, l2: Reg, o2: list[Reg]) -> None:
+        """Fold another state (m2, l2, o2) of the same head into this one."""
+        m_new = b.op("max.f32", self.m[i], m2)
+        safe = _finite_or_zero(b, m_new)
+        f1 = b.op("ex2.approx.ftz.f32", b.op("sub.f32", self.m[i], safe))
+        f2 = b.op("ex2.approx.ftz.f32", b.op("sub.f32", m2, safe))
+        b.set(self.l[i], "mul.f32", self.l[i], f1)
+        b.set(self.l[i], "fma.rn.f32", l2, f2, self.l[i])
+        for o, other in zip(self.o[i], o2, strict=True):
+            b.set(o, "mul.f32", o, f1)
+            b.set(o, "fma.rn.f32", other, f2, o)
+        b.set(self.m[i], "mov.f32", m_new)
+
+
+def _finite_or_zero(b: KernelBuilder, m: Reg) -> Reg:
+    """m, or 0 where m is -inf (nothing seen yet), so that m - safe is never -inf - -inf."""
+    empty = b.op("setp.eq.f32", m, NEG_INF)
+    return b.op("selp.f32", 0.0, m, empty)
+
+
+def _guard(pred: Reg | None) -> Guard | None:
+    return None if pred is None else Guard(pred)
+
+
+def _vector(regs: list[Reg]) -> Vector:
+    return Vector(tuple(regs))

@@ -1,0 +1,50 @@
+"""16-byte loads of f32, f16 and bf16 data into f32 registers, and stores of f32 values in a
+storage dtype: the memory side of the split-KV kernel. PTX through the builder only.
+"""
+
+from __future__ import annotations
+
+from ..ptx import KernelBuilder
+from ..ptx.ir import Address, Guard, Reg, Vector
+
+DTYPES = {"f32": 4, "f16": 2, "bf16": 2}  # storage dtype -> bytes per element
+
+
+def elements_per_chunk(dtype: str) -> int:
+    """Elements in one 16-byte load."""
+    return 16 // DTYPES[dtype]
+
+
+def load_chunk(
+    b: KernelBuilder, addr: Address, dtype: str, dst: list[Reg], guard: Guard | None = None
+) -> None:
+    """Load 16 bytes at `addr` into the f32 registers `dst` (4 for f32, 8 for f16/bf16).
+
+    f32: `ld.global.nc.v4.f32`. f16: `ld.global.nc.v4.b32`, `mov.b32 {%rs, %rs}` to unpack,
+    `cvt.f32.f16`. bf16: the same load, then `shl.b32 16` / `and.b32 0xffff0000` straight into
+    the f32 registers (a bf16 is the top half of an f32).
+    """
+    if dtype == "f32":
+        b.set(Vector(tuple(dst)), "ld.global.nc.v4.f32", addr, guard=guard)
+        return
+    raw = Vector(tuple(b.fresh("b32") for _ in range(4)))
+    b.set(raw, "ld.global.nc.v4.b32", addr, guard=guard)
+    for i, word in enumerate(raw.regs):
+        lo, hi = dst[2 * i], dst[2 * i + 1]
+        if dtype == "bf16":
+            b.set(lo, "shl.b32", word, 16, guard=guard)
+            b.set(hi, "and.b32", word, 0xFFFF0000, guard=guard)
+        else:
+            halves = Vector((b.fresh("b16"), b.fresh("b16")))
+            b.set(halves, "mov.b32", word, guard=guard)
+            b.set(lo, "cvt.f32.f16", halves.regs[0], guard=guard)
+            b.set(hi, "cvt.f32.f16", halves.regs[1], guard=guard)
+
+
+def store_value(b: KernelBuilder, addr: Address, value: Reg, dtype: str, guard=None) -> None:
+    """Store one f32 value as `dtype` (round to nearest even for f16/bf16)."""
+    if dtype == "f32":
+        b.op("st.global.f32", addr, value, guard=guard)
+        return
+    narrow = b.op(f"cvt.rn.{dtype}.f32", value, guard=guard)
+    b.op("st.global.b16", addr, narrow, guard=guard)

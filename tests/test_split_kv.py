@@ -1,0 +1,153 @@
+"""The split-KV kernel: contract, validation, ptxas, and numbers against float64 on the
+simulator and (marked gpu) the GPU, for f32, f16 and bf16, batch and per-sequence lengths."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from explorer import runtime
+from explorer.check import compare, make_inputs, reference_output
+from explorer.kernels import SplitKVDecodeAttentionKernel
+from explorer.kernels.split_kv import CTAS_PER_SM, MIN_ROWS_PER_SPLIT, default_num_splits
+from explorer.ptx import parse
+from explorer.ptx.ptxas import assemble, find_ptxas
+
+BACKENDS = ["sim", pytest.param("cuda", marks=pytest.mark.gpu)]
+
+# (max_seq_len, head_dim, heads, kv_heads, batch, warps, splits, unroll, dtype)
+CASES = [
+    (96, 128, 8, 2, 1, 4, 3, 2, "f32"),
+    (70, 64, 8, 8, 2, 2, 4, 1, "f32"),
+    (50, 80, 12, 2, 3, 1, 5, 2, "f32"),
+    (40, 256, 4, 1, 1, 2, 2, 3, "f32"),
+    (33, 32, 4, 1, 2, 3, 7, 1, "f32"),
+    (96, 128, 8, 2, 2, 4, 3, 2, "f16"),
+    (50, 64, 12, 2, 1, 1, 4, 4, "f16"),
+    (45, 80, 4, 1, 3, 2, 5, 2, "f16"),
+    (64, 256, 4, 2, 1, 2, 2, 1, "f16"),
+    (96, 128, 8, 2, 2, 4, 3, 2, "bf16"),
+    (40, 32, 6, 3, 1, 2, 9, 2, "bf16"),
+    (60, 64, 4, 4, 3, 1, 2, 1, "bf16"),
+]
+
+
+def _kernel(case):
+    msl, hd, h, kv, batch, warps, splits, unroll, dtype = case
+    return SplitKVDecodeAttentionKernel(msl, hd, h, kv, batch=batch, num_warps=warps,
+                                        num_splits=splits, unroll=unroll, dtype=dtype)
+
+
+def _id(case):
+    msl, hd, h, kv, batch, warps, splits, unroll, dtype = case
+    return f"{dtype}-hd{hd}-h{h}kv{kv}-b{batch}-w{warps}-s{splits}-u{unroll}-msl{msl}"
+
+
+def _lengths(kernel):
+    """Edge lengths, one list per run: all max, empty sequences, fewer rows than splits, a
+    step boundary +-1; different lengths across the batch."""
+    m, step = kernel.max_seq_len, kernel.geometry.rows_per_step
+    picks = [m, 0, 1, kernel.num_splits - 1, step - 1, step + 1, m - 1]
+    picks = [min(max(p, 0), m) for p in picks]
+    runs = [[n] * kernel.batch for n in picks]
+    runs.append([picks[(i * 3) % len(picks)] for i in range(kernel.batch)])
+    return runs
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("kind", ["normal", "increasing"])
+@pytest.mark.parametrize("case", CASES, ids=_id)
+def test_matches_float64_reference(backend, kind, case):
+    kernel = _kernel(case)
+    q, k, v = make_inputs(kernel, np.random.default_rng(11), kind)
+    failures = []
+    for lengths in _lengths(kernel):
+        out = runtime.run(kernel, q, k, v, lengths, backend=backend)
+        result = compare(out, reference_output(kernel, q, k, v, lengths), kernel.dtype)
+        if not result.passed:
+            failures.append(f"lengths={lengths}: {result}")
+    assert not failures, "\n".join(failures)
+
+
+def test_batch_one_takes_the_seeds_layouts():
+    kernel = SplitKVDecodeAttentionKernel(64, 32, 4, 2, num_splits=3)
+    q, k, v = make_inputs(kernel, np.random.default_rng(1))
+    out = runtime.run(kernel, q[0], k[0], v[0], 50, backend="sim")
+    assert out.shape == (4, 32)
+    assert compare(out, reference_output(kernel, q[0], k[0], v[0], 50)).passed
+
+
+def test_contract():
+    kernel = SplitKVDecodeAttentionKernel(4096, 128, 32, 8, batch=2, num_warps=4, num_splits=16)
+    assert kernel.grid == (16, 8, 2) and kernel.block == (128, 1, 1)
+    assert kernel.combine_grid == (32, 2, 1) and kernel.combine_block == (128, 1, 1)
+    assert kernel.params == tuple((n, "u64") for n in (
+        "q_ptr", "k_ptr", "v_ptr", "seq_lens_ptr", "partial_o_ptr", "partial_ml_ptr"))
+    module = kernel.emit("sm_90")
+    assert parse(module, kernel.entry) == kernel.kernel
+    assert parse(module, kernel.combine_entry) == kernel.kernels[1]
+    assert kernel.workspace_shapes() == {
+        "partial_o": (2, 32, 16, 128), "partial_ml": (2, 32, 16, 2)}
+    assert "ld.global.nc.v4.f32" in module and module.count("bar.sync") == 1
+
+
+@pytest.mark.parametrize(
+    "kwargs, words",
+    [
+        (dict(dtype="f64"), "dtype='f64'"),
+        (dict(head_dim=81), "multiple of 4"),
+        (dict(head_dim=100, dtype="f16"), "multiple of 8"),
+        (dict(batch=0), "batch=0"),
+        (dict(num_warps=17), "num_warps=17"),
+        (dict(num_splits=0), "num_splits=0"),
+        (dict(unroll=9), "unroll=9"),
+        (dict(num_kv_heads=5), "num_kv_heads=5"),
+        (dict(debug=True), "no debug variant"),
+        (dict(head_dim=256, num_heads=32, num_kv_heads=1, num_warps=8), "shared memory"),
+    ],
+)
+def test_bad_arguments_are_named(kwargs, words):
+    args = dict(max_seq_len=256, head_dim=64, num_heads=8, num_kv_heads=2) | kwargs
+    with pytest.raises(ValueError, match=words):
+        SplitKVDecodeAttentionKernel(**args)
+
+
+def test_splits_fill_whole_waves():
+    assert default_num_splits(132, 8, 1, 65536) == 132 * CTAS_PER_SM // 8
+    assert (default_num_splits(132, 8, 1, 65536) * 8) % 132 == 0
+    assert default_num_splits(132, 8, 32, 65536) == max(1, 132 * CTAS_PER_SM // 256)
+    assert default_num_splits(132, 8, 1, 100) == 100 // MIN_ROWS_PER_SPLIT
+    assert default_num_splits(132, 8, 1, 10) == 1
+
+
+@pytest.mark.skipif(find_ptxas() is None, reason="ptxas not installed (nvidia-cuda-nvcc)")
+def test_ptxas_assembles_every_default_configuration_without_spills():
+    failures = []
+    grid = itertools.product(("f32", "f16", "bf16"), (32, 64, 80, 128, 256),
+                             ((8, 8), (32, 8), (12, 2), (28, 4)), (2, 4))
+    for dtype, hd, (h, kv), warps in grid:  # the default unroll for each
+        try:
+            kernel = SplitKVDecodeAttentionKernel(4096, hd, h, kv, num_warps=warps, dtype=dtype)
+        except ValueError as err:  # too much shared memory for this group and warps
+            assert "shared memory" in str(err)
+            continue
+        for target in ("sm_80", "sm_90"):
+            reports = assemble(kernel.emit(target), target)
+            spills = {e: r.spill_bytes for e, r in reports.items() if r.spill_bytes}
+            if spills or reports[kernel.entry].shared_bytes != kernel.shared_bytes:
+                failures.append(f"{kernel!r} {target}: {spills}")
+    assert not failures, "\n".join(failures)
+
+
+@pytest.mark.gpu
+def test_one_captured_graph_serves_every_decode_step():
+    from explorer.runtime.cuda import DecodeGraph
+
+    kernel = SplitKVDecodeAttentionKernel(2048, 128, 32, 8, batch=3, dtype="f16")
+    q, k, v = make_inputs(kernel, np.random.default_rng(5))
+    graph = DecodeGraph(kernel, q, k, v)
+    for lengths in ([1, 2048, 7], [2048, 0, 1000], [513, 512, 511]):
+        result = compare(graph.step(lengths), reference_output(kernel, q, k, v, lengths), "f16")
+        assert result.passed, f"lengths={lengths}: {result}"
