@@ -9,8 +9,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import numpy as np
-
 from ..ptx import Kernel, KernelBuilder
 from ..ptx.ir import Address, Guard, Reg, SpecialReg, Vector
 from .common import LOG2E, NEG_INF, AttentionKernelBase, AttentionShape, Launch, _require_int
@@ -21,22 +19,25 @@ DEFAULT_SM_COUNT = 132  # H100 SXM and H200; pass the real count (the runtime do
 CTAS_PER_SM = 4  # the splits heuristic's target of resident CTAs per SM
 MIN_ROWS_PER_SPLIT = 32
 MAX_STATIC_SHARED = 48 * 1024
+MAX_U32_INDEX = 2**32 - 1  # the largest element index a u32 register holds
 REGISTER_BUDGET = 200  # the default unroll keeps the estimate below this (ptxas' cap: 255)
 
 
-def register_estimate(group: int, lane_elems: int, unroll: int, dtype: str) -> int:
+def register_estimate(group: int, lane_elems: int, unroll: int, dtype: str,
+                      pipeline: bool = True) -> int:
     """Rough registers per thread: q and o for each q head of the group, K and V rows (and
-    their packed halves) per unrolled row, and about 40 for addresses and softmax state.
-    Fitted to ptxas 13.5's counts for sm_90; ptxas' report is the truth."""
+    their packed halves) per unrolled row, twice when pipelined, and about 40 for addresses
+    and softmax state. Fitted to ptxas 13.5's counts for sm_90; ptxas' report is the truth."""
     packed = lane_elems // 2 if DTYPES[dtype] == 2 else 0
-    return 40 + 2 * group * lane_elems + 2 * unroll * (2 * lane_elems + packed)
+    buffers = unroll * (2 if pipeline else 1)
+    return 40 + 2 * group * lane_elems + 2 * buffers * (2 * lane_elems + packed)
 
 
-def default_unroll(group: int, head_dim: int, dtype: str) -> int:
+def default_unroll(group: int, head_dim: int, dtype: str, pipeline: bool = True) -> int:
     """The deepest unroll (4, 2 or 1 rows in flight per lane) within REGISTER_BUDGET."""
     elems = Geometry(head_dim, dtype, 1, 1).lane_elems
     for unroll in (4, 2):
-        if register_estimate(group, elems, unroll, dtype) <= REGISTER_BUDGET:
+        if register_estimate(group, elems, unroll, dtype, pipeline) <= REGISTER_BUDGET:
             return unroll
     return 1
 
@@ -107,10 +108,11 @@ class SplitKVDecodeAttentionKernel(AttentionKernelBase):
         num_heads: int,
         num_kv_heads: int,
         batch: int = 1,
-        num_warps: int = 4,
+        num_warps: int | None = None,
         num_splits: int | None = None,
         dtype: str = "f32",
         unroll: int | None = None,
+        pipeline: bool | None = None,
         scale: float | None = None,
         sm_count: int = DEFAULT_SM_COUNT,
         debug: bool = False,
@@ -119,7 +121,7 @@ class SplitKVDecodeAttentionKernel(AttentionKernelBase):
         if debug:
             raise ValueError("debug=True: the split-kv kernel has no debug variant yet")
         super().__init__(shape, indirect_seq_len=True, debug=False)
-        if dtype not in DTYPES:
+        if not isinstance(dtype, str) or dtype not in DTYPES:
             raise ValueError(f"dtype={dtype!r}; accepted: {', '.join(DTYPES)}")
         if head_dim % elements_per_chunk(dtype):
             raise ValueError(
@@ -128,14 +130,27 @@ class SplitKVDecodeAttentionKernel(AttentionKernelBase):
             )
         self.dtype = dtype
         self.batch = _require_int("batch", batch, 1, 65535)
+        if num_warps is None:
+            num_warps = 4 if dtype == "f32" else 2  # the fastest measured (docs/performance.md)
         self.num_warps = _require_int("num_warps", num_warps, 1, 16)
+        if pipeline is None:
+            pipeline = dtype == "f32"  # measured: pipelining pays for f32, costs f16/bf16
+        if not isinstance(pipeline, bool):
+            raise ValueError(f"pipeline must be True or False, got {pipeline!r}")
+        self.pipeline = pipeline
         if unroll is None:
-            unroll = default_unroll(num_heads // num_kv_heads, head_dim, dtype)
+            unroll = default_unroll(num_heads // num_kv_heads, head_dim, dtype, pipeline)
         self.unroll = _require_int("unroll", unroll, 1, 8)
         self.sm_count = _require_int("sm_count", sm_count, 1, 10_000)
         if num_splits is None:
             num_splits = default_num_splits(sm_count, num_kv_heads, batch, max_seq_len)
         self.num_splits = _require_int("num_splits", num_splits, 1, 65535)
+        partials = self.batch * num_heads * self.num_splits * head_dim
+        if partials > MAX_U32_INDEX:  # the workspace and out are indexed in 32 bits
+            raise ValueError(
+                f"batch * num_heads * num_splits * head_dim = {partials} is too large for "
+                f"32-bit indexing of the workspace (accepted: at most {MAX_U32_INDEX})"
+            )
         self.geometry = Geometry(head_dim, dtype, self.num_warps, self.unroll)
         if self.shared_bytes > MAX_STATIC_SHARED:
             raise ValueError(
@@ -146,7 +161,8 @@ class SplitKVDecodeAttentionKernel(AttentionKernelBase):
 
     @property
     def register_estimate(self) -> int:
-        return register_estimate(self.group, self.geometry.lane_elems, self.unroll, self.dtype)
+        return register_estimate(self.group, self.geometry.lane_elems, self.unroll, self.dtype,
+                                 self.pipeline)
 
     @property
     def group(self) -> int:
@@ -199,8 +215,7 @@ class SplitKVDecodeAttentionKernel(AttentionKernelBase):
 
     def launches(self, buffers: dict) -> list[Launch]:
         split = tuple(buffers[n] for n in ("q", "k", "v", "seq_len", "partial_o", "partial_ml"))
-        combine = (buffers["partial_o"], buffers["partial_ml"], buffers["out"],
-                   np.uint32(self.num_splits))
+        combine = (buffers["partial_o"], buffers["partial_ml"], buffers["out"])
         return [
             Launch(self.entry, self.grid, self.block, split),
             Launch(self.combine_entry, self.combine_grid, self.combine_block, combine),
@@ -209,7 +224,8 @@ class SplitKVDecodeAttentionKernel(AttentionKernelBase):
     def config(self) -> dict[str, object]:
         cfg = {k: v for k, v in super().config().items() if k not in ("indirect_seq_len", "debug")}
         return {**cfg, "batch": self.batch, "num_warps": self.num_warps,
-                "num_splits": self.num_splits, "dtype": self.dtype, "unroll": self.unroll}
+                "num_splits": self.num_splits, "dtype": self.dtype, "unroll": self.unroll,
+                "pipeline": self.pipeline}
 
     def build(self) -> Kernel:
         return _SplitBuilder(self).build()
@@ -284,26 +300,58 @@ class _SplitBuilder:
         offset = b.op("mul.wide.u32", cache, k.max_seq_len * k.head_dim)
         offset = b.op("add.s64", b.op("shl.b64", offset, int(math.log2(esize))), self.col_bytes)
         k_base, v_base = b.op("add.s64", k_ptr, offset), b.op("add.s64", v_ptr, offset)
+        self.k_base, self.v_base = k_base, v_base
         state = _State.initial(b, k.group, g.lane_elems)
-        kv = [[b.op("mov.f32", 0.0) for _ in range(2 * g.lane_elems)] for _ in range(g.unroll)]
-        first_row = b.op("mad.lo.u32", self.warp, g.rows_per_warp, self.slot)
-        b.comment(f"phase: chunk loop ({g.rows_per_step} rows per step: {g.num_warps} warps x "
-                  f"{g.rows_per_warp} rows x {g.unroll} deep; K and V loads issued first)")
-        with b.loop(self.start, self.end, "rows", step=g.rows_per_step) as row0:
-            valid = []
-            for u in range(g.unroll):
-                pos = b.op("add.u32", b.op("add.u32", row0, first_row),
-                           u * g.num_warps * g.rows_per_warp)
-                valid.append(b.op("setp.lt.u32", pos, self.end))
-                row = b.op("mul.wide.u32", pos, k.head_dim * esize)
-                for base, regs in ((k_base, kv[u][:g.lane_elems]), (v_base, kv[u][g.lane_elems:])):
-                    addr = b.op("add.s64", base, row)
-                    self._load_row(addr, regs, valid[u])
-            scores = [[self._score(i, kv[u][:g.lane_elems], valid[u]) for u in range(g.unroll)]
-                      for i in range(k.group)]
-            for i in range(k.group):
-                state.update(b, i, scores[i], [kv[u][g.lane_elems:] for u in range(g.unroll)])
+        self.first_row = b.op("mad.lo.u32", self.warp, g.rows_per_warp, self.slot)
+        step = g.rows_per_step
+        if not k.pipeline:
+            b.comment(f"phase: chunk loop ({step} rows per step: {g.num_warps} warps x "
+                      f"{g.rows_per_warp} rows x {g.unroll} deep; K and V loads issued first)")
+            rows = self._buffer()
+            with b.loop(self.start, self.end, "rows", step=step) as row0:
+                self._issue(rows, row0, 0)
+                self._consume(state, rows)
+            return state
+        b.comment(f"phase: chunk loop, software-pipelined: the next {step} rows' K and V loads "
+                  f"are in flight while this step's {step} rows are computed")
+        ping, pong = self._buffer(), self._buffer()
+        self._issue(ping, self.start, 0)
+        with b.loop(self.start, self.end, "rows", step=2 * step) as row0:
+            self._issue(pong, row0, step)
+            self._consume(state, ping)
+            self._issue(ping, row0, 2 * step)
+            self._consume(state, pong)
         return state
+
+    def _buffer(self) -> tuple[list[list[Reg]], list[Reg]]:
+        """Registers for one step's rows: K and V values (zeroed: a guarded-off load leaves
+        them finite) and a valid predicate per unrolled row."""
+        b, g = self.b, self.g
+        values = [[b.op("mov.f32", 0.0) for _ in range(2 * g.lane_elems)]
+                  for _ in range(g.unroll)]
+        return values, [b.fresh("pred") for _ in range(g.unroll)]
+
+    def _issue(self, rows, row0: Reg, ahead: int) -> None:
+        """Load the K and V rows of the step starting `ahead` rows after `row0`."""
+        b, k, g = self.b, self.k, self.g
+        values, valid = rows
+        for u in range(g.unroll):
+            pos = b.op("add.u32", b.op("add.u32", row0, self.first_row),
+                       ahead + u * g.num_warps * g.rows_per_warp)
+            b.set(valid[u], "setp.lt.u32", pos, self.end)
+            row = b.op("mul.wide.u32", pos, k.head_dim * DTYPES[k.dtype])
+            for base, regs in ((self.k_base, values[u][:g.lane_elems]),
+                               (self.v_base, values[u][g.lane_elems:])):
+                self._load_row(b.op("add.s64", base, row), regs, valid[u])
+
+    def _consume(self, state, rows) -> None:
+        """Scores of a step's rows for every q head, then the online-softmax update."""
+        g, values, valid = self.g, *rows
+        keys = [v[:g.lane_elems] for v in values]
+        vals = [v[g.lane_elems:] for v in values]
+        for i in range(self.k.group):
+            scores = [self._score(i, keys[u], valid[u]) for u in range(g.unroll)]
+            state.update(self.b, i, scores, vals)
 
     def _load_row(self, addr: Reg, regs: list[Reg], valid: Reg) -> None:
         b, g = self.b, self.g
