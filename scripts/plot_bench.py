@@ -10,7 +10,6 @@ import json
 import sys
 from pathlib import Path
 
-import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 STYLE = {

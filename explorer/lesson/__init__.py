@@ -1,0 +1,90 @@
+"""What notebooks/warp_softmax.ipynb calls: every step of the warp-softmax lesson is a function
+of this package, so that the notebook holds no logic a test cannot reach.
+
+1. `softmax`: softmax and online softmax in NumPy, checked against `explorer.reference`.
+2. `shuffle`: one warp's shuffle-down tree, run as real PTX (the kernels' own `warp_sum`) on
+   the simulator or CUDA: the 32 lanes after each of the five steps.
+3. `warps`: the sequence split over warps and the cross-warp merge, recorded by the
+   multi-warp debug kernel.
+4. `timings`: why multi-warp beats single-warp and split-KV beats both, in measured numbers.
+5. `exercises`: three exercises' checkers, each returning a `Verdict`.
+`figures` draws steps 1, 2 and 4. It adds no kernel to the project and changes none.
+"""
+
+from __future__ import annotations
+
+from .exercises import (
+    RESCALE_CASES,
+    Verdict,
+    check_broken_rescale,
+    check_merge_factor,
+    check_shuffle_sources,
+    rescale_bug_caught,
+    rescale_case,
+    rescale_cases_table,
+)
+from .figures import online_softmax_figure, shuffle_tree_figure, timings_figure
+from .shuffle import (
+    SHUFFLE_DELTAS,
+    SHUFFLE_ROWS,
+    ShuffleTreeKernel,
+    shuffle_sources,
+    shuffle_tree,
+    shuffle_tree_numpy,
+)
+from .softmax import (
+    OnlineTrace,
+    lesson_inputs,
+    online_attention,
+    online_softmax,
+    softmax,
+    softmax_naive,
+)
+from .timings import (
+    BENCH_FILE,
+    KernelTimings,
+    find_bench_file,
+    format_table,
+    kernel_timings,
+    measured_timings,
+    parallelism_table,
+    recorded_timings,
+)
+from .warps import DebugRun, debug_run, default_backend
+
+__all__ = [
+    "BENCH_FILE",
+    "RESCALE_CASES",
+    "SHUFFLE_DELTAS",
+    "SHUFFLE_ROWS",
+    "DebugRun",
+    "KernelTimings",
+    "OnlineTrace",
+    "ShuffleTreeKernel",
+    "Verdict",
+    "check_broken_rescale",
+    "check_merge_factor",
+    "check_shuffle_sources",
+    "debug_run",
+    "default_backend",
+    "find_bench_file",
+    "format_table",
+    "kernel_timings",
+    "lesson_inputs",
+    "measured_timings",
+    "online_attention",
+    "online_softmax",
+    "online_softmax_figure",
+    "parallelism_table",
+    "recorded_timings",
+    "rescale_bug_caught",
+    "rescale_case",
+    "rescale_cases_table",
+    "shuffle_sources",
+    "shuffle_tree",
+    "shuffle_tree_figure",
+    "shuffle_tree_numpy",
+    "softmax",
+    "softmax_naive",
+    "timings_figure",
+]

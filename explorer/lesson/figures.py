@@ -1,0 +1,149 @@
+"""The lesson's own plotly figures: the online softmax's running state, the shuffle tree's
+lanes step by step, and the kernels' times. Each takes what a lesson function returned and
+draws it; it computes nothing else. (The warp-state figures are `explorer.plots`'.)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+from ..plots import FONT
+from .shuffle import SHUFFLE_ROWS
+from .softmax import OnlineTrace
+from .timings import KernelTimings
+
+
+def _layout(fig: go.Figure, title: str, x: str, y: str, height: int = 420) -> go.Figure:
+    fig.update_layout(
+        title=dict(text=title),
+        xaxis_title=x,
+        yaxis_title=y,
+        font=FONT,
+        template="plotly_white",
+        height=height,
+        legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0),
+        margin=dict(t=90, l=70, r=70, b=60),
+    )
+    return fig
+
+
+def online_softmax_figure(trace: OnlineTrace) -> go.Figure:
+    """Each position's score, the running max m after it, and the rescale factor
+    corr = exp(m_old - m_new) applied to l and o there (right axis; 1 means no rescale)."""
+    t = np.arange(trace.scores.size)
+    fig = go.Figure()
+    fig.add_scatter(
+        x=t, y=trace.scores, mode="markers", name="score s_t", marker=dict(size=7, color="#636efa")
+    )
+    fig.add_scatter(
+        x=t,
+        y=trace.m,
+        mode="lines",
+        line_shape="hv",
+        name="running max m",
+        line=dict(color="black"),
+    )
+    fig.add_bar(
+        x=t,
+        y=trace.corr,
+        name="rescale factor corr",
+        yaxis="y2",
+        marker_color="#ef553b",
+        opacity=0.35,
+    )
+    fig.update_layout(
+        yaxis2=dict(
+            title="corr = exp(m_old − m_new)",
+            overlaying="y",
+            side="right",
+            range=[0, 1.05],
+            showgrid=False,
+            tickmode="linear",
+            tick0=0,
+            dtick=0.25,
+        )
+    )
+    return _layout(
+        fig, "Online softmax, one position at a time", "position t", "scaled score (logit units)"
+    )
+
+
+def shuffle_tree_figure(steps: np.ndarray) -> go.Figure:
+    """The 32 lanes' values (columns) before the tree and after each shfl.sync.down + add
+    (rows), as `lesson.shuffle_tree` returned them. Outlined: the lanes whose values still
+    reach lane 0 (32, 16, 8, 4, 2, 1 of them)."""
+    z = np.asarray(steps, dtype=np.float64)
+    if z.shape != (len(SHUFFLE_ROWS), 32):
+        raise ValueError(f"steps has shape {z.shape}; accepted: [6, 32] (lesson.shuffle_tree)")
+    text = [[f"{v:.0f}" if v == round(v) else f"{v:.2g}" for v in row] for row in z]
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=np.arange(32),
+            y=list(SHUFFLE_ROWS),
+            text=text,
+            texttemplate="%{text}",
+            textfont=dict(size=9),
+            colorscale="Blues",
+            colorbar=dict(title="value"),
+            hovertemplate="lane %{x}, %{y}: %{z}<extra></extra>",
+        )
+    )
+    for row in range(len(SHUFFLE_ROWS)):
+        fig.add_shape(
+            type="rect",
+            x0=-0.5,
+            x1=(32 >> row) - 0.5,
+            y0=row - 0.5,
+            y1=row + 0.5,
+            line=dict(color="#ef553b", width=2),
+        )
+    fig.update_xaxes(tickmode="linear", dtick=1)
+    fig.update_yaxes(autorange="reversed")
+    return _layout(
+        fig,
+        "One warp's shfl.sync.down tree: every lane after each step<br><sup>"
+        "outlined: the lanes whose values still reach lane 0; lane 0 ends with the "
+        "sum</sup>",
+        "lane",
+        "",
+        height=380,
+    )
+
+
+def timings_figure(timings: KernelTimings) -> go.Figure:
+    """Time per decode step of each kernel (log scale), labelled with its speed-up over the
+    single-warp kernel; the title names where the numbers come from."""
+    rows = timings.rows
+    base = timings.us("single-warp")
+    colors = [
+        "#7f7f7f"
+        if r.label.startswith("single")
+        else "#00cc96"
+        if r.label.startswith("split")
+        else "#636efa"
+        for r in rows
+    ]
+    fig = go.Figure(
+        go.Bar(
+            x=[r.us for r in rows],
+            y=[r.label for r in rows],
+            orientation="h",
+            marker_color=colors,
+            text=[f"{r.us:,.1f} us ({base / r.us:,.1f}x)" for r in rows],
+            textposition="outside",
+            hovertemplate="%{y}: %{x:,.1f} us<extra></extra>",
+        )
+    )
+    low, high = min(r.us for r in rows), max(r.us for r in rows)
+    fig.update_xaxes(type="log", dtick=1, range=[np.log10(low / 2), np.log10(high * 8)])
+    fig.update_yaxes(autorange="reversed")
+    return _layout(
+        fig,
+        f"Decode attention, seq_len {timings.seq_len}: time per step<br><sup>"
+        f"32 q / 8 KV heads, head_dim 128, f32; {timings.source}</sup>",
+        "microseconds per decode step (log scale)",
+        "",
+        height=400,
+    )

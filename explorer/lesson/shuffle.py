@@ -1,0 +1,120 @@
+"""Lesson step 2: one warp's shuffle-down tree, run as real PTX.
+
+`ShuffleTreeKernel` is a tiny kernel written with `KernelBuilder` around the attention kernels'
+own `explorer.kernels.common.warp_sum` (not a copy of it): each lane loads one value, the tree
+runs, and every lane's value before the tree and after each of the five `shfl.sync.down` +
+`add.f32` steps is stored to global memory. `shuffle_tree` runs it on the simulator (or CUDA).
+`shuffle_tree_numpy` is the same tree from the ISA's rule, to compare with.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+
+from .. import sim
+from ..kernels.common import PTX_VERSION, validate_target, warp_sum
+from ..ptx import Kernel, KernelBuilder, emit
+from ..ptx.ir import Address
+
+SHUFFLE_DELTAS = (16, 8, 4, 2, 1)
+SHUFFLE_ROWS = ("input", *(f"after shfl.down {d}" for d in SHUFFLE_DELTAS))
+BACKENDS = ("sim", "cuda")
+
+
+class _SumRecordingBuilder(KernelBuilder):
+    """A KernelBuilder that remembers each register an `add.f32` writes: inside `warp_sum`
+    those are the partial sums after each shuffle step (the builder never reuses a register,
+    so they still hold those values when the lesson's kernel stores them)."""
+
+    def __init__(self, entry: str) -> None:
+        super().__init__(entry)
+        self.sums: list = []
+
+    def op(self, name, *sources, guard=None):
+        result = super().op(name, *sources, guard=guard)
+        if name == "add.f32":
+            self.sums.append(result)
+        return result
+
+
+class ShuffleTreeKernel:
+    """Entry `shuffle_tree(in_ptr .u64, out_ptr .u64)`, grid `(warps, 1, 1)`, block
+    `(32, 1, 1)`: CTA c is one warp; lane i loads `in[c, i]` (f32 `[warps, 32]`), runs
+    `warp_sum` and stores its value before the tree and after each step to `out[c, step, i]`
+    (f32 `[warps, 6, 32]`)."""
+
+    entry = "shuffle_tree"
+
+    def build(self) -> Kernel:
+        b = _SumRecordingBuilder(self.entry)
+        src, dst = (
+            b.op("cvta.to.global.u64", b.op("ld.param.u64", Address(b.param(n, "u64"))))
+            for n in ("in_ptr", "out_ptr")
+        )
+        lane, warp = b.special("tid.x"), b.special("ctaid.x")
+        index = b.op("mad.lo.u32", warp, 32, lane)
+        value = b.op("ld.global.f32", Address(b.op("mad.wide.u32", index, 4, src)))
+        b.comment("the attention kernels' warp_sum, unchanged")
+        warp_sum(b, value)
+        if len(b.sums) != len(SHUFFLE_DELTAS):
+            raise RuntimeError(
+                f"warp_sum emitted {len(b.sums)} add.f32 instead of "
+                f"{len(SHUFFLE_DELTAS)}: explorer.lesson.shuffle needs updating"
+            )
+        b.comment("record every lane's value: before the tree, then after each step")
+        record = b.op("mad.lo.u32", warp, 32 * len(SHUFFLE_ROWS), lane)
+        row0 = b.op("mad.wide.u32", record, 4, dst)
+        for step, reg in enumerate([value, *b.sums]):
+            b.op("st.global.f32", Address(row0, 32 * 4 * step), reg)
+        b.op("ret")
+        return b.build()
+
+    def emit(self, target: str = "sm_80") -> str:
+        """The PTX module (what the simulator parses and the driver would JIT)."""
+        return emit(self.build(), target=validate_target(target), version=PTX_VERSION)
+
+
+def shuffle_tree(values: Iterable[float], backend: str = "sim") -> np.ndarray:
+    """Run `ShuffleTreeKernel` on `values` (`[32]`, or `[warps, 32]` for several warps in one
+    launch) and return float32 `[6, 32]` (`[warps, 6, 32]`): row 0 the input, row s every
+    lane's value after the s-th `shfl.sync.down` + `add.f32`. Lane 0 ends with the sum."""
+    if backend not in BACKENDS:
+        raise ValueError(f"backend={backend!r}; accepted: {', '.join(BACKENDS)}")
+    vals = np.ascontiguousarray(values, dtype=np.float32)
+    if vals.ndim not in (1, 2) or vals.shape[-1] != 32 or vals.size == 0:
+        raise ValueError(f"values has shape {vals.shape}; accepted: [32] or [warps, 32]")
+    batch = vals.reshape(-1, 32)
+    out = np.full((batch.shape[0], len(SHUFFLE_ROWS), 32), np.nan, dtype=np.float32)
+    kernel, grid, block = ShuffleTreeKernel(), (batch.shape[0], 1, 1), (32, 1, 1)
+    if backend == "sim":
+        sim.launch(kernel.emit(), kernel.entry, grid, block, [batch, out])
+    else:
+        from ..runtime import cuda
+
+        cp = cuda.cupy()
+        d_in, d_out = cp.asarray(batch), cp.asarray(out)
+        cuda.load_function(kernel, kernel.entry)(grid, block, (d_in, d_out))
+        out = cp.asnumpy(d_out)
+    return out[0] if vals.ndim == 1 else out
+
+
+def shuffle_tree_numpy(values: Iterable[float]) -> np.ndarray:
+    """The same tree in NumPy (float32 `[6, 32]`) from the ISA's rule for `shfl.sync.down` with
+    clamp 31: lane i reads lane i + delta, or its own value when i + delta > 31."""
+    v = np.asarray(values, dtype=np.float32).reshape(32)
+    rows, lanes = [v], np.arange(32)
+    for delta in SHUFFLE_DELTAS:
+        v = v + v[np.where(lanes + delta < 32, lanes + delta, lanes)]
+        rows.append(v)
+    return np.stack(rows)
+
+
+def shuffle_sources(lane: int, step: int, backend: str = "sim") -> dict[int, int]:
+    """{input lane: times} whose values lane `lane` holds (summed) after `step` steps: the
+    kernel run on the 32 one-hot inputs at once (a sum is linear in its inputs)."""
+    if not 0 <= lane < 32 or not 0 <= step < len(SHUFFLE_ROWS):
+        raise ValueError(f"lane={lane}, step={step}; accepted: lane 0..31, step 0..5")
+    counts = shuffle_tree(np.eye(32), backend)[:, step, lane]  # one warp per one-hot input
+    return {j: int(c) for j, c in enumerate(counts) if c}

@@ -1,0 +1,95 @@
+"""Lesson step 3: the sequence split over warps and the cross-warp merge, as the multi-warp
+kernel's debug variant records them, next to the float64 reference's stages. It runs the
+kernel through `explorer.runtime.run`; the figures are `explorer.plots`'.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import reference, runtime
+from ..check import Comparison, compare, compare_states, make_inputs
+from ..kernels import MultiWarpIncrementalAttentionKernel
+from ..runtime.errors import BackendUnavailable
+from ..states import WarpStates
+
+
+def default_backend() -> str:
+    """ "cuda" where CuPy finds a GPU, else "sim" (the CPU simulator)."""
+    try:
+        from ..runtime import cuda
+
+        cuda.cupy()
+    except BackendUnavailable:
+        return "sim"
+    return "cuda"
+
+
+@dataclass(frozen=True)
+class DebugRun:
+    """One debug run: the kernel, its inputs, its output and recorded `states`, the float64
+    `reference` states, the output's comparison with the reference, and where the recorded
+    states differ from the reference's (empty when they match)."""
+
+    kernel: MultiWarpIncrementalAttentionKernel
+    q: np.ndarray
+    k: np.ndarray
+    v: np.ndarray
+    seq_len: int
+    out: np.ndarray
+    states: WarpStates
+    reference: WarpStates
+    comparison: Comparison
+    state_problems: list[str]
+    backend: str
+
+    def warp_table(self, head: int = 0) -> str:
+        """Head `head`'s warps as text: chunk, m_w, l_w, merge factor, share of the mass."""
+        s = self.states
+        lines = [f"{'warp':>4} {'chunk':>11} {'m_w':>9} {'l_w':>9} {'factor':>9} {'share':>7}"]
+        for w in range(s.num_warps):
+            chunk = f"[{s.chunk_start[head, w]}, {s.chunk_end[head, w]})"
+            lines.append(
+                f"{w:>4} {chunk:>11} {s.m[head, w]:9.4f} {s.l[head, w]:9.4f} "
+                f"{s.factor[head, w]:9.4f} {100 * s.share[head, w]:6.1f}%"
+            )
+        lines.append(f"M = {s.M[head]:.4f}, L = {s.L[head]:.4f}")
+        return "\n".join(lines)
+
+
+def debug_run(
+    seq_len: int = 203,
+    num_warps: int = 4,
+    head_dim: int = 64,
+    num_heads: int = 8,
+    num_kv_heads: int = 2,
+    max_seq_len: int = 256,
+    kind: str = "normal",
+    seed: int = 7,
+    backend: str = "sim",
+) -> DebugRun:
+    """Run the multi-warp kernel's debug variant on `backend` and compare its output and its
+    record with `reference.attention` and `reference.warp_states`."""
+    kernel = MultiWarpIncrementalAttentionKernel(
+        max_seq_len, head_dim, num_heads, num_kv_heads, num_warps, debug=True
+    )
+    q, k, v = make_inputs(kernel, np.random.default_rng(seed), kind)
+    out, states = runtime.run(kernel, q, k, v, seq_len, backend=backend)
+    want = reference.warp_states(
+        q, k, v, seq_len, num_warps, kernel.scale, kernel.debug_layout.score_slots
+    )
+    return DebugRun(
+        kernel,
+        q,
+        k,
+        v,
+        seq_len,
+        out,
+        states,
+        want,
+        compare(out, reference.attention(q, k, v, seq_len)),
+        compare_states(states, want),
+        backend,
+    )
