@@ -6,6 +6,7 @@ the warp sum). It writes PTX through the builder only; it launches nothing.
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 
 from ..ptx import Kernel, KernelBuilder, emit
@@ -19,14 +20,24 @@ MAX_WARPS = 32
 TARGETS = ("sm_75", "sm_80", "sm_86", "sm_87", "sm_89", "sm_90", "sm_90a")
 PTX_VERSION = "8.0"  # accepted by ptxas 12.x/13.x and the CUDA 13.0 driver; covers sm_90a
 MAX_ELEMENTS_PER_KV_HEAD = 2**31 - 1  # positions are indexed in 32 bits
+SCALE_RANGE = (1e-30, 1e30)  # scale is an f32 immediate; f32 holds 1e30 * log2(e) easily
 
 
 def _require_int(name: str, value: object, lo: int, hi: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
+    """`value` as a Python int (NumPy integers accepted); ValueError naming `name` otherwise."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise ValueError(f"{name} must be an integer in {lo}..{hi}, got {value!r}")
     if not lo <= value <= hi:
         raise ValueError(f"{name}={value} is outside the accepted range {lo}..{hi}")
-    return value
+    return int(value)
+
+
+def _require_scale(scale: object) -> float:
+    lo, hi = SCALE_RANGE
+    if isinstance(scale, bool) or not isinstance(scale, numbers.Real) or not lo <= scale <= hi:
+        raise ValueError(f"scale must be a number in {lo:g}..{hi:g} (or None for "
+                         f"1/sqrt(head_dim)), got {scale!r}")
+    return float(scale)
 
 
 def validate_target(target: str) -> str:
@@ -57,10 +68,10 @@ class AttentionShape:
 
     @staticmethod
     def checked(max_seq_len, head_dim, num_heads, num_kv_heads, scale) -> AttentionShape:
-        _require_int("head_dim", head_dim, 1, MAX_HEAD_DIM)
-        _require_int("max_seq_len", max_seq_len, 1, MAX_ELEMENTS_PER_KV_HEAD)
-        _require_int("num_heads", num_heads, 1, 65535)
-        _require_int("num_kv_heads", num_kv_heads, 1, num_heads)
+        head_dim = _require_int("head_dim", head_dim, 1, MAX_HEAD_DIM)
+        max_seq_len = _require_int("max_seq_len", max_seq_len, 1, MAX_ELEMENTS_PER_KV_HEAD)
+        num_heads = _require_int("num_heads", num_heads, 1, 65535)
+        num_kv_heads = _require_int("num_kv_heads", num_kv_heads, 1, num_heads)
         if num_heads % num_kv_heads:
             raise ValueError(
                 f"num_heads={num_heads} must be a multiple of num_kv_heads={num_kv_heads} "
@@ -71,13 +82,8 @@ class AttentionShape:
                 f"max_seq_len * head_dim = {max_seq_len * head_dim} is too large for 32-bit "
                 f"indexing (accepted: at most {MAX_ELEMENTS_PER_KV_HEAD})"
             )
-        if scale is None:
-            scale = 1.0 / math.sqrt(head_dim)
-        if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not (
-            math.isfinite(scale) and scale > 0
-        ):
-            raise ValueError(f"scale must be a finite positive number, got {scale!r}")
-        return AttentionShape(max_seq_len, head_dim, num_heads, num_kv_heads, float(scale))
+        scale = 1.0 / math.sqrt(head_dim) if scale is None else _require_scale(scale)
+        return AttentionShape(max_seq_len, head_dim, num_heads, num_kv_heads, scale)
 
     @property
     def slots(self) -> int:

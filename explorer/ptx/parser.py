@@ -86,7 +86,11 @@ def parse_module(text: str) -> Module:
             continue
         word = code.split()[0]
         if word in (".version", ".target", ".address_size"):
-            header[word] = code.split(None, 1)[1].strip().rstrip(";")
+            value = code[len(word):].strip().rstrip(";").strip()
+            if not value or (word == ".address_size" and value not in ("32", "64")):
+                raise PtxParseError(n, raw, f"{word} needs a value" + (
+                    " (32 or 64)" if word == ".address_size" else ""))
+            header[word] = value
         elif word == ".shared":
             module_shared.append(_shared(code, n, raw))
         elif ".entry" in code:

@@ -9,13 +9,14 @@ GPU.
 from __future__ import annotations
 
 from .errors import BackendUnavailable
-from .plan import check_arrays, check_lengths
+from .plan import check_arrays, check_kernel, check_lengths
 
 BACKENDS = ("cuda", "sim")
 
 
 def check_launch(kernel, q, k, v, seq_len) -> tuple[int, ...]:
     """Validate the arguments of a run; return one length per sequence. Raises ValueError."""
+    check_kernel(kernel)
     check_arrays(kernel, q, k, v)
     return check_lengths(kernel, seq_len)
 
@@ -23,7 +24,7 @@ def check_launch(kernel, q, k, v, seq_len) -> tuple[int, ...]:
 def run(kernel, q, k, v, seq_len, backend: str = "cuda"):
     """Run `kernel` once and return its output as NumPy, in q's layout (and for a debug kernel
     `(output, WarpStates)`). `seq_len` is an int, or one int per sequence of the batch."""
-    if backend not in BACKENDS:
+    if not isinstance(backend, str) or backend not in BACKENDS:
         raise ValueError(f"backend={backend!r}; accepted: {', '.join(BACKENDS)}")
     lengths = check_launch(kernel, q, k, v, seq_len)
     if backend == "sim":
@@ -35,4 +36,4 @@ def run(kernel, q, k, v, seq_len, backend: str = "cuda"):
     return cuda.run(kernel, q, k, v, lengths)
 
 
-__all__ = ["BACKENDS", "BackendUnavailable", "check_launch", "run"]
+__all__ = ["BACKENDS", "BackendUnavailable", "check_launch", "check_lengths", "run"]

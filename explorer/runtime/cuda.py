@@ -65,10 +65,21 @@ def launch_all(kernel, bufs: dict, stream=None) -> None:
         function(launch.grid, launch.block, launch.args, stream=stream)
 
 
+def check_device(cp, **arrays) -> None:
+    """CuPy arrays must live on the current GPU (NumPy arrays are copied to it)."""
+    current = cp.cuda.Device().id
+    for name, arr in arrays.items():
+        if plan.is_device_array(arr) and arr.device.id != current:
+            raise ValueError(f"{name} is on GPU {arr.device.id}; the kernel runs on the current "
+                             f"GPU {current} (accepted: NumPy arrays, or CuPy arrays on GPU "
+                             f"{current})")
+
+
 def run(kernel, q, k, v, lengths: tuple[int, ...]):
     """One checked run; arguments were validated by `explorer.runtime.check_launch`.
     Returns the output, and for a debug kernel `(output, WarpStates)`."""
     cp = cupy()
+    check_device(cp, q=q, k=k, v=v)
     bufs = plan.buffers(kernel, cp, q, k, v, lengths)
     launch_all(kernel, bufs)
     cp.cuda.Device().synchronize()
@@ -84,9 +95,12 @@ class DecodeGraph:
     """
 
     def __init__(self, kernel, q, k, v) -> None:
+        plan.check_kernel(kernel)
         if not kernel.indirect_seq_len or kernel.debug:
             raise ValueError("DecodeGraph needs a plain kernel built with indirect_seq_len=True")
+        plan.check_arrays(kernel, q, k, v)
         cp = cupy()
+        check_device(cp, q=q, k=k, v=v)
         self.kernel = kernel
         self.bufs = plan.buffers(kernel, cp, q, k, v, (0,) * kernel.batch)
         self.out_shape = q.shape

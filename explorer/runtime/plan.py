@@ -12,6 +12,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..dtypes import NUMPY
+from ..kernels import KERNELS
+from ..kernels.common import AttentionKernelBase
 from ..kernels.debug import POISON
 
 POISON_BITS = {"f32": np.float32(np.nan), "f16": np.float16(np.nan), "bf16": np.uint16(0x7FC0)}
@@ -19,15 +21,20 @@ POISON_BITS = {"f32": np.float32(np.nan), "f16": np.float16(np.nan), "bf16": np.
 
 def check_lengths(kernel, seq_len) -> tuple[int, ...]:
     """One length per sequence: an int applies to every sequence of the batch."""
+    if isinstance(seq_len, np.ndarray) and seq_len.ndim == 0:
+        seq_len = seq_len[()]  # a 0-d array is its one value
+    accepted = f"0..max_seq_len={kernel.max_seq_len}"
     lengths = [seq_len] * kernel.batch if _is_int(seq_len) else seq_len
     if isinstance(lengths, (str, bytes)) or not isinstance(lengths, (Sequence, np.ndarray)):
-        raise ValueError(f"seq_len must be an integer or {kernel.batch} integers, got {seq_len!r}")
+        many = f", or a list of {kernel.batch} (one per sequence)" if kernel.batch > 1 else ""
+        raise ValueError(f"seq_len must be an integer in {accepted}{many}, got {seq_len!r}")
     if len(lengths) != kernel.batch:
+        many = f", or {kernel.batch} integers" if kernel.batch > 1 else ""
         raise ValueError(f"seq_len has {len(lengths)} lengths; this kernel's batch is "
-                         f"{kernel.batch}")
+                         f"{kernel.batch} (accepted: one integer{many})")
     for n in lengths:
         if not _is_int(n):
-            raise ValueError(f"seq_len must be an integer, got {n!r}")
+            raise ValueError(f"seq_len must be an integer in {accepted}, got {n!r}")
         if not 0 <= n <= kernel.max_seq_len:
             raise ValueError(
                 f"seq_len={n} is outside 0..max_seq_len={kernel.max_seq_len} of this kernel"
@@ -39,14 +46,30 @@ def _is_int(value) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
+def is_device_array(arr) -> bool:
+    """A CuPy array (recognised without importing CuPy)."""
+    return type(arr).__module__.split(".")[0] == "cupy" and hasattr(arr, "__cuda_array_interface__")
+
+
+def check_kernel(kernel) -> None:
+    """A kernel object of `explorer.kernels`; ValueError naming what was passed otherwise."""
+    if not isinstance(kernel, AttentionKernelBase):
+        names = ", ".join(cls.__name__ for cls in KERNELS.values())
+        raise ValueError(f"kernel must be a kernel object ({names}), got {kernel!r}")
+
+
 def check_arrays(kernel, q, k, v) -> None:
-    """Shapes (batch-1 kernels also take the seed's unbatched layouts), dtype, contiguity."""
+    """Array type, shapes (batch-1 kernels also take the seed's unbatched layouts), dtype,
+    contiguity. NumPy and CuPy arrays are accepted by every backend (copied where needed)."""
     want = kernel.buffer_shapes()
     dtype = NUMPY[kernel.dtype]
     for name, arr in (("q", q), ("k", k), ("v", v)):
-        shape = getattr(arr, "shape", None)
-        if shape is None or not hasattr(arr, "dtype"):
+        if isinstance(arr, np.ma.MaskedArray):
+            raise ValueError(f"{name} is a masked array: its mask would be ignored; pass "
+                             f"{name}.filled(value)")
+        if not isinstance(arr, np.ndarray) and not is_device_array(arr):
             raise ValueError(f"{name} must be a NumPy or CuPy array, got {type(arr).__name__}")
+        shape = arr.shape
         accepted = {want[name]}
         if kernel.batch == 1 and want[name][0] == 1:
             accepted.add(want[name][1:])

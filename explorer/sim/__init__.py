@@ -14,7 +14,7 @@ import numpy as np
 
 from .arguments import check_args
 from .errors import SimError, ThreadCoords
-from .machine import Machine, dims3
+from .machine import Machine, check_size, dims3
 from .memory import GlobalMemory
 from .program import load
 from .races import RaceTracker
@@ -37,13 +37,14 @@ def launch(
     """Run `entry` of the PTX module `ptx` with `args` in parameter order.
 
     NumPy arrays are the pointer (`.u64`) arguments and are written in place; Python ints (or
-    floats for float parameters) are scalars. Raises ValueError for bad arguments and
-    `SimError` for anything the program does wrong.
+    floats for float parameters) are scalars. Raises ValueError for bad arguments (PtxParseError,
+    a ValueError, for PTX outside the parser's subset) and `SimError` for anything the program
+    does wrong.
     """
+    _check_options(ptx, entry, args, check_races, max_steps)
     program = load(ptx, entry)
     pointers, values = check_args(program, list(args))
-    dims3(grid, "grid")
-    dims3(block, "block")
+    check_size(dims3(grid, "grid"), dims3(block, "block"))
     m = Machine(grid, block, program.registers, GlobalMemory(pointers), program.kernel.shared)
     m.param_values = values
     if check_races:
@@ -51,6 +52,25 @@ def launch(
     limit = DEFAULT_MAX_STEPS if max_steps is None else int(max_steps)
     with np.errstate(all="ignore"):  # integer wrap-around and IEEE specials are the semantics
         Scheduler(m, program, limit).run()
+
+
+def _check_options(ptx, entry, args, check_races, max_steps) -> None:
+    """The arguments `check_args` does not see; ValueError naming the parameter."""
+    if not isinstance(ptx, str):
+        raise ValueError(f"ptx must be PTX text (a str), got {type(ptx).__name__}")
+    if not isinstance(entry, str):
+        raise ValueError(f"entry must be the name of an .entry (a str), got {entry!r}")
+    if isinstance(args, (str, bytes, dict)) or not isinstance(args, (list, tuple)):
+        raise ValueError(f"args must be a list of the arguments in parameter order, got "
+                         f"{type(args).__name__}")
+    if not isinstance(check_races, (bool, np.bool_)):
+        raise ValueError(f"check_races must be True or False, got {check_races!r}")
+    if max_steps is not None and (
+        isinstance(max_steps, (bool, np.bool_))
+        or not isinstance(max_steps, (int, np.integer))
+        or max_steps < 1
+    ):
+        raise ValueError(f"max_steps must be a positive integer or None, got {max_steps!r}")
 
 
 def _shared_name(m: Machine):

@@ -23,11 +23,17 @@ def check_args(program: Program, args: list) -> tuple[list, dict]:
         )
     pointers, values = [], {}
     for p, arg in zip(params, args, strict=True):
+        if hasattr(arg, "__cuda_array_interface__"):
+            raise ValueError(f"parameter {p.name} got a GPU array ({type(arg).__name__}): the "
+                             "simulator runs on host memory; pass a NumPy array (cupy.asnumpy)")
         if isinstance(arg, np.ndarray):
             if p.type not in ("u64", "b64", "s64"):
                 raise ValueError(f"parameter {p.name} is .{p.type}: pass a number, not an array")
             if not arg.flags.c_contiguous:
                 raise ValueError(f"parameter {p.name}: the array must be C-contiguous")
+            if arg.dtype.hasobject:
+                raise ValueError(f"parameter {p.name}: an array of Python objects has no bytes "
+                                 "to point at; pass a numeric array")
             values[p.name] = (len(pointers) + 1) << GLOBAL_SHIFT
             pointers.append((p.name, arg))
         elif is_float(p.type) and isinstance(arg, numbers.Real) and not isinstance(arg, bool):

@@ -46,9 +46,9 @@ def decode_mov_vector(ins: Instruction, ctx: DecodeContext, t: str):
     dst, src = ins.operands
     if isinstance(dst, Vector) and not isinstance(src, Vector):
         parts = dst.regs
+        shifts = _shifts(parts, t)  # first: it rejects registers KIND_BITS does not know
         read = reader(ins, src, t, ctx)
         writes = [writer(ins, r, f"b{KIND_BITS[r.kind]}") for r in parts]
-        shifts = _shifts(parts, t)
 
         def unpack(m, sel):
             value = np.asarray(read(m, sel), dtype=np.uint64)
@@ -59,9 +59,9 @@ def decode_mov_vector(ins: Instruction, ctx: DecodeContext, t: str):
         return unpack
     if isinstance(src, Vector) and isinstance(dst, Reg):
         parts = src.regs
+        shifts = _shifts(parts, t)
         reads = [reader(ins, r, f"b{KIND_BITS[r.kind]}", ctx) for r in parts]
         write = writer(ins, dst, t)
-        shifts = _shifts(parts, t)
 
         def pack(m, sel):
             value = np.uint64(0)

@@ -21,16 +21,41 @@ from .values import STORAGE
 
 ALL = slice(None)
 WARP = 32
+# The hardware's limits (CUDA's compute capability table, 7.5 to 9.0), and the simulator's own:
+# every register is one array over all threads of the launch.
+MAX_GRID = (2**31 - 1, 65535, 65535)
+MAX_BLOCK = (1024, 1024, 64)
+MAX_CTA_THREADS = 1024
+MAX_SIM_THREADS = 2**20
 
 
 def dims3(value, name: str) -> tuple[int, int, int]:
-    """A launch dimension as (x, y, z); raises ValueError naming `name`."""
-    dims = (value,) if isinstance(value, int) else tuple(value)
+    """A launch dimension as (x, y, z) within the hardware's limits; raises ValueError naming
+    `name`."""
+    if isinstance(value, (list, tuple)):
+        dims = tuple(value)
+    else:
+        dims = (value,)
+    limits = MAX_GRID if name == "grid" else MAX_BLOCK
     if not 1 <= len(dims) <= 3 or any(
-        isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 1 for d in dims
+        isinstance(d, (bool, np.bool_)) or not isinstance(d, (int, np.integer)) or d < 1
+        for d in dims
     ):
         raise ValueError(f"{name} must be 1 to 3 positive integers, got {value!r}")
+    if any(d > hi for d, hi in zip(dims, limits, strict=False)):
+        raise ValueError(f"{name}={value!r} exceeds the hardware's limits (x, y, z) <= {limits}")
     return tuple(int(d) for d in dims) + (1,) * (3 - len(dims))
+
+
+def check_size(grid: tuple[int, int, int], block: tuple[int, int, int]) -> None:
+    """Threads per CTA within the hardware's limit, and per launch within the simulator's."""
+    cta = int(np.prod(block))
+    if cta > MAX_CTA_THREADS:
+        raise ValueError(f"block={block} has {cta} threads; a CTA has at most {MAX_CTA_THREADS}")
+    total = cta * int(np.prod(grid, dtype=object))
+    if total > MAX_SIM_THREADS:
+        raise ValueError(f"grid={grid} x block={block} is {total} threads; the simulator runs at "
+                         f"most {MAX_SIM_THREADS} threads per launch")
 
 
 class Machine:

@@ -42,7 +42,7 @@ def _address(ins: Instruction, op, space: str | None, ctx: DecodeContext):
     off = op.offset
     if isinstance(op.base, Symbol):
         if space == "shared" and op.base.name in ctx.symbols:
-            addr = np.uint64(ctx.symbols[op.base.name][0] + off)
+            addr = np.uint64((ctx.symbols[op.base.name][0] + off) % (1 << 64))  # wraps
             return lambda m, sel: addr
         raise Unsupported(f"address of symbol {op.base.name} in .{space or 'generic'} space")
     width = "u64" if op.base.kind == "rd" else "u32"

@@ -23,6 +23,7 @@ from .values import DTYPES
 GLOBAL_SHIFT = 40  # buffer i lives at (i + 1) << 40: 1 TiB apart
 SHARED_BASE = 0x100  # first shared byte's address; 0 is never a valid shared address
 POISON = 0xFF  # uninitialised shared bytes (an f32 NaN pattern)
+MAX_SHARED_BYTES = 48 * 1024  # static .shared per CTA: ptxas rejects more
 
 
 class MemoryFault(Exception):
@@ -140,6 +141,9 @@ def shared_layout(decls: tuple[SharedDecl, ...]) -> tuple[dict[str, tuple[int, i
         cursor = -(-cursor // d.align) * d.align
         symbols[d.name] = (cursor, d.count * DTYPES[d.type].itemsize)
         cursor += d.count * DTYPES[d.type].itemsize
+        if cursor - SHARED_BASE > MAX_SHARED_BYTES:
+            raise ValueError(f".shared {d.name}: the declarations need {cursor - SHARED_BASE} "
+                             f"bytes; a CTA's static shared memory is at most {MAX_SHARED_BYTES}")
     return symbols, -(-cursor // 16) * 16
 
 
@@ -157,13 +161,15 @@ class SharedMemory:
     def flat(self, addr: np.ndarray, cta: np.ndarray, nbytes: int, verb: str) -> np.ndarray:
         """Flat byte offsets into `data` of each access, checked against the declarations."""
         a = addr.astype(np.int64)
-        if len(self.starts) == 1:
+        if len(self.starts) == 0:
+            inside = np.zeros(len(a), dtype=bool)
+        elif len(self.starts) == 1:
             inside = (a >= self.starts[0]) & (a + nbytes <= self.ends[0])
         else:
             k = np.searchsorted(self.starts, a, side="right") - 1
             inside = (k >= 0) & (a + nbytes <= self.ends[np.maximum(k, 0)])
-        if len(self.starts) == 0 or not inside.all():
-            bad = ~inside if len(self.starts) else np.ones(len(a), bool)
+        if not inside.all():
+            bad = ~inside
             raise MemoryFault(
                 f"out-of-bounds shared {verb} of {nbytes} bytes at shared address "
                 f"{int(a[bad][0]):#x}: declared {self.describe()}",

@@ -75,8 +75,9 @@ def decode(ins: Instruction, ctx: DecodeContext) -> Step:
         if row.kind == "barrier":
             _check_barrier(ins)
         return Step(ins, row.kind, guard=guard)
-    except Unsupported as why:
-        return Step(ins, "unsupported", guard=guard, why=str(why))
+    except Unsupported as why:  # a guard that is no predicate cannot be evaluated: drop it
+        usable = guard if ins.guard and ins.guard.pred.kind == "p" else None
+        return Step(ins, "unsupported", guard=usable, why=str(why))
 
 
 def _target(ins: Instruction, ctx: DecodeContext) -> int:

@@ -101,7 +101,9 @@ def decode_shfl(ins: Instruction, ctx: DecodeContext):
     read_b, read_c = reader(ins, b, "b32", ctx), reader(ins, c, "b32", ctx)
     read_member = reader(ins, member, "b32", ctx)
     constant = isinstance(b, IntImm) and isinstance(c, IntImm)
-    table = source_lanes(mode, np.arange(32), b.value, c.value) if constant else None
+    # immediates are .b32 operands: only their low 32 bits count
+    table = source_lanes(mode, np.arange(32), b.value & 0xFFFFFFFF, c.value & 0xFFFFFFFF) \
+        if constant else None
     full_mask = isinstance(member, IntImm) and member.value & 0xFFFFFFFF == 0xFFFFFFFF
     key = object()  # this instruction's slot in the machine's cache
 
@@ -115,7 +117,8 @@ def decode_shfl(ins: Instruction, ctx: DecodeContext):
             src = m.cache.get(key)
             if src is None:  # the source thread of every thread, once per launch
                 src = m.cache.setdefault(key, m.warp_base + table[m.lane])
-            write(m, sel, values[src])  # every lane of every warp is here: no checks needed
+            # every lane of every warp is here: no checks needed (an immediate `a` is one value)
+            write(m, sel, values[src] if np.ndim(values) else values)
             return
         _check_converged(m, sel, ins, read_member(m, sel), j)
         everyone = np.zeros(m.T, dtype=np.uint32)
