@@ -1,8 +1,9 @@
-"""`python -m explorer` (also the `explorer` console script): emit, check and resources.
+"""`python -m explorer` (also the `explorer` console script): emit, check, resources, snapshot.
 
     explorer emit      --head-dim 128 --warps 4          # print the PTX
     explorer check     --seq-len 1000 --backend cuda     # run against the float64 reference
     explorer resources --target sm_90                    # ptxas registers, spills, shared, barriers
+    explorer snapshot  --out DIR --against head_dim=64   # the app's HTML page and PNGs
 
 Bad input prints one line on stderr and exits 2; a failed check exits 1; a missing backend
 or ptxas exits 3. No tracebacks for a user's mistake.
@@ -11,15 +12,21 @@ or ptxas exits 3. No tracebacks for a user's mistake.
 from __future__ import annotations
 
 import argparse
+import inspect
+import math
+import os
 import sys
+from pathlib import Path
 
 import numpy as np
 
 from . import reference, runtime
-from .check import INPUT_KINDS, compare, compare_states, make_inputs
-from .kernels import KERNELS, TARGETS, MultiWarpIncrementalAttentionKernel
+from .check import INPUT_KINDS, compare, compare_states, make_inputs, reference_output
+from .dtypes import NUMPY
+from .kernels import KERNELS, TARGETS
 from .ptx import ptxas
 from .runtime.errors import BackendUnavailable
+from .sim import SimError
 
 
 class UsageError(Exception):
@@ -38,15 +45,40 @@ def build_parser() -> argparse.ArgumentParser:
         ("emit", "print the kernel's PTX"),
         ("check", "run on a backend and compare with the float64 reference"),
         ("resources", "assemble with ptxas and print registers, spills, shared bytes, barriers"),
+        ("bench", "time the kernels on a GPU against the copy ceiling and PyTorch SDPA"),
     ):
+        if name == "bench":
+            cmd = sub.add_parser(name, help=help_text)
+            cmd.add_argument("--out", default="bench-out", help="folder for bench.json/.md")
+            cmd.add_argument("--quick", action="store_true", help="1K and 4K only, no sweeps")
+            continue
         cmd = sub.add_parser(name, help=help_text)
         _add_kernel_options(cmd)
         if name == "check":
             cmd.add_argument("--seq-len", type=int, help="positions attended (default max)")
             cmd.add_argument("--backend", default="cuda", choices=runtime.BACKENDS)
             cmd.add_argument("--inputs", default="normal", choices=INPUT_KINDS)
-            cmd.add_argument("--seed", type=int, default=0)
+            cmd.add_argument("--seed", type=_seed, default=0)
+    snap = sub.add_parser("snapshot", help="write the explorer's design-review page and PNGs")
+    _add_kernel_options(snap)
+    snap.add_argument("--seq-len", type=int, help="positions attended (default max)")
+    snap.add_argument("--backend", default="auto", choices=("auto", *runtime.BACKENDS))
+    snap.add_argument("--against", metavar="CHANGES",
+                      help="diff against this configuration changed so: head_dim=64,num_warps=8")
+    snap.add_argument("--diff", default="unified", choices=("unified", "side by side"))
+    snap.add_argument("--out", required=True, help="directory to write index.html and PNGs to")
     return parser
+
+
+def _seed(text: str) -> int:
+    """--seed: NumPy's generator takes any non-negative integer."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {text!r}")
+    return value
 
 
 def _add_kernel_options(cmd: argparse.ArgumentParser) -> None:
@@ -60,25 +92,45 @@ def _add_kernel_options(cmd: argparse.ArgumentParser) -> None:
     cmd.add_argument("--indirect", action="store_true", help="read seq_len from device memory")
     cmd.add_argument("--debug", action="store_true",
                      help="the debug variant, which also records each warp's softmax state")
+    cmd.add_argument("--batch", type=int, help="sequences per launch (split-kv; default 1)")
+    cmd.add_argument("--dtype", choices=("f32", "f16", "bf16"),
+                     help="storage dtype of q, K, V and out (split-kv; default f32)")
+    cmd.add_argument("--splits", type=int, help="CTAs per sequence (split-kv; default: fill "
+                     "whole waves of the SMs)")
+    cmd.add_argument("--unroll", type=int, help="rows in flight per lane (split-kv; default 2)")
     cmd.add_argument("--target", default="sm_80", choices=TARGETS)
 
 
+# Options that only some kernels take: option -> constructor parameter.
+KERNEL_OPTIONS = {"warps": "num_warps", "batch": "batch", "dtype": "dtype",
+                  "splits": "num_splits", "unroll": "unroll"}
+
+
 def make_kernel(args: argparse.Namespace):
-    common = dict(
+    cls = KERNELS[args.kernel]
+    params = inspect.signature(cls).parameters
+    kwargs = dict(
         max_seq_len=args.max_seq_len,
         head_dim=args.head_dim,
         num_heads=args.num_heads,
         num_kv_heads=args.num_kv_heads,
         scale=args.scale,
-        indirect_seq_len=args.indirect,
         debug=args.debug,
     )
-    cls = KERNELS[args.kernel]
-    if cls is MultiWarpIncrementalAttentionKernel:
-        return cls(num_warps=4 if args.warps is None else args.warps, **common)
-    if args.warps is not None:
-        raise UsageError(f"--warps applies to the multi-warp kernel, not {args.kernel}")
-    return cls(**common)
+    if "indirect_seq_len" in params:
+        kwargs["indirect_seq_len"] = args.indirect
+    if "num_warps" in params and params["num_warps"].default is inspect.Parameter.empty:
+        kwargs["num_warps"] = 4  # the multi-warp kernel's default for the command line
+    for option, name in KERNEL_OPTIONS.items():
+        value = getattr(args, option)
+        if value is None:
+            continue
+        if name not in params:
+            takers = [k for k, c in KERNELS.items() if name in inspect.signature(c).parameters]
+            raise UsageError(f"--{option} applies to {' and '.join(takers)} only, "
+                             f"not {args.kernel}")
+        kwargs[name] = value
+    return cls(**kwargs)
 
 
 def cmd_emit(kernel, args) -> int:
@@ -98,11 +150,27 @@ def cmd_resources(kernel, args) -> int:
     return 0
 
 
+def _check_host_memory(kernel) -> None:
+    """q, K, V and out live in host memory first: refuse what cannot fit, before allocating."""
+    itemsize = np.dtype(NUMPY[kernel.dtype]).itemsize
+    need = sum(math.prod(shape) for shape in kernel.buffer_shapes().values()) * itemsize
+    try:
+        free = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):  # not on Linux: let NumPy decide
+        return
+    if need > free:
+        raise UsageError(f"q, K, V and out of this configuration need {need / 2**30:.1f} GiB of "
+                         f"host memory; {free / 2**30:.1f} GiB is free (lower --max-seq-len, "
+                         "--num-kv-heads or --batch)")
+
+
 def cmd_check(kernel, args) -> int:
     seq_len = kernel.max_seq_len if args.seq_len is None else args.seq_len
+    runtime.check_lengths(kernel, seq_len)
+    _check_host_memory(kernel)
     q, k, v = make_inputs(kernel, np.random.default_rng(args.seed), args.inputs)
     runtime.check_launch(kernel, q, k, v, seq_len)
-    ref = reference.attention(q, k, v, seq_len, scale=kernel.scale)
+    ref = reference_output(kernel, q, k, v, seq_len)
     out = runtime.run(kernel, q, k, v, seq_len, backend=args.backend)
     print(f"{kernel!r} seq_len={seq_len} backend={args.backend} inputs={args.inputs}")
     if kernel.debug:
@@ -112,17 +180,42 @@ def cmd_check(kernel, args) -> int:
         )
         problems = compare_states(states, want)
         print("warp states: " + ("PASS" if not problems else "FAIL: " + "; ".join(problems)))
-    result = compare(out, ref)
+    result = compare(out, ref, kernel.dtype)
     print(f"output: {result}")
     return 0 if result.passed and not (kernel.debug and problems) else 1
 
 
-COMMANDS = {"emit": cmd_emit, "check": cmd_check, "resources": cmd_resources}
+def cmd_snapshot(kernel, args) -> int:
+    from .app import snapshot  # only this command needs the app (plotly, kaleido)
+
+    seq_len = kernel.max_seq_len if args.seq_len is None else args.seq_len
+    written, result = snapshot.write_for_kernel(
+        kernel, args.target, seq_len, args.backend, args.out, args.against, args.diff
+    )
+    print(f"{kernel!r} seq_len={seq_len}: {'PASS' if result.passed else 'FAIL'} on "
+          f"{result.backend or args.backend}")
+    for path in written:
+        print(path)
+    return 0
+
+
+def cmd_bench(args) -> int:
+    from .bench_suite import run_suite  # needs CuPy and a GPU
+
+    result = run_suite(args.out, quick=args.quick)
+    print((Path(args.out) / "bench.md").read_text())
+    return 0 if result["rows"] else 1
+
+
+COMMANDS = {"emit": cmd_emit, "check": cmd_check, "resources": cmd_resources,
+            "snapshot": cmd_snapshot}
 
 
 def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
+        if args.command == "bench":
+            return cmd_bench(args)
         kernel = make_kernel(args)
         return COMMANDS[args.command](kernel, args)
     except (UsageError, ValueError) as err:
@@ -131,6 +224,9 @@ def main(argv: list[str] | None = None) -> int:
     except (BackendUnavailable, ptxas.PtxasNotFound) as err:
         print(f"explorer: {err}", file=sys.stderr)
         return 3
+    except SimError as err:  # the kernel misbehaved on the simulator: a failed check
+        print(f"explorer: simulator: {err}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -14,9 +14,17 @@ PY=.venv/bin/python
 "$PY" -m pip install --quiet -e ".[dev]"
 
 # --- browser tests (Playwright + the distribution's /usr/bin/chromium) -----------------------
-# Not wired in yet. When they are: install the distribution's chromium package and the Python
-# Playwright package here (never `playwright install`: the browser download fails), and point
-# the tests at /usr/bin/chromium.
+# Python Playwright comes with the dev extra; the browser is the distribution's chromium, never
+# `playwright install` (its browser download fails here). tests/e2e skips, saying why, without it.
+if [[ ! -x /usr/bin/chromium ]]; then
+    if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    else
+        echo "scripts/test.sh: /usr/bin/chromium is missing and we are not root:" \
+             "the browser test will be skipped (apt-get install chromium)" >&2
+    fi
+fi
 # ------------------------------------------------------------------------------------------------
 
 "$PY" -m ruff check .

@@ -1,0 +1,149 @@
+"""The explorer's control widgets: one per `Config` field, built from the kernel registry and
+the target list, and kept in step with the state (GQA ratios offered are exactly the divisors
+of num_heads; seq_len's range follows max_seq_len; warps is disabled for kernels without it).
+
+It holds no state of its own: `Controls.show(config)` sets the widgets from a configuration
+without firing the app's handler, and `on_change` reports (field, value) pairs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import ipywidgets as w
+
+from ..kernels import KERNELS, TARGETS
+from . import theme
+from .state import (
+    BACKEND_CHOICES,
+    MAX_SEQ_LEN_CHOICES,
+    OPTIONAL_PARAMETERS,
+    Config,
+    gqa_ratios,
+    takes,
+)
+
+LABEL_WIDTH = "96px"
+GROUP_WIDTH = "350px"
+
+
+def _layout() -> w.Layout:
+    return w.Layout(width="330px")
+
+
+def _style() -> dict[str, str]:
+    return {"description_width": LABEL_WIDTH}
+
+
+def labelled(text: str, widget: w.Widget, width: str = LABEL_WIDTH) -> w.HBox:
+    """A widget with a label on its left, styled like ipywidgets' own descriptions (a
+    ToggleButtons' description would wrap above it)."""
+    label = w.HTML(
+        f'<div style="text-align:right;padding-right:8px;font-size:var(--jp-widgets-font-size,'
+        f'13px)">{theme.esc(text)}</div>',
+        layout=w.Layout(width=width, min_width=width),
+    )
+    return w.HBox([label, widget], layout=w.Layout(align_items="center"))
+
+
+def ratio_options(num_heads: int) -> list[tuple[str, int]]:
+    """The GQA ratio dropdown: every divisor of num_heads, labelled with its KV heads."""
+    return [(f"{r}  ({num_heads // r} KV head{'s' if num_heads // r > 1 else ''})", r)
+            for r in gqa_ratios(num_heads)]
+
+
+class Controls:
+    """The widgets, laid out in two rows, and their link to the app."""
+
+    def __init__(self, config: Config) -> None:
+        self._muted = False
+        self._handler: Callable[[str, object], None] | None = None
+        self.widgets: dict[str, w.ValueWidget] = {
+            "kernel": w.Dropdown(options=list(KERNELS), description="kernel"),
+            "head_dim": w.IntText(description="head_dim",
+                                  tooltip="1..256; lane l owns dims l, l+32, ..."),
+            "num_warps": w.IntSlider(min=1, max=32, description="warps/head",
+                                     continuous_update=False),
+            "num_heads": w.IntText(description="q heads"),
+            "gqa_ratio": w.Dropdown(options=ratio_options(config.num_heads),
+                                    description="GQA ratio"),
+            "max_seq_len": w.Dropdown(
+                options=sorted({*MAX_SEQ_LEN_CHOICES, config.max_seq_len}),
+                description="max_seq_len",
+            ),
+            "seq_len": w.IntSlider(min=0, max=config.max_seq_len, description="seq_len",
+                                   continuous_update=False),
+            "indirect": w.Checkbox(description="indirect seq_len", indent=False),
+            "target": w.Dropdown(options=list(TARGETS), description="target"),
+            "backend": w.ToggleButtons(options=list(BACKEND_CHOICES),
+                                       style={"button_width": "62px"},
+                                       tooltips=["GPU when CuPy finds one, else the simulator",
+                                                 "the CPU simulator of the PTX",
+                                                 "the GPU through CuPy"]),
+        }
+        for name, widget in self.widgets.items():
+            if name != "backend":
+                widget.layout = _layout()
+                widget.style = _style()
+            else:
+                widget.layout = w.Layout(width="auto")
+            widget.add_class(f"explorer-control-{name.replace('_', '-')}")
+            widget.observe(self._changed(name), names="value")
+        self.widgets["indirect"].layout = w.Layout(width="200px", margin="4px 0 0 100px")
+        self.backend_note = w.HTML()
+        self.show(config)
+
+    def _changed(self, name: str):
+        def handler(change) -> None:
+            if not self._muted and self._handler is not None:
+                self._handler(name, change["new"])
+
+        return handler
+
+    def on_change(self, handler: Callable[[str, object], None]) -> None:
+        self._handler = handler
+
+    def show(self, config: Config) -> None:
+        """Set every widget from `config` without reporting the changes."""
+        self._muted = True
+        try:
+            ws = self.widgets
+            options = ratio_options(max(1, config.num_heads))
+            if config.gqa_ratio not in [r for _, r in options]:  # explained in the views
+                options.append((f"{config.gqa_ratio}  (impossible)", config.gqa_ratio))
+            ws["gqa_ratio"].options = options
+            ws["seq_len"].max = max(0, config.max_seq_len)
+            for name, widget in ws.items():
+                value = getattr(config, name)
+                if widget.value != value:
+                    widget.value = value
+            for control, parameter in OPTIONAL_PARAMETERS.items():
+                ws[control].disabled = not takes(config.kernel, parameter)
+        finally:
+            self._muted = False
+
+    def set_backend_note(self, text: str) -> None:
+        self.backend_note.value = (
+            f'<div style="{theme.NOTE};margin:4px 0 6px">runs on → {theme.esc(text)}</div>'
+        )
+
+    def box(self) -> w.Widget:
+        """Three groups side by side: the kernel, its shape, the sequence and backend."""
+        ws = self.widgets
+        groups = (
+            ("kernel", ("kernel", "target", "indirect")),
+            ("shape", ("head_dim", "num_warps", "num_heads", "gqa_ratio")),
+            ("sequence and backend", ("max_seq_len", "seq_len", "backend")),
+        )
+        columns = []
+        for title, names in groups:
+            heading = w.HTML(
+                f'<div style="font-family:{theme.SANS};font-size:11px;font-weight:700;'
+                f'letter-spacing:.06em;text-transform:uppercase;color:{theme.MUTED}">'
+                f"{theme.esc(title)}</div>"
+            )
+            rows = [labelled("backend", ws[n]) if n == "backend" else ws[n] for n in names]
+            columns.append(w.VBox([heading, *rows],
+                                  layout=w.Layout(width=GROUP_WIDTH, margin="0 18px 0 0")))
+        return w.VBox([w.HBox(columns, layout=w.Layout(flex_flow="row wrap")),
+                       self.backend_note])

@@ -1,0 +1,301 @@
+"""`Explorer`: the ipywidgets app. One call in a notebook displays it.
+
+Controls on top; tabs PTX, Diff, Resources, Run and Warps below. A control change goes
+through `AppState.update`, which names the views to redraw: PTX, highlighting and diff are
+redrawn at once, on the kernel's thread (the live path, measured in docs/app.md); ptxas and
+nvdisasm run on a worker thread and fill the Resources tab a moment later (cached per
+configuration); runs go on another worker, debounced, with a progress bar. Every view catches
+its own errors and shows them inline.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import ipywidgets as w
+
+from . import render, resources, runner, theme
+from .controls import Controls, labelled
+from .diff import MODES
+from .jobs import Lane
+from .state import VIEWS, AppState, Config, build_kernel, describe, ptx_problems
+from .warps import WarpsView
+
+RUN_DEBOUNCE_S = 0.4
+TAB_TITLES = ("PTX", "Diff", "Resources", "Run", "Warps")
+
+
+def _html(css_class: str) -> w.HTML:
+    view = w.HTML(layout=w.Layout(width="100%"))
+    view.add_class(css_class)
+    return view
+
+
+class Explorer(w.VBox):
+    """The explorer app: controls, live PTX/diff/resources, runs and warp plots.
+
+    `Explorer()` starts from the default configuration (multi-warp, head_dim 128, 32 q heads,
+    GQA ratio 4, 4 warps, max_seq_len 512, sm_90); pass a `Config` to start elsewhere.
+    `auto_run` runs the kernel after each change (debounced); `threads=False` does all work
+    inline (tests, headless runs).
+    """
+
+    def __init__(self, config: Config | None = None, *, auto_run: bool = True,
+                 threads: bool = True) -> None:
+        super().__init__()
+        self.add_class("explorer-app")
+        self.state = AppState(config or Config())
+        self.last_update_ms: float | None = None
+        self.last_result: runner.RunResult | None = None
+        self._ptxas_lane = Lane("ptxas", threads)
+        self._run_lane = Lane("run", threads)
+        self.controls = Controls(self.state.config)
+        self.controls.on_change(self._on_control)
+        self._build_views(auto_run)
+        self.children = self._layout()
+        self._refresh(frozenset(VIEWS))
+        self._show_backend()
+
+    # ------------------------------------------------------------------ layout
+
+    def _build_views(self, auto_run: bool) -> None:
+        self.notes = _html("explorer-notes")
+        self.ptx_view = _html("explorer-ptx")
+        self.diff_view = _html("explorer-diff")
+        self.resources_view = _html("explorer-resources")
+        self.run_view = _html("explorer-run")
+        self.status = _html("explorer-status")
+        self.baseline = w.ToggleButtons(options=["previous", "pinned"],
+                                        style={"button_width": "80px"},
+                                        layout=w.Layout(width="auto"),
+                                        tooltips=["the configuration before the last change",
+                                                  "a configuration you pinned"])
+        self.pin_button = w.Button(description="Pin current", icon="thumb-tack",
+                                   layout=w.Layout(width="130px", margin="0 24px 0 6px"))
+        self.diff_mode = w.ToggleButtons(options=list(MODES), style={"button_width": "110px"},
+                                         layout=w.Layout(width="auto"))
+        self.run_button = w.Button(description="Run", icon="play", button_style="primary")
+        self.auto_run = w.Checkbox(value=auto_run, description="run on every change",
+                                   indent=False, layout=w.Layout(width="190px"))
+        self.progress = w.IntProgress(min=0, max=100, layout=w.Layout(width="180px",
+                                                                      visibility="hidden"))
+        self.run_status = _html("explorer-run-status")
+        self.run_status.layout = w.Layout(width="auto")
+        self.export_dir = w.Text(value="snapshots/explorer", description="export to",
+                                 layout=w.Layout(width="330px"))
+        self.export_button = w.Button(description="Export snapshot", icon="download",
+                                      tooltip="a self-contained HTML page and PNGs",
+                                      layout=w.Layout(width="170px", min_width="170px"))
+        self.export_status = _html("explorer-export-status")
+        self.export_status.layout = w.Layout(width="auto")
+        self.warps = WarpsView()
+        self.baseline.observe(self._on_baseline, names="value")
+        self.diff_mode.observe(lambda change: self._refresh(frozenset({"diff"})), names="value")
+        self.pin_button.on_click(self._on_pin)
+        self.run_button.on_click(lambda _: self.run())
+        self.export_button.on_click(lambda _: self.export())
+
+    def _layout(self) -> list[w.Widget]:
+        header = w.HTML(
+            f'<div style="font-family:{theme.SANS};margin:2px 0 8px">'
+            f'<span style="font-size:18px;font-weight:700;color:{theme.INK}">explorer</span>'
+            f'<span style="font-size:13px;color:{theme.MUTED}"> — GQA decode attention at the '
+            "level of warps and PTX: move a control and watch the PTX, its diff, its cost and "
+            "its warps respond.</span></div>"
+        )
+        diff_bar = w.HBox([labelled("diff against", self.baseline, "90px"), self.pin_button,
+                           self.diff_mode],
+                          layout=w.Layout(align_items="center", margin="0 0 6px"))
+        run_bar = w.HBox([self.run_button, self.auto_run, self.progress, self.run_status],
+                         layout=w.Layout(align_items="center"))
+        pages = [
+            self.ptx_view,
+            w.VBox([diff_bar, self.diff_view]),
+            self.resources_view,
+            w.VBox([run_bar, self.run_view]),
+            self.warps.box,
+        ]
+        self.tabs = w.Tab(children=pages, titles=list(TAB_TITLES))
+        self.tabs.observe(self._on_tab, names="selected_index")
+        footer = w.HBox([self.export_dir, self.export_button, self.export_status, self.status],
+                        layout=w.Layout(align_items="center", margin="8px 0 0"))
+        self.layout = w.Layout(border=f"1px solid {theme.BORDER}", padding="10px 14px")
+        return [header, self.controls.box(), self.notes, self.tabs, footer]
+
+    # ------------------------------------------------------------------ events
+
+    def _on_control(self, name: str, value: object) -> None:
+        try:
+            self.change(**{name: value})
+        except Exception as err:  # the last guard: an inline message, never a traceback
+            self.notes.value = theme.message(
+                f"Could not apply {name}={value!r}: {type(err).__name__}: {err}", "error")
+
+    def change(self, **changes) -> frozenset[str]:
+        """Change controls programmatically (as the widgets do); returns the views redrawn.
+        The live path: state update, then PTX, diff and the Resources placeholder."""
+        started = time.perf_counter()
+        update = self.state.update(**changes)
+        self.controls.show(update.config)
+        self.notes.value = "".join(theme.message(n, "warn") for n in update.notes)
+        self._refresh(update.views)
+        self.last_update_ms = (time.perf_counter() - started) * 1e3
+        self.status.value = (f'<span style="{theme.NOTE}">live update '
+                             f"{self.last_update_ms:.0f} ms</span>")
+        if "backend" in changes:
+            self._show_backend()
+        return update.views
+
+    def _on_tab(self, change) -> None:
+        self.warps.show(change["new"] == TAB_TITLES.index("Warps"))
+
+    def _on_baseline(self, change) -> None:
+        if change["new"] == "pinned" and self.state.pinned is None:
+            self.state.pin()
+        else:
+            self.state.set_baseline_mode(change["new"])
+        self._refresh(frozenset({"diff"}))
+
+    def _on_pin(self, _button=None) -> None:
+        self.state.pin()
+        self.baseline.value = "pinned"
+        self._refresh(frozenset({"diff"}))
+
+    def _show_backend(self) -> None:
+        backend, why = runner.resolve_backend(self.state.config.backend)
+        self.controls.set_backend_note(f"{backend}: {why}")
+
+    # ------------------------------------------------------------------ views
+
+    def _refresh(self, views: frozenset[str]) -> None:
+        if "ptx" in views:
+            self._safe(self.ptx_view, "PTX", lambda: render.ptx_pane(self.state.config))
+        if "diff" in views:
+            self._safe(self.diff_view, "Diff",
+                       lambda: render.diff_pane(self.state, self.diff_mode.value))
+        if "resources" in views:
+            self._refresh_resources()
+        if views & {"run", "warps"}:
+            self._config_changed_for_runs()
+
+    @staticmethod
+    def _safe(view: w.HTML, name: str, draw) -> None:
+        try:
+            view.value = draw()
+        except Exception as err:  # an inline message, never a traceback
+            view.value = theme.message(f"The {name} view failed: {type(err).__name__}: {err}",
+                                       "error")
+
+    def _refresh_resources(self) -> None:
+        """ptxas' report on the worker (about 30 ms), then the SASS (nvdisasm, about 0.3 s):
+        each drawn as it comes, unless the configuration changed meanwhile."""
+        config = self.state.config
+        problems = ptx_problems(config)
+        if problems:
+            self.resources_view.value = render.problems_html(problems)
+            return
+        kernel = build_kernel(config)
+        ptx = render.emit(config)
+        full = resources.cached(ptx, kernel.entry, config.target)
+        if full is not None:
+            self._safe(self.resources_view, "Resources", lambda: resources.render(full, kernel))
+            return
+        quick = resources.cached(ptx, kernel.entry, config.target, with_sass=False)
+        self.resources_view.value = (resources.render(quick, kernel, sass_pending=True)
+                                     if quick else resources.pending(config.target))
+        generation = self._ptxas_lane.new_generation()
+
+        def job() -> None:
+            for with_sass in (False, True):
+                if not self._ptxas_lane.is_current(generation):
+                    return
+                found = resources.collect(ptx, kernel.entry, config.target, with_sass)
+                if self._ptxas_lane.is_current(generation):
+                    pending = not with_sass and resources.find_nvdisasm() is not None
+                    self._safe(self.resources_view, "Resources",
+                               lambda found=found, pending=pending: resources.render(
+                                   found, kernel, sass_pending=pending))
+
+        self._ptxas_lane.submit(job)
+
+    # ------------------------------------------------------------------ runs
+
+    def _config_changed_for_runs(self) -> None:
+        self._run_lane.new_generation()
+        if self.auto_run.value:
+            self.run_status.value = f'<span style="{theme.NOTE}">configuration changed…</span>'
+            self._run_lane.debounce(RUN_DEBOUNCE_S, self._run_job)
+        elif self.last_result is not None:
+            self.run_status.value = (f'<span style="{theme.NOTE}">configuration changed: '
+                                     "press Run</span>")
+
+    def run(self) -> None:
+        """Run the current configuration on its backend (on the run worker)."""
+        self._run_lane.new_generation()
+        self._run_lane.submit(self._run_job)
+
+    def _run_job(self) -> None:
+        generation = self._run_lane.generation
+        config = self.state.config
+        backend, _ = runner.resolve_backend(config.backend)
+        self.progress.layout.visibility = "visible"
+        self.progress.value = 0
+        self._set_run_status(f"running on {backend}…")
+        try:
+            result = runner.run(config, progress=self._progress)
+        except Exception as err:  # runner reports errors itself; this is the last guard
+            result = runner.RunResult(config, errors=[f"{type(err).__name__}: {err}"])
+        if not self._run_lane.is_current(generation):
+            return  # a newer configuration is queued; its run will draw
+        self.last_result = result
+        self._safe(self.run_view, "Run", lambda: render.run_pane(result))
+        self.warps.update(result)
+        self.progress.layout.visibility = "hidden"
+        verdict = "PASS" if result.passed and not result.state_problems else "FAIL"
+        self._set_run_status(f"{verdict} on {result.backend or backend} (backend: "
+                             f"{config.backend}) in {result.seconds:.2f} s · {describe(config)}")
+
+    def _progress(self, step: str, fraction: float) -> None:
+        self.progress.value = int(fraction * 100)
+        self._set_run_status(step + "…" if fraction < 1 else step)
+
+    def _set_run_status(self, text: str) -> None:
+        self.run_status.value = f'<span style="{theme.NOTE}">{theme.esc(text)}</span>'
+
+    # ------------------------------------------------------------------ export and text
+
+    def export(self, out_dir: str | Path | None = None) -> None:
+        """Write the snapshot (HTML page and PNGs) of the current state, on the run worker."""
+        target = Path(out_dir or self.export_dir.value or "snapshots/explorer")
+        self.export_status.value = f'<span style="{theme.NOTE}">exporting…</span>'
+
+        def job() -> None:
+            from . import snapshot
+
+            try:
+                written = snapshot.write(self.state, self.last_result, target,
+                                         self.diff_mode.value)
+                text = f"wrote {len(written)} files to {target}"
+                self.export_status.value = f'<span style="{theme.NOTE}">{theme.esc(text)}</span>'
+            except Exception as err:  # shown inline
+                self.export_status.value = theme.message(
+                    f"Export failed: {type(err).__name__}: {err}", "error")
+
+        self._run_lane.submit(job)
+
+    def summary(self) -> str:
+        """The current configuration and its kernel's entry signature, as plain text."""
+        config = self.state.config
+        problems = ptx_problems(config)
+        if problems:
+            return describe(config) + "\n" + "\n".join(problems)
+        ptx = render.emit(config)
+        start = ptx.index(".visible .entry")
+        signature = ptx[start:ptx.index(")", start) + 1]
+        return f"{describe(config)}\n{signature}"
+
+    def close(self) -> None:
+        self._ptxas_lane.close()
+        self._run_lane.close()
+        super().close()

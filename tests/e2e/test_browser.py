@@ -1,0 +1,176 @@
+"""The explorer in a real browser: JupyterLab on loopback, the distribution's Chromium through
+Playwright. It opens notebooks/explorer.ipynb, runs it, changes head_dim and warps through
+the widgets, and checks that the PTX and diff panes changed as the emitter says they must
+(the shared-memory declaration, the diff's +/- counts and both configurations' names) and
+that the run pane shows a pass on the simulator. Screenshots of every tab go to pytest's
+tmp_path (their paths are printed)."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+
+import pytest
+
+from explorer.app.diff import diff_counts
+from explorer.app.render import emit
+from explorer.app.state import Config
+
+playwright = pytest.importorskip(
+    "playwright.sync_api",
+    reason="Python playwright is not installed (scripts/test.sh installs it: dev extra)",
+)
+PlaywrightTimeout = playwright.TimeoutError
+expect = playwright.expect
+
+NOTEBOOK = "lab/tree/notebooks/explorer.ipynb"
+TIMEOUT_MS = 60_000
+APP_TIMEOUT_MS = 20_000
+TABS = ("PTX", "Diff", "Resources", "Run", "Warps")
+
+
+# In the page: note when Enter goes down in a control and when each pane first shows a text.
+WATCH_JS = """([control, watches]) => {
+    window.__explorerShown = {};
+    document.querySelector(control).addEventListener("keydown", (e) => {
+        if (e.key === "Enter") window.__explorerPressed = performance.now();
+    }, {once: true});
+    for (const [pane, text] of watches) {
+        const el = document.querySelector(pane);
+        new MutationObserver((changes, observer) => {
+            if (el.textContent.includes(text)) {
+                window.__explorerShown[pane] = performance.now();
+                observer.disconnect();
+            }
+        }).observe(el, {childList: true, subtree: true, characterData: true});
+    }
+}"""
+ROUND_TRIP_JS = """(pane) => window.__explorerShown[pane] - window.__explorerPressed"""
+
+
+def shared_bytes(warps: int, head_dim: int) -> int:
+    """The multi-warp kernel's shared memory (docs/kernels.md): (2W + 2 + W*head_dim) words."""
+    return (2 * warps + 2 + warps * head_dim) * 4
+
+
+def _kernel_connected(url: str) -> bool:
+    """The notebook's kernel is idle and the page's websocket is connected to it (REST API)."""
+    with urllib.request.urlopen(f"{url}/api/sessions", timeout=5) as reply:
+        sessions = json.load(reply)
+    return any(
+        s["path"].endswith("explorer.ipynb") and s["kernel"]["execution_state"] == "idle"
+        and s["kernel"].get("connections", 0) >= 1
+        for s in sessions
+    )
+
+
+def _open_and_run_all(page, url: str, tmp_path) -> None:
+    page.goto(f"{url}/{NOTEBOOK}")
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']",
+                           timeout=TIMEOUT_MS)
+    deadline = time.time() + TIMEOUT_MS / 1000
+    while not _kernel_connected(url):  # Run All before the kernel is connected runs nothing
+        assert time.time() < deadline, "the notebook's kernel did not connect"
+        time.sleep(0.25)
+    for attempt in range(1, 4):
+        page.locator(".jp-NotebookPanel .jp-Cell").first.click()  # the notebook is current
+        page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+        page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+        try:
+            page.wait_for_selector(".explorer-app", timeout=APP_TIMEOUT_MS)
+            break
+        except PlaywrightTimeout:
+            shot = tmp_path / f"no-app-{attempt}.png"
+            page.screenshot(path=str(shot))
+            print(f"run all cells: attempt {attempt} showed no app ({shot}); retrying")
+    else:
+        raise AssertionError("the app did not appear after three tries of Run All Cells")
+    page.keyboard.press("Escape")
+    page.keyboard.press("Control+b")  # hide the file browser: a wider notebook
+
+
+def _set_int_text(page, control: str, value: int) -> None:
+    box = page.locator(f".explorer-control-{control} input")
+    box.fill(str(value))
+    box.press("Enter")
+
+
+def _set_slider(page, control: str, value: int) -> None:
+    readout = page.locator(f".explorer-control-{control} .widget-readout")
+    readout.click()
+    page.keyboard.press("Control+a")
+    page.keyboard.type(str(value))
+    page.keyboard.press("Enter")
+
+
+def _expect_diff(page, old: Config, new: Config, names: tuple[str, str]) -> None:
+    added, removed = diff_counts(emit(old), emit(new))
+    diff = page.locator(".explorer-diff")
+    for text in (f"+{added}", f"−{removed}", *names):
+        expect(diff).to_contain_text(text, timeout=TIMEOUT_MS)
+
+
+def _expect_pass_on_sim(page, warps: int) -> None:
+    status = page.locator(".explorer-run-status")
+    expect(status).to_contain_text("PASS on sim (backend: sim)", timeout=TIMEOUT_MS)
+    expect(status).to_contain_text(f"{warps} warps", timeout=TIMEOUT_MS)
+    run = page.locator(".explorer-run")
+    expect(run).to_contain_text("PASS", timeout=TIMEOUT_MS)
+    expect(run).to_contain_text("sim", timeout=TIMEOUT_MS)
+
+
+def _screenshots(page, tmp_path) -> list:
+    paths = []
+    app = page.locator(".explorer-app")
+    page.evaluate("document.activeElement && document.activeElement.blur()")
+    for title in TABS:
+        page.locator(".lm-TabBar-tab", has_text=title).last.click()
+        if title == "Warps":  # the figures are built when the tab is first shown
+            expect(app.locator(".js-plotly-plot")).to_have_count(4, timeout=TIMEOUT_MS)
+        time.sleep(0.5)  # let plotly finish laying out
+        path = tmp_path / f"explorer-{title.lower()}.png"
+        app.screenshot(path=str(path))
+        paths.append(path)
+    return paths
+
+
+def test_explorer_in_jupyterlab(jupyter_lab, page, tmp_path):
+    started = time.perf_counter()
+    _open_and_run_all(page, jupyter_lab, tmp_path)
+    ptx = page.locator(".explorer-ptx")
+    expect(ptx).to_contain_text(f"smem[{shared_bytes(4, 128)}]", timeout=TIMEOUT_MS)
+    page.locator(".explorer-control-backend button", has_text="sim").click()
+    _expect_pass_on_sim(page, warps=4)
+
+    new_names = ("previous: multi-warp · head_dim 128", "current: multi-warp · head_dim 64")
+    page.evaluate(WATCH_JS, [".explorer-control-head-dim input", [
+        [".explorer-ptx", f"smem[{shared_bytes(4, 64)}]"], [".explorer-diff", new_names[1]]]])
+    _set_int_text(page, "head-dim", 64)
+    expect(ptx).to_contain_text(f"smem[{shared_bytes(4, 64)}]", timeout=TIMEOUT_MS)
+    expect(ptx).not_to_contain_text(f"smem[{shared_bytes(4, 128)}]")
+    _expect_diff(page, Config(), Config(head_dim=64), new_names)
+    round_trips = [page.evaluate(ROUND_TRIP_JS, pane) for pane in (".explorer-ptx",
+                                                                   ".explorer-diff")]
+
+    _set_slider(page, "num-warps", 8)
+    expect(ptx).to_contain_text(f"smem[{shared_bytes(8, 64)}]", timeout=TIMEOUT_MS)
+    _expect_diff(page, Config(head_dim=64), Config(head_dim=64, num_warps=8),
+                 ("4 warps", "8 warps"))
+    _expect_pass_on_sim(page, warps=8)
+
+    page.locator(".lm-TabBar-tab", has_text="Resources").last.click()
+    expect(page.locator(".explorer-resources")).to_contain_text("Occupancy estimate",
+                                                                timeout=TIMEOUT_MS)
+    for path in _screenshots(page, tmp_path):
+        print(f"screenshot: {path}")
+
+    _set_int_text(page, "head-dim", 300)  # out of range: an inline message, no traceback
+    page.locator(".lm-TabBar-tab", has_text="PTX").last.click()
+    expect(ptx).to_contain_text("head_dim=300 is outside the accepted range 1..256",
+                                timeout=TIMEOUT_MS)
+    expect(page.locator(".jp-OutputArea-output[data-mime-type="
+                        "'application/vnd.jupyter.stderr']")).to_have_count(0)
+    print("browser round trip of head_dim 128 -> 64, from Enter to the new PTX shown: "
+          f"{round_trips[0]:.0f} ms; to the new diff shown: {round_trips[1]:.0f} ms")
+    print(f"browser test took {time.perf_counter() - started:.1f} s")
