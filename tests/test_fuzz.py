@@ -38,7 +38,7 @@ from explorer.kernels import (
     MultiWarpIncrementalAttentionKernel,
     SplitKVDecodeAttentionKernel,
 )
-from explorer.kernels.split_kv import MAX_STATIC_SHARED, REGISTER_BUDGET
+from explorer.kernels.split_kv_geometry import MAX_STATIC_SHARED, REGISTER_BUDGET
 from explorer.ptx import PtxParseError, parse
 from explorer.ptx.ptxas import assemble, find_ptxas
 from explorer.runtime import plan

@@ -11,7 +11,11 @@ import pytest
 from explorer import runtime
 from explorer.check import compare, make_inputs, reference_output
 from explorer.kernels import SplitKVDecodeAttentionKernel
-from explorer.kernels.split_kv import CTAS_PER_SM, MIN_ROWS_PER_SPLIT, default_num_splits
+from explorer.kernels.split_kv_geometry import (
+    CTAS_PER_SM,
+    MIN_ROWS_PER_SPLIT,
+    default_num_splits,
+)
 from explorer.ptx import parse
 from explorer.ptx.ptxas import assemble, find_ptxas
 

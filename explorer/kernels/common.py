@@ -23,7 +23,7 @@ MAX_ELEMENTS_PER_KV_HEAD = 2**31 - 1  # positions are indexed in 32 bits
 SCALE_RANGE = (1e-30, 1e30)  # scale is an f32 immediate; f32 holds 1e30 * log2(e) easily
 
 
-def _require_int(name: str, value: object, lo: int, hi: int) -> int:
+def require_int(name: str, value: object, lo: int, hi: int) -> int:
     """`value` as a Python int (NumPy integers accepted); ValueError naming `name` otherwise."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise ValueError(f"{name} must be an integer in {lo}..{hi}, got {value!r}")
@@ -68,10 +68,10 @@ class AttentionShape:
 
     @staticmethod
     def checked(max_seq_len, head_dim, num_heads, num_kv_heads, scale) -> AttentionShape:
-        head_dim = _require_int("head_dim", head_dim, 1, MAX_HEAD_DIM)
-        max_seq_len = _require_int("max_seq_len", max_seq_len, 1, MAX_ELEMENTS_PER_KV_HEAD)
-        num_heads = _require_int("num_heads", num_heads, 1, 65535)
-        num_kv_heads = _require_int("num_kv_heads", num_kv_heads, 1, num_heads)
+        head_dim = require_int("head_dim", head_dim, 1, MAX_HEAD_DIM)
+        max_seq_len = require_int("max_seq_len", max_seq_len, 1, MAX_ELEMENTS_PER_KV_HEAD)
+        num_heads = require_int("num_heads", num_heads, 1, 65535)
+        num_kv_heads = require_int("num_kv_heads", num_kv_heads, 1, num_heads)
         if num_heads % num_kv_heads:
             raise ValueError(
                 f"num_heads={num_heads} must be a multiple of num_kv_heads={num_kv_heads} "

@@ -15,10 +15,10 @@ from .common import (
     AttentionShape,
     Setup,
     SoftmaxState,
-    _require_int,
     attend_position,
     init_state,
     prologue,
+    require_int,
     slot_guards,
     store_output,
 )
@@ -49,7 +49,7 @@ class MultiWarpIncrementalAttentionKernel(AttentionKernelBase):
     ) -> None:
         shape = AttentionShape.checked(max_seq_len, head_dim, num_heads, num_kv_heads, scale)
         super().__init__(shape, indirect_seq_len, debug)
-        self.num_warps = _require_int("num_warps", num_warps, 1, MAX_WARPS)
+        self.num_warps = require_int("num_warps", num_warps, 1, MAX_WARPS)
 
     @property
     def num_warps_per_head(self) -> int:

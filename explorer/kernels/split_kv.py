@@ -7,87 +7,22 @@ merges the splits (log-sum-exp). Batch >= 1 with per-sequence lengths in a devic
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 from ..ptx import Kernel, KernelBuilder
 from ..ptx.ir import Address, Guard, Reg, SpecialReg, Vector
-from .common import LOG2E, NEG_INF, AttentionKernelBase, AttentionShape, Launch, _require_int
+from .common import LOG2E, NEG_INF, AttentionKernelBase, AttentionShape, Launch, require_int
 from .split_kv_combine import build_combine
+from .split_kv_geometry import (
+    DEFAULT_SM_COUNT,
+    MAX_STATIC_SHARED,
+    MAX_U32_INDEX,
+    Geometry,
+    default_num_splits,
+    default_unroll,
+    register_estimate,
+)
+from .split_kv_state import SoftmaxStates, finite_or_zero
 from .vector_io import DTYPES, elements_per_chunk, load_chunk
-
-DEFAULT_SM_COUNT = 132  # H100 SXM and H200; pass the real count (the runtime does)
-CTAS_PER_SM = 4  # the splits heuristic's target of resident CTAs per SM
-MIN_ROWS_PER_SPLIT = 32
-MAX_STATIC_SHARED = 48 * 1024
-MAX_U32_INDEX = 2**32 - 1  # the largest element index a u32 register holds
-REGISTER_BUDGET = 200  # the default unroll keeps the estimate below this (ptxas' cap: 255)
-
-
-def register_estimate(group: int, lane_elems: int, unroll: int, dtype: str,
-                      pipeline: bool = True) -> int:
-    """Rough registers per thread: q and o for each q head of the group, K and V rows (and
-    their packed halves) per unrolled row, twice when pipelined, and about 40 for addresses
-    and softmax state. Fitted to ptxas 13.5's counts for sm_90; ptxas' report is the truth."""
-    packed = lane_elems // 2 if DTYPES[dtype] == 2 else 0
-    buffers = unroll * (2 if pipeline else 1)
-    return 40 + 2 * group * lane_elems + 2 * buffers * (2 * lane_elems + packed)
-
-
-def default_unroll(group: int, head_dim: int, dtype: str, pipeline: bool = True) -> int:
-    """The deepest unroll (4, 2 or 1 rows in flight per lane) within REGISTER_BUDGET."""
-    elems = Geometry(head_dim, dtype, 1, 1).lane_elems
-    for unroll in (4, 2):
-        if register_estimate(group, elems, unroll, dtype, pipeline) <= REGISTER_BUDGET:
-            return unroll
-    return 1
-
-
-def default_num_splits(sm_count: int, num_kv_heads: int, batch: int, max_seq_len: int) -> int:
-    """Splits per sequence: enough CTAs (splits x KV heads x sequences) to give every SM
-    `CTAS_PER_SM` of them in one whole wave, but no split shorter than MIN_ROWS_PER_SPLIT rows
-    at max_seq_len (a split that short spends more on its setup and merge than on streaming)."""
-    per_wave = sm_count * CTAS_PER_SM
-    splits = max(1, per_wave // (num_kv_heads * batch))
-    return max(1, min(splits, max_seq_len // MIN_ROWS_PER_SPLIT))
-
-
-@dataclass(frozen=True)
-class Geometry:
-    """How a warp covers K/V rows: `lanes_per_row` lanes read one row in 16-byte chunks,
-    `chunks_per_lane` each; a warp reads `rows_per_warp` rows per load, `unroll` loads deep."""
-
-    head_dim: int
-    dtype: str
-    num_warps: int
-    unroll: int
-
-    @property
-    def elems(self) -> int:
-        return elements_per_chunk(self.dtype)
-
-    @property
-    def chunks(self) -> int:
-        return self.head_dim // self.elems
-
-    @property
-    def lanes_per_row(self) -> int:
-        return 32 if self.chunks >= 32 else 1 << (self.chunks - 1).bit_length()
-
-    @property
-    def chunks_per_lane(self) -> int:
-        return -(-self.chunks // self.lanes_per_row)
-
-    @property
-    def rows_per_warp(self) -> int:
-        return 32 // self.lanes_per_row
-
-    @property
-    def rows_per_step(self) -> int:
-        return self.num_warps * self.rows_per_warp * self.unroll
-
-    @property
-    def lane_elems(self) -> int:
-        return self.chunks_per_lane * self.elems
 
 
 class SplitKVDecodeAttentionKernel(AttentionKernelBase):
@@ -129,10 +64,10 @@ class SplitKVDecodeAttentionKernel(AttentionKernelBase):
                 f"{dtype} (16-byte loads)"
             )
         self.dtype = dtype
-        self.batch = _require_int("batch", batch, 1, 65535)
+        self.batch = require_int("batch", batch, 1, 65535)
         if num_warps is None:
             num_warps = 4 if dtype == "f32" else 2  # the fastest measured (docs/performance.md)
-        self.num_warps = _require_int("num_warps", num_warps, 1, 16)
+        self.num_warps = require_int("num_warps", num_warps, 1, 16)
         if pipeline is None:
             pipeline = dtype == "f32"  # measured: pipelining pays for f32, costs f16/bf16
         if not isinstance(pipeline, bool):
@@ -140,11 +75,11 @@ class SplitKVDecodeAttentionKernel(AttentionKernelBase):
         self.pipeline = pipeline
         if unroll is None:
             unroll = default_unroll(num_heads // num_kv_heads, head_dim, dtype, pipeline)
-        self.unroll = _require_int("unroll", unroll, 1, 8)
-        self.sm_count = _require_int("sm_count", sm_count, 1, 10_000)
+        self.unroll = require_int("unroll", unroll, 1, 8)
+        self.sm_count = require_int("sm_count", sm_count, 1, 10_000)
         if num_splits is None:
             num_splits = default_num_splits(sm_count, num_kv_heads, batch, max_seq_len)
-        self.num_splits = _require_int("num_splits", num_splits, 1, 65535)
+        self.num_splits = require_int("num_splits", num_splits, 1, 65535)
         partials = self.batch * num_heads * self.num_splits * head_dim
         if partials > MAX_U32_INDEX:  # the workspace and out are indexed in 32 bits
             raise ValueError(
@@ -301,7 +236,7 @@ class _SplitBuilder:
         offset = b.op("add.s64", b.op("shl.b64", offset, int(math.log2(esize))), self.col_bytes)
         k_base, v_base = b.op("add.s64", k_ptr, offset), b.op("add.s64", v_ptr, offset)
         self.k_base, self.v_base = k_base, v_base
-        state = _State.initial(b, k.group, g.lane_elems)
+        state = SoftmaxStates.initial(b, k.group, g.lane_elems)
         self.first_row = b.op("mad.lo.u32", self.warp, g.rows_per_warp, self.slot)
         step = g.rows_per_step
         if not k.pipeline:
@@ -431,7 +366,7 @@ class _SplitBuilder:
             big_m = ms[0]
             for m in ms[1:]:
                 big_m = b.op("max.f32", big_m, m)
-            safe = _finite_or_zero(b, big_m)
+            safe = finite_or_zero(b, big_m)
             big_l, out = b.op("mov.f32", 0.0), b.op("mov.f32", 0.0)
             for w, m in enumerate(ms):
                 f = b.op("ex2.approx.ftz.f32", b.op("sub.f32", m, safe))
@@ -448,59 +383,6 @@ class _SplitBuilder:
             ml = b.op("mad.wide.u32", row, 8, self.pml)
             b.op("st.global.f32", Address(ml), big_m, guard=Guard(first))
             b.op("st.global.f32", Address(ml, 4), big_l, guard=Guard(first))
-
-
-@dataclass
-class _State:
-    """Per q head: running max (log2 units), sum and this lane's output elements."""
-
-    m: list[Reg]
-    l: list[Reg]
-    o: list[list[Reg]]
-
-    @staticmethod
-    def initial(b: KernelBuilder, heads: int, elems: int) -> _State:
-        return _State(
-            [b.op("mov.f32", NEG_INF) for _ in range(heads)],
-            [b.op("mov.f32", 0.0) for _ in range(heads)],
-            [[b.op("mov.f32", 0.0) for _ in range(elems)] for _ in range(heads)],
-        )
-
-    def update(self, b: KernelBuilder, i: int, scores: list[Reg], values: list[list[Reg]]):
-        """Online softmax over `len(scores)` rows at once (scores of invalid rows are -inf)."""
-        m_new = self.m[i]
-        for s in scores:
-            m_new = b.op("max.f32", m_new, s)
-        safe = _finite_or_zero(b, m_new)
-        corr = b.op("ex2.approx.ftz.f32", b.op("sub.f32", self.m[i], safe))
-        p = [b.op("ex2.approx.ftz.f32", b.op("sub.f32", s, safe)) for s in scores]
-        b.set(self.l[i], "mul.f32", self.l[i], corr)
-        for pu in p:
-            b.set(self.l[i], "add.f32", self.l[i], pu)
-        for e, o in enumerate(self.o[i]):
-            b.set(o, "mul.f32", o, corr)
-            for pu, v in zip(p, values, strict=True):
-                b.set(o, "fma.rn.f32", pu, v[e], o)
-        b.set(self.m[i], "mov.f32", m_new)
-
-    def merge(self, b: KernelBuilder, i: int, m2: Reg, l2: Reg, o2: list[Reg]) -> None:
-        """Fold another state (m2, l2, o2) of the same head into this one."""
-        m_new = b.op("max.f32", self.m[i], m2)
-        safe = _finite_or_zero(b, m_new)
-        f1 = b.op("ex2.approx.ftz.f32", b.op("sub.f32", self.m[i], safe))
-        f2 = b.op("ex2.approx.ftz.f32", b.op("sub.f32", m2, safe))
-        b.set(self.l[i], "mul.f32", self.l[i], f1)
-        b.set(self.l[i], "fma.rn.f32", l2, f2, self.l[i])
-        for o, other in zip(self.o[i], o2, strict=True):
-            b.set(o, "mul.f32", o, f1)
-            b.set(o, "fma.rn.f32", other, f2, o)
-        b.set(self.m[i], "mov.f32", m_new)
-
-
-def _finite_or_zero(b: KernelBuilder, m: Reg) -> Reg:
-    """m, or 0 where m is -inf (nothing seen yet), so that m - safe is never -inf - -inf."""
-    empty = b.op("setp.eq.f32", m, NEG_INF)
-    return b.op("selp.f32", 0.0, m, empty)
 
 
 def _guard(pred: Reg | None) -> Guard | None:
