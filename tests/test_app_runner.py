@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from explorer import runtime
 from explorer.app import runner
 from explorer.app.render import run_pane
 from explorer.app.state import Config
@@ -17,7 +18,7 @@ def test_sim_is_chosen_when_asked():
 
 def test_auto_names_what_it_picked_and_why():
     backend, why = runner.resolve_backend("auto")
-    found, _ = runner._gpu_probe()
+    found, _ = runtime.gpu_probe()
     assert backend == ("cuda" if found else "sim")
     assert "(auto" in why
 

@@ -9,7 +9,6 @@ configuration or a backend problem. It draws nothing (see `render.py` and `explo
 
 from __future__ import annotations
 
-import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,7 +17,6 @@ import numpy as np
 
 from .. import reference, runtime
 from ..check import Comparison, compare, compare_states, make_inputs, reference_output
-from ..runtime.errors import BackendUnavailable
 from ..states import WarpStates
 from .state import Config, build_kernel, run_problems
 
@@ -48,30 +46,11 @@ class RunResult:
         return self.comparison is not None and self.comparison.passed and not self.errors
 
 
-@functools.cache
-def _gpu_probe() -> tuple[bool, str]:
-    """(True, the GPU's name) when CuPy finds a GPU, else (False, why not); probed once."""
-    try:
-        import cupy  # noqa: F401  (only to tell "not installed" from "no GPU")
-    except ImportError:
-        return False, "CuPy is not installed"
-    try:
-        from ..runtime import cuda
-
-        cp = cuda.cupy()
-        name = cp.cuda.runtime.getDeviceProperties(0)["name"]
-        return True, name.decode() if isinstance(name, bytes) else str(name)
-    except BackendUnavailable as err:
-        return False, str(err)
-    except Exception as err:  # a broken CuPy install must not break the app
-        return False, f"CuPy could not query the GPU: {type(err).__name__}: {err}"
-
-
 def resolve_backend(choice: str) -> tuple[str, str]:
     """(backend, why): `auto` -> cuda when CuPy finds a GPU, else sim."""
     if choice == "sim":
         return "sim", "the CPU simulator (chosen)"
-    found, detail = _gpu_probe()
+    found, detail = runtime.gpu_probe()
     if choice == "cuda":
         return "cuda", (f"the GPU, {detail} (chosen)" if found else detail)
     if found:

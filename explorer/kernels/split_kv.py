@@ -53,8 +53,9 @@ class SplitKVDecodeAttentionKernel(AttentionKernelBase):
         debug: bool = False,
     ) -> None:
         shape = AttentionShape.checked(max_seq_len, head_dim, num_heads, num_kv_heads, scale)
-        if debug:
-            raise ValueError("debug=True: the split-kv kernel has no debug variant yet")
+        if debug is not False:
+            raise ValueError(f"debug={debug!r}: the split-kv kernel has no debug variant yet "
+                             "(accepted: False)")
         super().__init__(shape, indirect_seq_len=True, debug=False)
         if not isinstance(dtype, str) or dtype not in DTYPES:
             raise ValueError(f"dtype={dtype!r}; accepted: {', '.join(DTYPES)}")

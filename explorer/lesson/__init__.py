@@ -13,6 +13,7 @@ of this package, so that the notebook holds no logic a test cannot reach.
 
 from __future__ import annotations
 
+from ..runtime import default_backend
 from .exercises import (
     RESCALE_CASES,
     Verdict,
@@ -50,7 +51,7 @@ from .timings import (
     parallelism_table,
     recorded_timings,
 )
-from .warps import DebugRun, debug_run, default_backend
+from .warps import DebugRun, debug_run
 
 __all__ = [
     "BENCH_FILE",

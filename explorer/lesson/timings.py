@@ -18,7 +18,7 @@ from ..kernels import (
     MultiWarpIncrementalAttentionKernel,
     SplitKVDecodeAttentionKernel,
 )
-from .warps import default_backend
+from ..runtime import default_backend
 
 BENCH_FILE = "docs/data/bench-2026-11-27-h200-v4.json"
 BENCH_HEADS = dict(head_dim=128, num_heads=32, num_kv_heads=8)  # every bench row's shape

@@ -12,19 +12,7 @@ import numpy as np
 from .. import reference, runtime
 from ..check import Comparison, compare, compare_states, make_inputs
 from ..kernels import MultiWarpIncrementalAttentionKernel
-from ..runtime.errors import BackendUnavailable
 from ..states import WarpStates
-
-
-def default_backend() -> str:
-    """ "cuda" where CuPy finds a GPU, else "sim" (the CPU simulator)."""
-    try:
-        from ..runtime import cuda
-
-        cuda.cupy()
-    except BackendUnavailable:
-        return "sim"
-    return "cuda"
 
 
 @dataclass(frozen=True)

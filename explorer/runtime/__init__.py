@@ -8,6 +8,8 @@ GPU.
 
 from __future__ import annotations
 
+import functools
+
 from .errors import BackendUnavailable
 from .plan import check_arrays, check_kernel, check_lengths
 
@@ -36,4 +38,36 @@ def run(kernel, q, k, v, seq_len, backend: str = "cuda"):
     return cuda.run(kernel, q, k, v, lengths)
 
 
-__all__ = ["BACKENDS", "BackendUnavailable", "check_launch", "check_lengths", "run"]
+@functools.cache
+def gpu_probe() -> tuple[bool, str]:
+    """(True, the GPU's name) when CuPy finds a GPU, else (False, why not). Probed once; a
+    broken CuPy install is reported, never raised."""
+    try:
+        import cupy  # noqa: F401  (only to tell "not installed" from "no GPU")
+    except ImportError:
+        return False, "CuPy is not installed"
+    try:
+        from . import cuda
+
+        name = cuda.cupy().cuda.runtime.getDeviceProperties(0)["name"]
+        return True, name.decode() if isinstance(name, bytes) else str(name)
+    except BackendUnavailable as err:
+        return False, str(err)
+    except Exception as err:  # noqa: BLE001  (whatever a broken install raises)
+        return False, f"CuPy could not query the GPU: {type(err).__name__}: {err}"
+
+
+def default_backend() -> str:
+    """ "cuda" where CuPy finds a GPU, else "sim" (the CPU simulator)."""
+    return "cuda" if gpu_probe()[0] else "sim"
+
+
+__all__ = [
+    "BACKENDS",
+    "BackendUnavailable",
+    "check_launch",
+    "check_lengths",
+    "default_backend",
+    "gpu_probe",
+    "run",
+]
