@@ -4,6 +4,7 @@ the float64 reference on every backend, and the plots drawn from real states."""
 from __future__ import annotations
 
 import difflib
+import itertools
 
 import numpy as np
 import pytest
@@ -118,3 +119,29 @@ def test_plots_draw_real_states():
         plots.warp_maxes(states, kernel, head=6)
     colors = plots.warp_colors(32)
     assert len(set(colors)) == 32 and plots.warp_colors(4) == plots.warp_colors(4)
+
+
+def _debug_grid():
+    """A down-sized core grid of debug kernels (empty warps and partial slots included)."""
+    for hd, (h, kv), ind in itertools.product((1, 80, 128), ((12, 2), (4, 1)), (False, True)):
+        for w in (1, 3, 32):
+            yield MultiWarpIncrementalAttentionKernel(96, hd, h, kv, w, indirect_seq_len=ind,
+                                                      debug=True)
+        yield IncrementalAttentionKernel(96, hd, h, kv, indirect_seq_len=ind, debug=True)
+
+
+@pytest.mark.parametrize("kernel", list(_debug_grid()), ids=lambda k: f"{k.entry}-hd{k.head_dim}"
+                         f"-w{k.num_warps}-h{k.num_heads}kv{k.num_kv_heads}")
+def test_states_match_the_reference_over_a_grid_on_the_simulator(kernel):
+    failures = []
+    for kind in ("normal", "increasing"):
+        q, k, v = make_inputs(kernel, np.random.default_rng(3), kind)
+        for seq_len in _seq_lens(kernel):
+            out, states = runtime.run(kernel, q, k, v, seq_len, backend="sim")
+            want = reference.warp_states(q, k, v, seq_len, kernel.num_warps, kernel.scale,
+                                         kernel.debug_layout.score_slots)
+            problems = compare_states(states, want)
+            if problems or not compare(out, reference.attention(q, k, v, seq_len,
+                                                                kernel.scale)).passed:
+                failures.append(f"{kind} seq_len={seq_len}: {problems}")
+    assert not failures, "\n".join(failures)
