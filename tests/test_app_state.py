@@ -160,3 +160,13 @@ def test_parse_changes_types_values_and_names_mistakes():
 
 def test_views_are_the_five_tabs():
     assert VIEWS == ("ptx", "diff", "resources", "run", "warps")
+
+
+def test_dtype_reaches_kernels_that_take_one_and_is_ignored_by_the_others():
+    split = Config(kernel="split-kv", dtype="f16", max_seq_len=256, seq_len=100)
+    assert kernel_args(split)["dtype"] == "f16"
+    assert build_kernel(split).dtype == "f16" and "f16" in describe(split)
+    assert changed_views(split, split.replace(dtype="bf16")) == PTX_VIEWS | RUN_VIEWS
+    multi = Config(dtype="f16")
+    assert "dtype" not in kernel_args(multi) and "f16" not in describe(multi)
+    assert changed_views(multi, multi.replace(dtype="bf16")) == frozenset()

@@ -120,3 +120,11 @@ def test_impossible_head_counts_are_messages_not_widget_errors(app, heads):
     app.controls.widgets["num_heads"].value = heads  # would fail the ratio dropdown's check
     assert f"num_heads={heads} is outside the accepted range" in text(app.ptx_view)
     assert text(app.notes) == ""
+
+
+def test_dtype_control_follows_the_kernel(app):
+    assert app.controls.widgets["dtype"].disabled
+    app.change(kernel="split-kv", dtype="f16")
+    assert not app.controls.widgets["dtype"].disabled
+    assert "cvt.f32.f16" in text(app.ptx_view)
+    assert "split-kv" in text(app.diff_view) and "f16" in text(app.diff_view)

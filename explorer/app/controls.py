@@ -1,6 +1,7 @@
 """The explorer's control widgets: one per `Config` field, built from the kernel registry and
 the target list, and kept in step with the state (GQA ratios offered are exactly the divisors
-of num_heads; seq_len's range follows max_seq_len; warps is disabled for kernels without it).
+of num_heads; seq_len's range follows max_seq_len; warps, indirect and dtype are disabled for
+kernels without them).
 
 It holds no state of its own: `Controls.show(config)` sets the widgets from a configuration
 without firing the app's handler, and `on_change` reports (field, value) pairs.
@@ -16,6 +17,7 @@ from ..kernels import KERNELS, TARGETS
 from . import theme
 from .state import (
     BACKEND_CHOICES,
+    DTYPE_CHOICES,
     MAX_SEQ_LEN_CHOICES,
     OPTIONAL_PARAMETERS,
     Config,
@@ -74,6 +76,8 @@ class Controls:
             "seq_len": w.IntSlider(min=0, max=config.max_seq_len, description="seq_len",
                                    continuous_update=False),
             "indirect": w.Checkbox(description="indirect seq_len", indent=False),
+            "dtype": w.Dropdown(options=list(DTYPE_CHOICES), description="dtype",
+                                tooltip="storage dtype of q, K, V and out (split-kv)"),
             "target": w.Dropdown(options=list(TARGETS), description="target"),
             "backend": w.ToggleButtons(options=list(BACKEND_CHOICES),
                                        style={"button_width": "62px"},
@@ -131,7 +135,7 @@ class Controls:
         """Three groups side by side: the kernel, its shape, the sequence and backend."""
         ws = self.widgets
         groups = (
-            ("kernel", ("kernel", "target", "indirect")),
+            ("kernel", ("kernel", "target", "dtype", "indirect")),
             ("shape", ("head_dim", "num_warps", "num_heads", "gqa_ratio")),
             ("sequence and backend", ("max_seq_len", "seq_len", "backend")),
         )

@@ -39,6 +39,7 @@ class Config:
     max_seq_len: int = 512
     seq_len: int = 512
     indirect: bool = False
+    dtype: str = "f32"  # storage dtype, for kernels that take one (split-kv)
     target: str = "sm_90"
     backend: str = "auto"
 
@@ -67,7 +68,8 @@ def takes_warps(kernel: str) -> bool:
 
 
 # control (Config field) -> the constructor parameter it sets, for the optional ones
-OPTIONAL_PARAMETERS = {"num_warps": "num_warps", "indirect": "indirect_seq_len"}
+OPTIONAL_PARAMETERS = {"num_warps": "num_warps", "indirect": "indirect_seq_len", "dtype": "dtype"}
+DTYPE_CHOICES = ("f32", "f16", "bf16")
 
 
 def kernel_args(config: Config) -> dict[str, object]:
@@ -178,6 +180,8 @@ def describe(config: Config) -> str:
     parts.append(f"max_seq_len {config.max_seq_len}")
     if config.indirect and takes(config.kernel, "indirect_seq_len"):
         parts.append("indirect seq_len")
+    if takes(config.kernel, "dtype"):
+        parts.append(config.dtype)
     parts.append(config.target)
     return " · ".join(parts)
 
@@ -210,7 +214,7 @@ def config_from_kernel(kernel, target: str, seq_len: int, backend: str) -> Confi
         num_heads=kernel.num_heads, gqa_ratio=kernel.num_heads // kernel.num_kv_heads,
         max_seq_len=kernel.max_seq_len, seq_len=seq_len,
         indirect=bool(getattr(kernel, "indirect_seq_len", False)), target=target,
-        backend=backend,
+        backend=backend, dtype=getattr(kernel, "dtype", Config.dtype),
     )
     want, got = kernel.config(), build_kernel(config).config()
     differ = sorted(k for k in want if k != "debug" and want[k] != got.get(k))
