@@ -89,8 +89,7 @@ def time_kernel(kernel, seq_len: int, repeats: int = 20, l2_multiple: int = 4) -
         for _ in range(copies - 1)
     ]
     stream = cp.cuda.Stream(non_blocking=True)
-    for bufs in runs[:1]:
-        cuda.launch_all(kernel, bufs, stream=stream)  # load the module before capture
+    cuda.launch_all(kernel, first, stream=stream)  # load the module before capture
     with stream:
         stream.begin_capture()
         for bufs in runs:

@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-import functools
-
 import pytest
 
+from explorer.runtime import gpu_probe
 
-@functools.cache
+
 def gpu_available() -> tuple[bool, str]:
-    """(True, "") when CuPy imports and CUDA reports a device; else (False, the reason)."""
-    try:
-        import cupy  # lazy: the suite must run without CuPy
-    except ImportError as exc:
-        return False, f"no GPU: CuPy is not installed ({exc})"
-    try:
-        count = cupy.cuda.runtime.getDeviceCount()
-    except Exception as exc:  # CUDARuntimeError, or a missing driver library
-        return False, f"no GPU: CUDA reports 0 devices ({type(exc).__name__}: {exc})"
-    if count < 1:
-        return False, "no GPU: CUDA reports 0 devices"
-    return True, ""
+    """(True, "") when CuPy finds a GPU; else (False, the reason). The runtime's own probe,
+    so the tests skip for exactly the reasons the app and the lesson fall back to the
+    simulator."""
+    found, detail = gpu_probe()
+    return (True, "") if found else (False, f"no GPU: {detail}")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

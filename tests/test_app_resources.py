@@ -85,7 +85,7 @@ def test_a_clear_note_without_ptxas(monkeypatch):
     def missing(*args, **kwargs):
         raise ptxas.PtxasNotFound()
 
-    monkeypatch.setattr(ptxas, "assemble", missing)
+    monkeypatch.setattr(ptxas, "assemble_with_cubin", missing)
     config = Config(head_dim=48)
     kernel = build_kernel(config)
     found = resources.collect(emit(config), kernel.entry, config.target)

@@ -99,14 +99,14 @@ def collect(ptx: str, entry: str, target: str, with_sass: bool = True) -> Resour
         return _cache[key]
     notes: list[str] = []
     try:
-        reports = ptxas.assemble(ptx, target)
+        reports, cubin = ptxas.assemble_with_cubin(ptx, target)  # one ptxas run for both
     except ptxas.PtxasNotFound as err:
         return Resources(target, {}, entry, None, (str(err),))  # not stored: may be installed
     except (ptxas.PtxasError, ValueError) as err:
-        reports, notes = {}, [f"ptxas rejected the PTX: {err}"]
+        reports, cubin, notes = {}, None, [f"ptxas rejected the PTX: {err}"]
     sass = None
-    if with_sass and reports:
-        sass, note = _sass(ptx, target)
+    if with_sass and cubin is not None:
+        sass, note = _sass(cubin)
         if note:
             notes.append(note)
     if len(_cache) >= CACHE_SIZE:
@@ -115,12 +115,12 @@ def collect(ptx: str, entry: str, target: str, with_sass: bool = True) -> Resour
     return result
 
 
-def _sass(ptx: str, target: str) -> tuple[str | None, str | None]:
+def _sass(cubin: bytes) -> tuple[str | None, str | None]:
     tool = find_nvdisasm()
     if tool is None:
         return None, f"SASS: nvdisasm is not installed ({NVDISASM_HINT})."
     try:
-        return disassemble(ptxas.assemble_cubin(ptx, target), tool), None
+        return disassemble(cubin, tool), None
     except (RuntimeError, ptxas.PtxasError, OSError, subprocess.SubprocessError) as err:
         return None, f"SASS unavailable: {err}"
 

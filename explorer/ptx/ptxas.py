@@ -29,6 +29,7 @@ __all__ = [
     "PtxasReport",
     "assemble",
     "assemble_cubin",
+    "assemble_with_cubin",
     "find_ptxas",
     "parse_verbose",
 ]
@@ -257,8 +258,15 @@ def assemble(
     Raises ValueError for a malformed ``target``, PtxasNotFound without ptxas, and
     PtxasError (with ptxas' stderr) when assembly fails.
     """
-    output, _ = _run_ptxas(ptx, target, ptxas, timeout, verbose=True)
-    return parse_verbose(output)
+    return assemble_with_cubin(ptx, target, ptxas=ptxas, timeout=timeout)[0]
+
+
+def assemble_with_cubin(
+    ptx: str, target: str = "sm_80", *, ptxas: str | None = None, timeout: float = 60
+) -> tuple[dict[str, PtxasReport], bytes]:
+    """One ptxas run giving both the reports and the cubin (same errors as assemble)."""
+    output, cubin = _run_ptxas(ptx, target, ptxas, timeout, verbose=True)
+    return parse_verbose(output), cubin
 
 
 def assemble_cubin(
