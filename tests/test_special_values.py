@@ -3,9 +3,9 @@ the float64 reference gives for the same stored inputs: NaN where it is NaN, the
 and the finite elements within the project's tolerances. One test body, two backends (the
 simulator always, CUDA where a GPU is present).
 
-Where a kernel differs from the reference the case is listed in `KNOWN`, with the reason; the
-kernel bugs are strict xfails (fixing the kernel turns them into failures that ask for the
-marker to go). docs/reliability.md explains each.
+Where a kernel differs from the reference by design the case is listed in `KNOWN`, with the
+reason. A kernel bug found here would be pinned as a strict xfail until fixed (two were, both
+fixed); docs/reliability.md explains each.
 """
 
 from __future__ import annotations
@@ -91,27 +91,13 @@ CASES = {
     "score gaps of 1e2..1e3": _score_gaps,
 }
 
-SEED_BUG = (
-    "kernel bug (single- and multi-warp): a -inf score while a warp's running max is still -inf "
-    "(its first position) computes corr = ex2((m - m') log2e) with m = m' = -inf = ex2(NaN) "
-    "and poisons the warp's l and o; split-kv subtracts 0 instead while m' is -inf"
-)
-SPLIT_BUG = (
-    "kernel bug (split-kv combine): a NaN score makes the split's l NaN; the combine tests "
-    "`setp.gt.f32 L, 0` (false for NaN) and writes 0 instead of NaN (setp.neu would keep it)"
-)
 EMPTY_ZEROS = (
-    "by design: split-kv treats a row whose scores are all -inf like seq_len = 0 and writes "
-    "zeros; the reference (and the seed kernels) give NaN = 0/0"
+    "by design: a row whose scores are all -inf is treated like seq_len = 0 and gets zeros "
+    "(every kernel); the reference gives NaN = 0/0"
 )
-SPLIT = ("split-kv", "split-kv-bf16")
-SEED = ("single-warp", "multi-warp")
-KNOWN = {
-    **{(kn, "a score of -Inf at a range's first position"): SEED_BUG for kn in SEED},
-    **{(kn, case): SPLIT_BUG for kn in SPLIT
-       for case in ("NaN in q", "NaN in K", "+Inf in q", "a score of +Inf")},
-    **{(kn, "every score -Inf"): EMPTY_ZEROS for kn in SPLIT},
-}
+# The two kernel bugs these tests found (a -inf first score gave NaN in the seed kernels; the
+# split-kv combine turned a NaN L into 0) are fixed; docs/reliability.md tells the story.
+KNOWN = {(kn, "every score -Inf"): EMPTY_ZEROS for kn in KERNELS}
 
 
 def special_inputs(kernel, mutate):
@@ -141,10 +127,7 @@ def same_answer(out, ref, dtype: str) -> str:
 def _params():
     for kn in KERNELS:
         for case in CASES:
-            reason = KNOWN.get((kn, case))
-            marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason and (
-                reason != EMPTY_ZEROS) else []
-            yield pytest.param(kn, case, marks=marks, id=f"{kn}-{case}")
+            yield pytest.param(kn, case, id=f"{kn}-{case}")
 
 
 @pytest.mark.parametrize("backend", ["sim", pytest.param("cuda", marks=pytest.mark.gpu)])

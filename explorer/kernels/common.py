@@ -292,7 +292,7 @@ def attend_position(
     """One position: score = scale * q.k (warp sum), then the online-softmax update of m, l, o.
 
     `m' = max(m, s)`, `corr = 2^((m - m') log2e)`, `p = 2^((s - m') log2e)`, `l = l*corr + p`,
-    `o = o*corr + p*v`. The old max stays in `state.m` until `corr` is computed.
+    `o = o*corr + p*v`, with 0 in place of m' while m' is -inf (corr = p = 0 then, not NaN). The old max stays in `state.m` until `corr` is computed.
     Returns the scaled score.
     """
     guards = slot_guards(setup, shape)
@@ -310,8 +310,10 @@ def attend_position(
         b.set(dot, "fma.rn.f32", setup.q[s], k[s], dot, guard=guards[s])
     score = b.op("mul.f32", warp_sum(b, dot), shape.scale)
     m_new = b.op("max.f32", state.m, score)
-    corr = b.op("ex2.approx.f32", b.op("mul.f32", b.op("sub.f32", state.m, m_new), LOG2E))
-    p = b.op("ex2.approx.f32", b.op("mul.f32", b.op("sub.f32", score, m_new), LOG2E))
+    # While m' is still -inf (only -inf scores so far) subtract 0, not -inf: -inf - -inf is NaN.
+    safe = b.op("selp.f32", 0.0, m_new, b.op("setp.eq.f32", m_new, NEG_INF))
+    corr = b.op("ex2.approx.f32", b.op("mul.f32", b.op("sub.f32", state.m, safe), LOG2E))
+    p = b.op("ex2.approx.f32", b.op("mul.f32", b.op("sub.f32", score, safe), LOG2E))
     b.set(state.l, "fma.rn.f32", state.l, corr, p)
     for s in range(shape.slots):
         b.set(state.o[s], "mul.f32", state.o[s], corr, guard=guards[s])

@@ -48,7 +48,7 @@ def build_combine(k) -> Kernel:
         b.set(big_m, "mov.f32", new_m)
     b.comment("phase: normalise and store")
     value = b.op("mov.f32", 0.0)
-    nonempty = b.op("setp.gt.f32", big_l, 0.0)
+    nonempty = b.op("setp.neu.f32", big_l, 0.0)  # NaN stays NaN; 0 -> zeros
     b.set(value, "div.rn.f32", acc, big_l, guard=Guard(nonempty))
     flat = b.op("mad.lo.u32", row, k.head_dim, elem)
     addr = b.op("mad.wide.u32", flat, DTYPES[k.dtype], out)
