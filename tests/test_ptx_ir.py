@@ -401,3 +401,20 @@ def test_a_vector_load_returns_a_vector_of_fresh_registers() -> None:
     dst = b.op("ld.global.v4.f32", Address(Reg("rd", 1)))
     assert isinstance(dst, Vector) and [r.kind for r in dst.regs] == ["f"] * 4
     assert len(set(dst.regs)) == 4
+
+
+def test_maxntid_prints_parses_and_bounds_the_simulated_launch() -> None:
+    from explorer import sim
+
+    b = KernelBuilder("k", max_threads=64)
+    b.op("ret")
+    kernel = b.build()
+    text = emit(kernel, "sm_80")
+    assert ")\n.maxntid 64, 1, 1\n{" in text
+    assert parse(text) == kernel
+    assert parse(text.replace(".maxntid 64, 1, 1", ".maxntid 16, 2, 2")).max_threads == 64
+    with pytest.raises(PtxParseError, match="maxntid of 2048"):
+        parse(text.replace(".maxntid 64, 1, 1", ".maxntid 1024, 2"))
+    sim.launch(text, "k", 1, 64, [])
+    with pytest.raises(ValueError, match="block=\\(65, 1, 1\\).*maxntid 64"):
+        sim.launch(text, "k", 1, 65, [])

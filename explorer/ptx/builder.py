@@ -60,8 +60,9 @@ def _split(name: str) -> tuple[str, tuple[str, ...]]:
 class KernelBuilder:
     """Accumulates params, shared declarations and statements of one `.entry`."""
 
-    def __init__(self, entry: str) -> None:
+    def __init__(self, entry: str, max_threads: int | None = None) -> None:
         self.entry = entry
+        self.max_threads = max_threads  # `.maxntid`: the most threads a launch may have
         self._params: list[Param] = []
         self._shared: list[SharedDecl] = []
         self._body: list[Statement] = []
@@ -202,7 +203,8 @@ class KernelBuilder:
     # -- result -------------------------------------------------------------------------
     def build(self) -> Kernel:
         """The finished kernel; raises `BarrierError` if a barrier is unsafe."""
-        kernel = Kernel(self.entry, tuple(self._params), tuple(self._shared), tuple(self._body))
+        kernel = Kernel(self.entry, tuple(self._params), tuple(self._shared), tuple(self._body),
+                        self.max_threads)
         check_barriers(kernel)
         return kernel
 

@@ -198,6 +198,7 @@ class Kernel:
     params: tuple[Param, ...]
     shared: tuple[SharedDecl, ...]
     body: tuple[Statement, ...]
+    max_threads: int | None = None  # `.maxntid N, 1, 1`: ptxas keeps registers within it
 
     def registers(self) -> dict[str, int]:
         """Per register prefix (`f`, `rd`, `xrd`...), one more than the highest index used

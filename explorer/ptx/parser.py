@@ -100,7 +100,8 @@ def parse_module(text: str) -> Module:
             raise PtxParseError(n, raw, "unsupported module-level directive")
     if module_shared:
         kernels = [
-            Kernel(k.entry, k.params, tuple(module_shared) + k.shared, k.body) for k in kernels
+            Kernel(k.entry, k.params, tuple(module_shared) + k.shared, k.body, k.max_threads)
+            for k in kernels
         ]
     size = header.get(".address_size")
     return Module(header.get(".version"), header.get(".target"), size and int(size), tuple(kernels))
@@ -120,6 +121,7 @@ def _kernel(lines: list[str], start: int) -> tuple[int, Kernel]:
             raise PtxParseError(start + 1, lines[start], "entry without a body")
     before, _, after = lines[n].partition("{")
     head += " " + _strip_comment(before)
+    head, max_threads = _maxntid(head, start, lines[start])
     match = _ENTRY.search(head.strip())
     if not match:
         raise PtxParseError(start + 1, lines[start], "malformed .entry header")
@@ -136,7 +138,7 @@ def _kernel(lines: list[str], start: int) -> tuple[int, Kernel]:
         lineno, raw = pending.pop(0)
         stripped = raw.strip()
         if stripped.startswith("}"):
-            return n, Kernel(match.group(1), params, tuple(shared), tuple(body))
+            return n, Kernel(match.group(1), params, tuple(shared), tuple(body), max_threads)
         if stripped.startswith("//"):
             body.append(Comment(stripped[2:].strip()))
             continue
@@ -149,6 +151,22 @@ def _kernel(lines: list[str], start: int) -> tuple[int, Kernel]:
             shared.append(_shared(code, lineno, raw))
             continue
         body.extend(_statements(code, lineno, raw))
+
+
+_MAXNTID = re.compile(r"\.maxntid\s+(\d+)(?:\s*,\s*(\d+))?(?:\s*,\s*(\d+))?\s*$")
+
+
+def _maxntid(head: str, start: int, raw: str) -> tuple[str, int | None]:
+    """The header without a trailing `.maxntid x[, y[, z]]`, and x * y * z (or None)."""
+    match = _MAXNTID.search(head)
+    if not match:
+        return head, None
+    total = 1
+    for dim in match.groups():
+        total *= int(dim) if dim else 1
+    if not 1 <= total <= 1024:
+        raise PtxParseError(start + 1, raw, f".maxntid of {total} threads (accepted: 1..1024)")
+    return head[:match.start()], total
 
 
 def _param(text: str, lineno: int) -> Param:

@@ -38,7 +38,10 @@ def _entry_lines(kernel: Kernel) -> list[str]:
     params = [f"\t.param .{p.type} {p.name}" for p in kernel.params]
     lines.append(f".visible .entry {kernel.entry}(")
     lines.extend(p + ("," if i < len(params) - 1 else "") for i, p in enumerate(params))
-    lines += [")", "{"]
+    lines.append(")")
+    if kernel.max_threads:
+        lines.append(f".maxntid {kernel.max_threads}, 1, 1")
+    lines.append("{")
     counts = kernel.registers()
     for family in ("", SIDE_FAMILY):
         lines += [

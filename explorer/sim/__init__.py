@@ -1,4 +1,5 @@
-"""A CPU simulator that runs PTX text with warp semantics (`shfl.sync`, `bar.sync`).
+"""A CPU simulator that runs PTX text with warp semantics (`shfl.sync`, `mma.sync`,
+`bar.sync`).
 
 `launch(ptx, entry, grid, block, args)` parses the PTX with `explorer.ptx.parse`, decodes each
 instruction once (`program`), and runs every thread of every CTA as NumPy vectors with
@@ -45,6 +46,10 @@ def launch(
     program = load(ptx, entry)
     pointers, values = check_args(program, list(args))
     check_size(dims3(grid, "grid"), dims3(block, "block"))
+    limit = program.kernel.max_threads
+    if limit and int(np.prod(dims3(block, "block"))) > limit:
+        raise ValueError(f"block={tuple(dims3(block, 'block'))}: {entry} declares .maxntid "
+                         f"{limit} (accepted: at most {limit} threads per CTA)")
     m = Machine(grid, block, program.registers, GlobalMemory(pointers), program.kernel.shared)
     m.param_values = values
     if check_races:

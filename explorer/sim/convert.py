@@ -3,8 +3,9 @@
 `cvt` covers integer widening/narrowing (C casts, `.sat` clamps), integer to float (`.rn`),
 float to integer (`.rni/.rzi/.rmi/.rpi`, clamped to the destination range, NaN to 0, as the
 ISA specifies), f32 <-> f64 (`.rn`) and rounding a float to an integral value; f16/bf16
-conversions and vector `mov` packing are in `half`. `cvta` is the identity: generic, global
-and shared addresses are the same numbers in this simulator (see `memory`).
+conversions (the two-source `cvt.rn.f16x2.f32` too) and vector `mov` packing are in `half`.
+`cvta` is the identity: generic, global and shared addresses are the same numbers in this
+simulator (see `memory`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ptx.ir import Instruction, Vector
-from .half import HALF, decode_mov_vector, half_cvt
+from .half import HALF, decode_cvt_pair, decode_mov_vector, half_cvt
 from .operands import DecodeContext, Unsupported, op_type, types_of
 from .ops import build
 from .values import DTYPES, bits_of, flush_f32, is_float, is_signed, saturate
@@ -92,6 +93,8 @@ def _saturated(fn):
 
 
 def decode_cvt(ins: Instruction, ctx: DecodeContext):
+    if len(ins.operands) == 3:
+        return decode_cvt_pair(ins, ctx)
     types = types_of(ins)
     if len(types) != 2:
         raise Unsupported("cvt needs a destination and a source type")

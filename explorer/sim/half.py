@@ -1,7 +1,9 @@
-"""Half-precision data: `cvt` between f16/bf16 and f32/f64, and `mov.bN` packing and unpacking
-of registers (`mov.b32 {%rs1, %rs2}, %r1`: the first register is the low half).
+"""Half-precision data: `cvt` between f16/bf16 and f32/f64, the pair conversion
+`cvt.rn.{f16x2,bf16x2}.f32 d, hi, lo`, and `mov.bN` packing and unpacking of registers
+(`mov.b32 {%rs1, %rs2}, %r1`: the first register is the low half).
 
-Values are moved and converted, not computed on: f16/bf16 arithmetic is not modelled. f16 uses
+Values are moved and converted, not computed on: f16/bf16 arithmetic is not modelled (the
+module `mma` widens them to float64 for the one instruction that computes on them). f16 uses
 NumPy's float16 (IEEE binary16, conversions rounded to nearest even); NumPy has no bfloat16, so a
 bf16 is its 16 bits: f32 -> bf16 rounds to nearest even on the bits, NaN gives 0x7FFF.
 """
@@ -11,11 +13,13 @@ from __future__ import annotations
 import numpy as np
 
 from ..ptx.ir import Instruction, Reg, Vector
-from .operands import DecodeContext, Unsupported, reader, writer
+from .operands import DecodeContext, Unsupported, reader, types_of, writer
+from .ops import build
 
 HALF = frozenset({"f16", "bf16"})
 KIND_BITS = {"rs": 16, "r": 32, "rd": 64, "f": 32, "fd": 64}
 BF16_NAN = np.uint16(0x7FFF)
+PAIRS = {"f16x2": "f16", "bf16x2": "bf16"}
 
 
 def bf16_to_f32(bits) -> np.ndarray:
@@ -39,6 +43,28 @@ def half_cvt(dst: str, src: str, rounding: str | None):
         if src == "f32":
             return f32_to_bf16
     raise Unsupported(f"cvt.{rounding or ''}.{dst}.{src} is not modelled")
+
+
+def decode_cvt_pair(ins: Instruction, ctx: DecodeContext):
+    """`cvt.rn.{f16x2,bf16x2}.f32 d, hi, lo`: d's upper 16 bits are `hi` rounded to the half
+    type, its lower 16 bits `lo` (CUDA's `__floats2half2_rn(x, y)` passes y first: x lands low).
+    Each half is rounded exactly as the scalar `cvt.rn.{f16,bf16}.f32` rounds it."""
+    types = types_of(ins)
+    if len(types) != 2 or types[0] not in PAIRS or types[1] != "f32":
+        raise Unsupported(
+            f"{ins.name}: a three-operand cvt is modelled only as "
+            "cvt.rn.f16x2.f32 or cvt.rn.bf16x2.f32 (d, hi, lo)"
+        )
+    if set(ins.modifiers) != {"rn", *types}:
+        raise Unsupported(f"{ins.name}: only .rn pair conversions are modelled")
+    to_half = half_cvt(PAIRS[types[0]], "f32", "rn")
+
+    def pack(hi, lo):
+        hi_bits = np.asarray(to_half(hi)).view(np.uint16).astype(np.uint32)
+        lo_bits = np.asarray(to_half(lo)).view(np.uint16).astype(np.uint32)
+        return (hi_bits << np.uint32(16)) | lo_bits
+
+    return build(ins, ctx, ("f32", "f32"), types[0], pack)
 
 
 def decode_mov_vector(ins: Instruction, ctx: DecodeContext, t: str):

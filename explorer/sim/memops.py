@@ -154,4 +154,17 @@ def decode_st(ins: Instruction, ctx: DecodeContext):
     return run
 
 
-TABLE = {"ld": decode_ld, "st": decode_st}
+def decode_prefetch(ins: Instruction, ctx: DecodeContext):
+    """A hint: the address is computed (its registers must be set), nothing is read."""
+    spaces = [m for m in ins.modifiers if m in ("global", "local")]
+    if spaces != ["global"] or not {"L1", "L2"} & set(ins.modifiers):
+        raise Unsupported("only prefetch.global.L1 and prefetch.global.L2 are modelled")
+    address = _address(ins, ins.operands[0], "global", ctx)
+
+    def run(m, sel):
+        address(m, sel)
+
+    return run
+
+
+TABLE = {"ld": decode_ld, "st": decode_st, "prefetch": decode_prefetch}

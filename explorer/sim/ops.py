@@ -1,4 +1,5 @@
-"""Semantics of the arithmetic, logic, compare and select opcodes, one decoder per opcode.
+"""Semantics of the arithmetic, logic, compare, select and byte-permute (`prmt`) opcodes, one
+decoder per opcode.
 
 A decoder turns one `Instruction` into `run(machine, sel)` once, at load time; `run` reads the
 sources for the threads in `sel`, computes with NumPy in the instruction's type (f32 in float32,
@@ -278,6 +279,33 @@ def decode_selp(ins, ctx):
     return build(ins, ctx, (t, t, "pred"), t, lambda a, b, c: np.where(c, a, b).astype(DTYPES[t]))
 
 
+U64 = np.uint64
+BYTE, SIGN = U64(0xFF), U64(0x80)
+
+
+def permute_bytes(a, b, c):
+    """`prmt.b32` default mode: byte i of d is byte c[4i+2:4i] of {b3 b2 b1 b0 a3 a2 a1 a0}
+    (numbered 7..0), or that byte's msb replicated over 8 bits where c[4i+3] is set."""
+    source = (np.asarray(b, U64) << U64(32)) | np.asarray(a, U64)
+    selector = np.asarray(c, U64)
+    d = np.zeros(np.broadcast(source, selector).shape, U64)
+    for i in range(4):
+        nibble = (selector >> U64(4 * i)) & U64(0xF)
+        byte = (source >> ((nibble & U64(7)) * U64(8))) & BYTE
+        sign = np.where(byte & SIGN, BYTE, U64(0))  # the byte's msb, 8 times
+        d |= np.where(nibble & U64(8), sign, byte) << U64(8 * i)
+    return d.astype(np.uint32)
+
+
+def decode_prmt(ins, ctx):
+    if ins.modifiers != ("b32",):
+        raise Unsupported(
+            f"{ins.name}: only the default mode of prmt.b32 is modelled "
+            "(not .f4e, .b4e, .rc8, .ecl, .ecr, .rc16)"
+        )
+    return build(ins, ctx, ("b32", "b32", "b32"), "b32", permute_bytes)
+
+
 def _approx(fn32, fn64=None):
     def decode(ins, ctx):
         t = op_type(ins)
@@ -314,6 +342,7 @@ TABLE = {
     "shr": _shift(left=False),
     "setp": decode_setp,
     "selp": decode_selp,
+    "prmt": decode_prmt,
     "ex2": _approx(np.exp2),
     "lg2": _approx(np.log2),
     "rcp": _approx(_recip, _recip),

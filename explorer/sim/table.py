@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from . import convert, memops, ops, warp
+from . import convert, memops, mma, ops, warp
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,8 @@ ROWS: dict[str, tuple[str, Callable | None, str]] = {
         "compute",
         convert.TABLE["cvt"],
         "int<->int (.sat), int->float (.rn), float->int (.rni/.rzi/.rmi/.rpi, clamped), "
-        "f32<->f64 (.rn), float->integral float; f16/bf16 <-> f32 (.rn), f16 <-> f64",
+        "f32<->f64 (.rn), float->integral float; f16/bf16 <-> f32 (.rn), f16 <-> f64; "
+        ".rn.f16x2/.bf16x2.f32 d, hi, lo",
     ),
     "cvta": ("compute", convert.TABLE["cvta"], "identity (one flat address space)"),
     "add": ("compute", ops.TABLE["add"], f"{_INT}, .sat.s32; {_F}; f64"),
@@ -78,6 +79,22 @@ ROWS: dict[str, tuple[str, Callable | None, str]] = {
     "lg2": ("compute", ops.TABLE["lg2"], ".approx.f32 as float32 log2 (.ftz)"),
     "rcp": ("compute", ops.TABLE["rcp"], ".rn/.approx.f32 and .rn.f64 as IEEE 1/x"),
     "sqrt": ("compute", ops.TABLE["sqrt"], ".rn/.approx.f32 and .rn.f64 as IEEE sqrt"),
+    "prefetch": (
+        "compute",
+        memops.TABLE["prefetch"],
+        ".global.L1/.L2: the address is computed, nothing else (a hint, never a fault)",
+    ),
+    "prmt": (
+        "compute",
+        ops.TABLE["prmt"],
+        ".b32 default mode (register or immediate selector, sign replication); no other modes",
+    ),
+    "mma": (
+        "compute",
+        mma.TABLE["mma"],
+        ".sync.aligned.m16n8k16.row.col.f32.{f16,bf16}.{f16,bf16}.f32: f64 sum rounded once "
+        "to f32; whole warp checked",
+    ),
     "shfl": (
         "compute",
         warp.TABLE["shfl"],

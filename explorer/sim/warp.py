@@ -48,7 +48,7 @@ def source_lanes(mode: str, lane, b, c):
     return np.where(pval, j, lane)
 
 
-def _warp_bits(m, sel, present: np.ndarray | None = None) -> np.ndarray:
+def warp_bits(m, sel, present: np.ndarray | None = None) -> np.ndarray:
     """Per warp (global warp index), the lanes of `sel` (or of `present`) as a 32-bit mask."""
     bits = np.zeros(m.T, dtype=np.uint64)
     if present is None:
@@ -65,8 +65,8 @@ def _check_converged(m, sel, ins: Instruction, member, j) -> None:
     if outside.any():
         raise m.fail("shfl.sync: the thread's lane is not in membermask", ins, sel, outside)
     warp = m.global_warp[sel]
-    executing = _warp_bits(m, sel)[warp]
-    alive = _warp_bits(m, sel, ~m.exited)[warp]
+    executing = warp_bits(m, sel)[warp]
+    alive = warp_bits(m, sel, ~m.exited)[warp]
     missing = member & alive & ~executing
     if missing.any():
         bad = missing != 0
