@@ -74,8 +74,10 @@ def _copies(cp, kv_bytes_each: int, l2_multiple: int) -> int:
     return max(2, -(-l2_multiple * l2 // kv_bytes_each))
 
 
-def time_kernel(kernel, seq_len: int, repeats: int = 20, l2_multiple: int = 4) -> Timing:
-    """Median time of one run (all its launches), from graph replays over rotated K/V."""
+def time_kernel(kernel, seq_len: int, repeats: int = 20, l2_multiple: int = 4,
+                launches: int | None = None) -> Timing:
+    """Median time of one run (all its launches, or its first `launches`: split-KV's split
+    launch without the combine), from graph replays over rotated K/V."""
     cp = cuda.cupy()
     shapes = kernel.buffer_shapes()
     q = _random(cp, shapes["q"], kernel.dtype)
@@ -93,7 +95,7 @@ def time_kernel(kernel, seq_len: int, repeats: int = 20, l2_multiple: int = 4) -
     with stream:
         stream.begin_capture()
         for bufs in runs:
-            cuda.launch_all(kernel, bufs, stream=stream)
+            cuda.launch_all(kernel, bufs, stream=stream, first=launches)
         graph = stream.end_capture()
     for _ in range(3):
         graph.launch(stream)
@@ -101,8 +103,8 @@ def time_kernel(kernel, seq_len: int, repeats: int = 20, l2_multiple: int = 4) -
     ms = _median_ms(cp, stream, lambda: graph.launch(stream), repeats)
     kv_bytes = 2 * kernel.batch * kernel.num_kv_heads * seq_len * kernel.head_dim * (
         DTYPE_BYTES[kernel.dtype])
-    return Timing(kernel.name, kernel.config(), seq_len, ms * 1e3 / copies, kv_bytes, copies,
-                  repeats)
+    config = kernel.config() | ({} if launches is None else {"launches": launches})
+    return Timing(kernel.name, config, seq_len, ms * 1e3 / copies, kv_bytes, copies, repeats)
 
 
 def time_sdpa(batch: int, num_heads: int, num_kv_heads: int, head_dim: int, seq_len: int,

@@ -23,14 +23,26 @@ def _split(seq_len, dtype, batch=1, sm_count=132, **kw):
                                         sm_count=sm_count, **HEADS, **kw)
 
 
-def plan(sm_count: int, quick: bool = False):
-    """(label, thunk) pairs; each thunk times one row."""
+def plan(sm_count: int, quick: bool = False, sweeps: bool = True, only: str = ""):
+    """(label, thunk) pairs; each thunk times one row. `only="mma-sweeps"`: just those."""
+    if only == "mma-sweeps":
+        return _mma_sweeps(sm_count)
+    if only == "tune":
+        return _tune_rows(sm_count)
+    if only == "split-only":  # where the fixed overhead goes: the split launch alone
+        return [(label, lambda n=n, d=d, f=f: time_kernel(_split(n, d, sm_count=sm_count), n,
+                                                         launches=f))
+                for n in SEQ_LENS for d in ("f32", "f16") for f, label in (
+                    (None, "split-kv"), (1, "split-only"))]
     rows = []
     seqs = SEQ_LENS[:2] if quick else SEQ_LENS
-    for dtype in ("f32", "f16"):
+    for dtype in ("f32", "f16", "bf16"):
         for n in seqs:
             rows.append(("split-kv", lambda n=n, d=dtype: time_kernel(
                 _split(n, d, sm_count=sm_count), n)))
+            if dtype != "f32":  # the CUDA-core path, for comparison with the tensor cores
+                rows.append(("split-kv", lambda n=n, d=dtype: time_kernel(
+                    _split(n, d, sm_count=sm_count, mma=False), n)))
             rows.append(("sdpa", lambda n=n, d=dtype: time_sdpa(1, 32, 8, 128, n, d)))
     for n in (1024, 4096):
         for w in (4, 8, 16, 32):
@@ -43,7 +55,7 @@ def plan(sm_count: int, quick: bool = False):
             rows.append(("split-kv", lambda b=batch, d=dtype: time_kernel(
                 _split(4096, d, batch=b, sm_count=sm_count), 4096)))
             rows.append(("sdpa", lambda b=batch, d=dtype: time_sdpa(b, 32, 8, 128, 4096, d)))
-    if not quick:
+    if sweeps and not quick:
         rows += _sweeps(sm_count)
     return rows
 
@@ -55,7 +67,9 @@ def _sweeps(sm_count: int):
         (4096, 16384), ("f32", "f16"), (False, True), (2, 4, 8), (1, 2, 4)
     ):
         rows.append(("sweep", lambda n=n, d=dtype, p=pipeline, w=warps, u=unroll: time_kernel(
-            _split(n, d, sm_count=sm_count, num_warps=w, unroll=u, pipeline=p), n)))
+            _split(n, d, sm_count=sm_count, num_warps=w, unroll=u, pipeline=p,
+                   mma=False if d != "f32" else None), n)))
+    rows += _mma_sweeps(sm_count)
     for dtype in ("f32", "f16"):
         base = _split(16384, dtype, sm_count=sm_count).num_splits
         for splits in (base // 2, base * 2):
@@ -64,22 +78,50 @@ def _sweeps(sm_count: int):
     return rows
 
 
+def _mma_sweeps(sm_count: int):
+    """The tensor-core path (f16): warps x pipelining x L2 prefetch x splits (per SM, of the
+    8 KV heads) at 4K, 16K and 64K."""
+    rows = []
+    for n, warps, pipeline, prefetch, per_sm in itertools.product(
+        (4096, 16384, 65536), (4, 8), (False, True), (0, 1), (None, 1, 2, 3)
+    ):
+        splits = None if per_sm is None else max(1, sm_count * per_sm // 8)
+        rows.append(("sweep", lambda n=n, w=warps, pl=pipeline, p=prefetch, s=splits:
+                     time_kernel(_split(n, "f16", sm_count=sm_count, num_warps=w, pipeline=pl,
+                                        prefetch=p, num_splits=s), n)))
+    return rows
+
+
+def _tune_rows(sm_count: int):
+    """Warps x splits where the defaults miss a target: f32 at one sequence, batch 8."""
+    rows = []
+    for n, warps, splits in itertools.product((4096, 16384, 65536), (4, 8, 16), (16, 33, 66)):
+        rows.append(("sweep", lambda n=n, w=warps, s=splits: time_kernel(
+            _split(n, "f32", sm_count=sm_count, num_warps=w, num_splits=s), n)))
+    for dtype, warps, splits in [*itertools.product(["f16"], (4, 8), (2, 4)),
+                                 *itertools.product(["f32"], (4, 8), (4, 8, 16))]:
+        rows.append(("sweep", lambda d=dtype, w=warps, s=splits: time_kernel(
+            _split(4096, d, batch=8, sm_count=sm_count, num_warps=w, num_splits=s), 4096)))
+    return rows
+
+
 def markdown(rows: list[dict], copy_gbps: float) -> str:
-    head = ("| kernel | dtype | batch | seq_len | warps | unroll | pipeline | splits | us/launch "
-            "| GB/s | % of copy |\n|---|---|---|---|---|---|---|---|---|---|---|")
+    head = ("| kernel | dtype | batch | seq_len | warps | unroll | pipeline | mma | splits "
+            "| us/launch | GB/s | % of copy |\n|---|---|---|---|---|---|---|---|---|---|---|---|")
     lines = [f"Copy ceiling (device-to-device, read + write): {copy_gbps:,.0f} GB/s", "", head]
     for r in rows:
         c = r["config"]
         lines.append(
             f"| {r['kernel']} | {c.get('dtype', 'f32')} | {c.get('batch', 1)} | {r['seq_len']} "
             f"| {c.get('num_warps', '')} | {c.get('unroll', '')} | {c.get('pipeline', '')} "
+            f"| {c.get('mma', '')} "
             f"| {c.get('num_splits', '')} "
             f"| {r['us_per_launch']:.1f} | {r['gbps']:,.0f} | {r['pct_copy']:.1f} |"
         )
     return "\n".join(lines) + "\n"
 
 
-def run_suite(out_dir: str, quick: bool = False) -> dict:
+def run_suite(out_dir: str, quick: bool = False, sweeps: bool = True, only: str = "") -> dict:
     from .runtime import cuda
 
     cp = cuda.cupy()
@@ -90,7 +132,7 @@ def run_suite(out_dir: str, quick: bool = False) -> dict:
     copy_gbps = copy_bandwidth()
     print(f"{info}\ncopy ceiling {copy_gbps:,.0f} GB/s", flush=True)
     rows = []
-    for label, thunk in plan(sm_count, quick):
+    for label, thunk in plan(sm_count, quick, sweeps, only):
         timing = thunk()
         if timing is None:
             continue

@@ -51,6 +51,12 @@ def build_parser() -> argparse.ArgumentParser:
             cmd = sub.add_parser(name, help=help_text)
             cmd.add_argument("--out", default="bench-out", help="folder for bench.json/.md")
             cmd.add_argument("--quick", action="store_true", help="1K and 4K only, no sweeps")
+            cmd.add_argument("--no-sweeps", action="store_true",
+                             help="every seq_len and batch row, without the knob sweeps")
+            cmd.add_argument("--only", choices=("mma-sweeps", "split-only", "tune"),
+                             help="only these rows: the tensor-core path's knob sweep, "
+                             "split-KV with and without its combine launch, or warps x splits "
+                             "where a default misses a target")
             continue
         cmd = sub.add_parser(name, help=help_text)
         _add_kernel_options(cmd)
@@ -97,13 +103,18 @@ def _add_kernel_options(cmd: argparse.ArgumentParser) -> None:
                      help="storage dtype of q, K, V and out (split-kv; default f32)")
     cmd.add_argument("--splits", type=int, help="CTAs per sequence (split-kv; default: fill "
                      "whole waves of the SMs)")
-    cmd.add_argument("--unroll", type=int, help="rows in flight per lane (split-kv; default 2)")
+    cmd.add_argument("--unroll", type=int, help="rows in flight per lane (split-kv, CUDA-core "
+                     "path; default from a register estimate)")
+    cmd.add_argument("--mma", choices=("on", "off"), help="q.k and p.v on tensor cores "
+                     "(split-kv, f16/bf16; default on where the group has <= 8 q heads and "
+                     "head_dim <= 128)")
     cmd.add_argument("--target", default="sm_80", choices=TARGETS)
 
 
 # Options that only some kernels take: option -> constructor parameter.
 KERNEL_OPTIONS = {"warps": "num_warps", "batch": "batch", "dtype": "dtype",
-                  "splits": "num_splits", "unroll": "unroll"}
+                  "splits": "num_splits", "unroll": "unroll", "mma": "mma"}
+SWITCHES = {"on": True, "off": False}
 
 
 def make_kernel(args: argparse.Namespace):
@@ -129,7 +140,7 @@ def make_kernel(args: argparse.Namespace):
             takers = [k for k, c in KERNELS.items() if name in inspect.signature(c).parameters]
             raise UsageError(f"--{option} applies to {' and '.join(takers)} only, "
                              f"not {args.kernel}")
-        kwargs[name] = value
+        kwargs[name] = SWITCHES[value] if option == "mma" else value
     return cls(**kwargs)
 
 
@@ -202,7 +213,8 @@ def cmd_snapshot(kernel, args) -> int:
 def cmd_bench(args) -> int:
     from .bench_suite import run_suite  # needs CuPy and a GPU
 
-    result = run_suite(args.out, quick=args.quick)
+    result = run_suite(args.out, quick=args.quick, sweeps=not args.no_sweeps,
+                       only=args.only or "")
     print((Path(args.out) / "bench.md").read_text())
     return 0 if result["rows"] else 1
 

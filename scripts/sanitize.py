@@ -75,7 +75,9 @@ SPLIT_SHAPES = (
     dict(head_dim=128, num_heads=8, num_kv_heads=2, batch=2, num_warps=4, num_splits=3,
          dtype="f32"),
     dict(head_dim=64, num_heads=12, num_kv_heads=2, batch=1, num_warps=2, num_splits=4,
-         dtype="f16"),
+         dtype="f16", mma=False),
+    dict(head_dim=80, num_heads=8, num_kv_heads=1, batch=2, num_warps=2, num_splits=3,
+         dtype="f16", mma=True),  # tensor cores, partial chunks and tiles
     dict(head_dim=256, num_heads=4, num_kv_heads=1, batch=3, num_warps=2, num_splits=5,
          dtype="bf16", unroll=1),
     dict(head_dim=32, num_heads=32, num_kv_heads=8, batch=2, num_warps=1, num_splits=7,

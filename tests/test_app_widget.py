@@ -126,5 +126,5 @@ def test_dtype_control_follows_the_kernel(app):
     assert app.controls.widgets["dtype"].disabled
     app.change(kernel="split-kv", dtype="f16")
     assert not app.controls.widgets["dtype"].disabled
-    assert "cvt.f32.f16" in text(app.ptx_view)
+    assert "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32" in text(app.ptx_view)
     assert "split-kv" in text(app.diff_view) and "f16" in text(app.diff_view)

@@ -94,10 +94,12 @@ def valid_kernels(draw, max_seq_len=48, max_heads=8):
     dtype = draw(st.sampled_from(sorted(ELEMS)))
     head_dim = ELEMS[dtype] * draw(st.integers(1, 256 // ELEMS[dtype]))
     warp_limit = max(1, min(16, MAX_STATIC_SHARED // ((heads // kv) * (head_dim + 4) * 4)))
+    tensor_cores = dtype != "f32" and heads // kv <= 8 and draw(st.booleans())
+    path = dict(mma=True) if tensor_cores else dict(
+        mma=False if dtype != "f32" else None, unroll=draw(st.none() | st.integers(1, 4)))
     return cls(**base, head_dim=head_dim, dtype=dtype, batch=draw(st.integers(1, 2)),
                num_warps=draw(st.integers(1, warp_limit)),
-               num_splits=draw(st.none() | st.integers(1, 6)),
-               unroll=draw(st.none() | st.integers(1, 4)))
+               num_splits=draw(st.none() | st.integers(1, 6)), **path)
 
 
 @seed(SEED)
@@ -106,6 +108,10 @@ def valid_kernels(draw, max_seq_len=48, max_heads=8):
        target=st.sampled_from(TARGETS))
 def test_valid_configurations_round_trip(kernel, target):
     TRIED["(a) build+parse"] += 1
+    if getattr(kernel, "mma", False) and target == "sm_75":  # mma.m16n8k16 needs sm_80
+        with pytest.raises(ValueError, match="sm_80 or newer"):
+            kernel.emit(target)
+        return
     module = kernel.emit(target)
     for entry in kernel.kernels:
         assert parse(module, entry.entry) == entry
@@ -213,6 +219,7 @@ def _bad_combination(draw, cls, kwargs):
         kwargs["head_dim"] = draw(st.integers(1, 256).filter(
             lambda d: d % ELEMS[kwargs["dtype"]]))
         return cls, kwargs, "head_dim"
+    kwargs.pop("mma", None)  # 64 q heads per KV head: the CUDA-core path (the default)
     kwargs |= dict(num_heads=64, num_kv_heads=1, head_dim=256, num_warps=draw(st.integers(1, 16)))
     return cls, kwargs, "shared memory"
 

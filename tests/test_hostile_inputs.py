@@ -314,7 +314,8 @@ BOUND_KERNELS = [
 ] + [
     Split(37, 32, 4, 2, batch=2, num_splits=3, num_warps=2),
     Split(37, 64, 8, 2, num_splits=5, num_warps=1, dtype="f16"),
-    Split(37, 32, 4, 1, batch=2, num_splits=2, num_warps=2, dtype="bf16", unroll=3),
+    Split(37, 32, 4, 1, batch=2, num_splits=2, num_warps=2, dtype="bf16", unroll=3, mma=False),
+    Split(37, 40, 8, 2, batch=2, num_splits=2, num_warps=2, dtype="f16"),  # tensor cores
 ]
 
 

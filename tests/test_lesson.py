@@ -174,7 +174,7 @@ def test_measured_timings_on_a_gpu():
 def test_parallelism_table():
     rows = {r["kernel"].split(",")[0]: r for r in lesson.parallelism_table(4096)}
     assert rows["single-warp"]["rows per warp"] == 4096 and rows["single-warp"]["warps"] == 32
-    assert rows["split-KV"]["SMs used"] == 132
+    assert rows["split-KV"]["SMs used"] == min(rows["split-KV"]["CTAs"], 132) >= 128
     seed_mb, split_mb = rows["single-warp"]["K/V MB asked"], rows["split-KV"]["K/V MB asked"]
     assert seed_mb == pytest.approx(4 * split_mb, rel=1e-2)  # GQA 4:1, one read per group
     text = lesson.format_table(lesson.parallelism_table(4096))

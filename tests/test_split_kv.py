@@ -21,7 +21,8 @@ from explorer.ptx.ptxas import assemble, find_ptxas
 
 BACKENDS = ["sim", pytest.param("cuda", marks=pytest.mark.gpu)]
 
-# (max_seq_len, head_dim, heads, kv_heads, batch, warps, splits, unroll, dtype)
+# (max_seq_len, head_dim, heads, kv_heads, batch, warps, splits, unroll, dtype); f16/bf16 rows
+# with an unroll take the CUDA-core path (mma=False), rows with None the tensor-core path
 CASES = [
     (96, 128, 8, 2, 1, 4, 3, 2, "f32"),
     (70, 64, 8, 8, 2, 2, 4, 1, "f32"),
@@ -35,24 +36,40 @@ CASES = [
     (96, 128, 8, 2, 2, 4, 3, 2, "bf16"),
     (40, 32, 6, 3, 1, 2, 9, 2, "bf16"),
     (60, 64, 4, 4, 3, 1, 2, 1, "bf16"),
+    # tensor cores: group 1..8, head_dim with partial chunks, several full tiles per warp
+    (96, 128, 8, 2, 2, 4, 3, None, "f16"),
+    (50, 64, 12, 2, 1, 1, 4, None, "f16"),
+    (45, 80, 4, 1, 3, 2, 5, None, "f16"),
+    (200, 128, 32, 8, 1, 2, 2, None, "f16"),
+    (96, 128, 8, 2, 2, 4, 3, None, "bf16"),
+    (40, 40, 8, 1, 1, 2, 3, None, "bf16"),
+    (60, 24, 4, 4, 3, 1, 2, None, "bf16"),
+    (300, 64, 8, 2, 2, 2, 2, "mma-pipelined", "f16"),
+    (250, 128, 4, 1, 1, 1, 1, "mma-pipelined", "bf16"),
+    (90, 80, 8, 1, 2, 2, 3, "mma-pipelined", "f16"),
+    (96, 128, 32, 8, 1, 4, 2, None, "f16"),
 ]
 
 
 def _kernel(case):
     msl, hd, h, kv, batch, warps, splits, unroll, dtype = case
+    mma = unroll is None or isinstance(unroll, str)
+    pipeline = True if unroll == "mma-pipelined" else None  # next tile's loads in flight
     return SplitKVDecodeAttentionKernel(msl, hd, h, kv, batch=batch, num_warps=warps,
-                                        num_splits=splits, unroll=unroll, dtype=dtype)
+                                        num_splits=splits, dtype=dtype, mma=mma,
+                                        unroll=None if mma else unroll, pipeline=pipeline)
 
 
 def _id(case):
     msl, hd, h, kv, batch, warps, splits, unroll, dtype = case
-    return f"{dtype}-hd{hd}-h{h}kv{kv}-b{batch}-w{warps}-s{splits}-u{unroll}-msl{msl}"
+    path = "mma" if unroll is None else unroll if isinstance(unroll, str) else f"u{unroll}"
+    return f"{dtype}-hd{hd}-h{h}kv{kv}-b{batch}-w{warps}-s{splits}-{path}-msl{msl}"
 
 
 def _lengths(kernel):
     """Edge lengths, one list per run: all max, empty sequences, fewer rows than splits, a
     step boundary +-1; different lengths across the batch."""
-    m, step = kernel.max_seq_len, kernel.geometry.rows_per_step
+    m, step = kernel.max_seq_len, kernel.rows_per_step
     picks = [m, 0, 1, kernel.num_splits - 1, step - 1, step + 1, m - 1]
     picks = [min(max(p, 0), m) for p in picks]
     runs = [[n] * kernel.batch for n in picks]
@@ -110,12 +127,31 @@ def test_contract():
         (dict(num_kv_heads=5), "num_kv_heads=5"),
         (dict(debug=True), "no debug variant"),
         (dict(head_dim=256, num_heads=32, num_kv_heads=1, num_warps=8), "shared memory"),
+        (dict(mma=True), "tf32"),
+        (dict(mma=True, dtype="f16", num_heads=32, num_kv_heads=2), "at most 8"),
+        (dict(dtype="f16", unroll=2), "mma=False"),
+        (dict(mma="yes", dtype="f16"), "mma must be"),
     ],
 )
 def test_bad_arguments_are_named(kwargs, words):
     args = dict(max_seq_len=256, head_dim=64, num_heads=8, num_kv_heads=2) | kwargs
     with pytest.raises(ValueError, match=words):
         SplitKVDecodeAttentionKernel(**args)
+
+
+def test_tensor_core_path_is_the_half_default_and_needs_sm80():
+    kernel = SplitKVDecodeAttentionKernel(256, 128, 32, 8, dtype="f16")
+    assert kernel.mma and kernel.config()["mma"] is True
+    module = kernel.emit("sm_80")
+    assert "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32" in module
+    assert "prmt.b32" in module and "cvt.rn.f16x2.f32" in module
+    with pytest.raises(ValueError, match="sm_80 or newer"):
+        kernel.emit("sm_75")
+    assert not SplitKVDecodeAttentionKernel(256, 128, 32, 8).mma  # f32: CUDA cores
+    assert not SplitKVDecodeAttentionKernel(256, 256, 32, 8, dtype="bf16").mma  # would spill
+    assert not SplitKVDecodeAttentionKernel(256, 64, 32, 2, dtype="f16").mma  # group 16
+    assert "mma.sync" not in SplitKVDecodeAttentionKernel(
+        256, 128, 32, 8, dtype="f16", mma=False).emit("sm_75")
 
 
 def test_splits_fill_whole_waves():

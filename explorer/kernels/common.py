@@ -292,7 +292,8 @@ def attend_position(
     """One position: score = scale * q.k (warp sum), then the online-softmax update of m, l, o.
 
     `m' = max(m, s)`, `corr = 2^((m - m') log2e)`, `p = 2^((s - m') log2e)`, `l = l*corr + p`,
-    `o = o*corr + p*v`, with 0 in place of m' while m' is -inf (corr = p = 0 then, not NaN). The old max stays in `state.m` until `corr` is computed.
+    `o = o*corr + p*v`, with 0 in place of m' while m' is -inf (corr = p = 0 then, not NaN).
+    The old max stays in `state.m` until `corr` is computed.
     Returns the scaled score.
     """
     guards = slot_guards(setup, shape)

@@ -2,6 +2,10 @@
 over CTAs so that every SM streams K/V; each CTA serves all q heads of one GQA group from one
 read of its K/V slice, with 16-byte loads and several rows in flight per warp; a second entry
 merges the splits (log-sum-exp). Batch >= 1 with per-sequence lengths in a device array.
+
+Two paths for the per-split work: CUDA cores (f32 always; f16/bf16 with `mma=False`), where
+lanes share a row and reduce dot products with shuffles, and tensor cores (f16/bf16 by
+default, `split_kv_mma.py`), where q.k and p.v are `mma.sync` instructions.
 """
 
 from __future__ import annotations
@@ -10,16 +14,37 @@ import math
 
 from ..ptx import Kernel, KernelBuilder
 from ..ptx.ir import Address, Guard, Reg, SpecialReg, Vector
-from .common import LOG2E, NEG_INF, AttentionKernelBase, AttentionShape, Launch, require_int
+from .common import (
+    LOG2E,
+    NEG_INF,
+    TARGETS,
+    AttentionKernelBase,
+    AttentionShape,
+    Launch,
+    require_int,
+)
 from .split_kv_combine import build_combine
 from .split_kv_geometry import (
+    CTAS_PER_SM,
     DEFAULT_SM_COUNT,
     MAX_STATIC_SHARED,
     MAX_U32_INDEX,
+    WARPS_PER_SM,
     Geometry,
+    default_f32_warps,
     default_num_splits,
     default_unroll,
     register_estimate,
+    resident_ctas,
+)
+from .split_kv_mma import (
+    DEFAULT_MMA_PIPELINE,
+    DEFAULT_MMA_WARPS,
+    DEFAULT_PREFETCH,
+    MAX_GROUP,
+    MIN_TARGET,
+    TILE,
+    MmaStream,
 )
 from .split_kv_state import SoftmaxStates, finite_or_zero
 from .vector_io import DTYPES, elements_per_chunk, load_chunk
@@ -31,7 +56,12 @@ class SplitKVDecodeAttentionKernel(AttentionKernelBase):
     `[batch, num_kv_heads, max_seq_len, head_dim]` (batch 1: the seed's layouts), all in
     `dtype` (f32, f16 or bf16; accumulation in f32); `seq_lens` u32 `[batch]` on the device;
     workspace f32 `partial_o [batch, num_heads, num_splits, head_dim]` and
-    `partial_ml [batch, num_heads, num_splits, 2]` (max in log2 units, sum)."""
+    `partial_ml [batch, num_heads, num_splits, 2]` (max in log2 units, sum).
+
+    `mma` picks tensor cores (default for f16/bf16 with <= 8 q heads per KV head and head_dim
+    <= 128; needs sm_80+); `prefetch` (tensor cores only) prefetches a warp's tile that many
+    tiles ahead into L2. Defaults for warps, splits, unroll and pipelining come from H200
+    sweeps (docs/performance.md)."""
 
     name = "split-kv"
     base_entry = "split_kv_attention"
@@ -51,6 +81,8 @@ class SplitKVDecodeAttentionKernel(AttentionKernelBase):
         scale: float | None = None,
         sm_count: int = DEFAULT_SM_COUNT,
         debug: bool = False,
+        mma: bool | None = None,
+        prefetch: int | None = None,
     ) -> None:
         shape = AttentionShape.checked(max_seq_len, head_dim, num_heads, num_kv_heads, scale)
         if debug is not False:
@@ -66,20 +98,35 @@ class SplitKVDecodeAttentionKernel(AttentionKernelBase):
             )
         self.dtype = dtype
         self.batch = require_int("batch", batch, 1, 65535)
-        if num_warps is None:
-            num_warps = 4 if dtype == "f32" else 2  # the fastest measured (docs/performance.md)
+        self.mma = _check_mma(mma, dtype, num_heads // num_kv_heads, head_dim)
+        if self.mma and unroll not in (None, 1):
+            raise ValueError(f"unroll={unroll!r}: rows in flight per lane belong to the "
+                             "CUDA-core path (pass mma=False); the tensor-core path loads a "
+                             "16-row tile per warp (pipeline=True: two)")
+        if prefetch is None:
+            prefetch = DEFAULT_PREFETCH if self.mma else 0
+        self.prefetch = require_int("prefetch", prefetch, 0, 4)
+        if self.prefetch and not self.mma:
+            raise ValueError(f"prefetch={prefetch!r}: L2 prefetching of later tiles belongs to "
+                             "the tensor-core path (mma=True); the CUDA-core path pipelines")
+        if num_warps is None:  # the fastest measured (docs/performance.md)
+            num_warps = DEFAULT_MMA_WARPS if self.mma else 2 if dtype != "f32" else (
+                default_f32_warps(sm_count, num_kv_heads * self.batch,
+                                  (num_heads // num_kv_heads) * (head_dim + 4) * 4))
         self.num_warps = require_int("num_warps", num_warps, 1, 16)
-        if pipeline is None:
-            pipeline = dtype == "f32"  # measured: pipelining pays for f32, costs f16/bf16
+        if pipeline is None:  # measured (docs/performance.md)
+            pipeline = DEFAULT_MMA_PIPELINE if self.mma else dtype == "f32"
         if not isinstance(pipeline, bool):
             raise ValueError(f"pipeline must be True or False, got {pipeline!r}")
         self.pipeline = pipeline
         if unroll is None:
-            unroll = default_unroll(num_heads // num_kv_heads, head_dim, dtype, pipeline)
+            unroll = 1 if self.mma else default_unroll(num_heads // num_kv_heads, head_dim,
+                                                       dtype, pipeline)
         self.unroll = require_int("unroll", unroll, 1, 8)
         self.sm_count = require_int("sm_count", sm_count, 1, 10_000)
         if num_splits is None:
-            num_splits = default_num_splits(sm_count, num_kv_heads, batch, max_seq_len)
+            num_splits = default_num_splits(sm_count, num_kv_heads, batch, max_seq_len,
+                                            self.ctas_per_sm)
         self.num_splits = require_int("num_splits", num_splits, 1, 65535)
         partials = self.batch * num_heads * self.num_splits * head_dim
         if partials > MAX_U32_INDEX:  # the workspace and out are indexed in 32 bits
@@ -90,15 +137,35 @@ class SplitKVDecodeAttentionKernel(AttentionKernelBase):
         self.geometry = Geometry(head_dim, dtype, self.num_warps, self.unroll)
         if self.shared_bytes > MAX_STATIC_SHARED:
             raise ValueError(
-                f"num_warps={num_warps} with {self.group} q heads per KV head and head_dim "
+                f"num_warps={self.num_warps} with {self.group} q heads per KV head and head_dim "
                 f"{head_dim} needs {self.shared_bytes} bytes of shared memory, over the "
-                f"{MAX_STATIC_SHARED} a static allocation may use; use fewer warps"
+                f"{MAX_STATIC_SHARED} a static allocation may use; " + (
+                    "use fewer warps" if self.num_warps > 1 else
+                    "fewer q heads per KV head or a smaller head_dim")
             )
 
     @property
     def register_estimate(self) -> int:
+        if self.mma:  # 40 + Q, o, and K and V fragments of a tile (two when pipelined)
+            kc, vc = -(-self.head_dim // 32), -(-self.head_dim // 64)
+            return 40 + 4 * kc + 16 * vc + (2 if self.pipeline else 1) * (8 * kc + 16 * vc)
         return register_estimate(self.group, self.geometry.lane_elems, self.unroll, self.dtype,
                                  self.pipeline)
+
+    @property
+    def ctas_per_sm(self) -> int:
+        """CTAs the splits heuristic counts on per SM (at most CTAS_PER_SM): CUDA cores, enough
+        for WARPS_PER_SM warps; tensor cores, as many as their registers allow (the estimate
+        matches ptxas at head_dim 128: 148 registers, 255 pipelined)."""
+        if not self.mma:  # 16 warps per SM: 4 CTAs of 4 warps, 1 of 16
+            return max(1, min(CTAS_PER_SM, WARPS_PER_SM // self.num_warps))
+        return max(1, min(CTAS_PER_SM, resident_ctas(self.register_estimate,
+                                                     32 * self.num_warps)))
+
+    @property
+    def rows_per_step(self) -> int:
+        """Rows a CTA reads per step of its loop (a 16-row tile per warp on tensor cores)."""
+        return TILE * self.num_warps if self.mma else self.geometry.rows_per_step
 
     @property
     def group(self) -> int:
@@ -161,7 +228,14 @@ class SplitKVDecodeAttentionKernel(AttentionKernelBase):
         cfg = {k: v for k, v in super().config().items() if k not in ("indirect_seq_len", "debug")}
         return {**cfg, "batch": self.batch, "num_warps": self.num_warps,
                 "num_splits": self.num_splits, "dtype": self.dtype, "unroll": self.unroll,
-                "pipeline": self.pipeline}
+                "pipeline": self.pipeline, "mma": self.mma, "prefetch": self.prefetch}
+
+    def emit(self, target: str = "sm_80") -> str:
+        if self.mma and target in TARGETS and int(target[3:5]) < MIN_TARGET:
+            raise ValueError(f"target={target!r}: the tensor-core path (mma=True, "
+                             f"mma.sync.m16n8k16 with {self.dtype}) needs sm_80 or newer; "
+                             "pick a newer target or pass mma=False")
+        return super().emit(target)
 
     def build(self) -> Kernel:
         return _SplitBuilder(self).build()
@@ -172,7 +246,9 @@ class _SplitBuilder:
 
     def __init__(self, kernel: SplitKVDecodeAttentionKernel) -> None:
         self.k, self.g = kernel, kernel.geometry
-        self.b = KernelBuilder(kernel.entry)
+        # `.maxntid`: ptxas keeps registers within what one CTA of this size may use (16 warps:
+        # 128 per thread), so a launch never fails for lack of registers
+        self.b = KernelBuilder(kernel.entry, max_threads=32 * kernel.num_warps)
 
     def build(self) -> Kernel:
         b, k = self.b, self.k
@@ -183,29 +259,51 @@ class _SplitBuilder:
         q, kp, vp, lens, self.po, self.pml = (
             b.op("cvta.to.global.u64", b.op("ld.param.u64", Address(s))) for s in syms
         )
-        self._coordinates(lens)
-        self._load_q(q)
-        state = self._stream(kp, vp)
-        self._merge_row_slots(state)
-        self._publish(state)
+        if k.mma:
+            self._split_range(lens)
+            tc = MmaStream(self)
+            tc.lanes()
+            tc.load_q(q)
+            self._range()
+            tc.stream(kp, vp)
+            tc.reduce_quad_sum()
+            tc.publish()
+        else:
+            self._coordinates(lens)
+            self._load_q(q)
+            self._range()
+            state = self._stream(kp, vp)
+            self._merge_row_slots(state)
+            self._publish(state)
         self._reduce_warps()
         b.op("ret")
         return b.build()
 
-    def _coordinates(self, lens: Reg) -> None:
-        b, k, g = self.b, self.k, self.g
+    def _split_range(self, lens: Reg) -> None:
+        """This CTA's split, KV head, sequence, thread, lane and warp, and the load of the
+        sequence's length (used by `_range`, after the q loads: both loads are in flight)."""
+        b = self.b
         self.split, self.kvh, self.seq = (b.special(f"ctaid.{a}") for a in "xyz")
-        splits = b.special("nctaid.x")
+        self.splits = b.special("nctaid.x")
         self.tid = b.special("tid.x")
-        lane = b.op("and.b32", self.tid, 31)
+        self.lane = b.op("and.b32", self.tid, 31)
         self.warp = b.op("shr.u32", self.tid, 5)
-        self.slot = b.op("shr.u32", lane, int(math.log2(g.lanes_per_row)))
-        self.col = b.op("and.b32", lane, g.lanes_per_row - 1)
-        raw = b.op("ld.global.u32", Address(b.op("mad.wide.u32", self.seq, 4, lens)))
-        seq_len = b.op("min.u32", raw, k.max_seq_len)  # never read past the cache
+        self.raw_len = b.op("ld.global.u32", Address(b.op("mad.wide.u32", self.seq, 4, lens)))
+
+    def _range(self) -> None:
+        """This CTA's row range [start, end) of the sequence (its length clamped to
+        max_seq_len)."""
+        b, k, splits = self.b, self.k, self.splits
+        seq_len = b.op("min.u32", self.raw_len, k.max_seq_len)  # never read past the cache
         chunk = b.op("div.u32", b.op("add.u32", seq_len, b.op("sub.u32", splits, 1)), splits)
         self.start = b.op("min.u32", b.op("mul.lo.u32", self.split, chunk), seq_len)
         self.end = b.op("min.u32", b.op("add.u32", self.start, chunk), seq_len)
+
+    def _coordinates(self, lens: Reg) -> None:
+        b, g = self.b, self.g
+        self._split_range(lens)
+        self.slot = b.op("shr.u32", self.lane, int(math.log2(g.lanes_per_row)))
+        self.col = b.op("and.b32", self.lane, g.lanes_per_row - 1)
         self.chunk_ok = [
             b.op("setp.lt.u32", self.col, g.chunks - j * g.lanes_per_row)
             if (j + 1) * g.lanes_per_row > g.chunks else None
@@ -384,6 +482,22 @@ class _SplitBuilder:
             ml = b.op("mad.wide.u32", row, 8, self.pml)
             b.op("st.global.f32", Address(ml), big_m, guard=Guard(first))
             b.op("st.global.f32", Address(ml, 4), big_l, guard=Guard(first))
+
+
+def _check_mma(mma, dtype: str, group: int, head_dim: int) -> bool:
+    """The tensor-core path: on by default for f16/bf16 with at most MAX_GROUP q heads per KV
+    head and head_dim <= 128 (beyond, its registers spill: mma=True still builds it)."""
+    if mma is None:
+        return dtype != "f32" and group <= MAX_GROUP and head_dim <= 128
+    if not isinstance(mma, bool):
+        raise ValueError(f"mma must be True, False or None, got {mma!r}")
+    if mma and dtype == "f32":
+        raise ValueError("mma=True: the tensor-core path takes f16 or bf16 (dtype='f32' would "
+                         "lose precision in tf32); use dtype='f16'/'bf16' or mma=False")
+    if mma and group > MAX_GROUP:
+        raise ValueError(f"mma=True: {group} q heads per KV head; the tensor-core path serves "
+                         f"at most {MAX_GROUP} (one fragment's rows); use mma=False")
+    return mma
 
 
 def _guard(pred: Reg | None) -> Guard | None:

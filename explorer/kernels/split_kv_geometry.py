@@ -14,6 +14,9 @@ CTAS_PER_SM = 4  # the splits heuristic's target of resident CTAs per SM
 MIN_ROWS_PER_SPLIT = 32
 MAX_STATIC_SHARED = 48 * 1024
 MAX_U32_INDEX = 2**32 - 1  # the largest element index a u32 register holds
+REGISTERS_PER_SM = 65536
+WARPS_PER_SM = 16  # the CUDA-core path's target of resident warps per SM
+MIN_SPLITS_F32 = 4
 REGISTER_BUDGET = 200  # the default unroll keeps the estimate below this (ptxas' cap: 255)
 
 
@@ -36,11 +39,33 @@ def default_unroll(group: int, head_dim: int, dtype: str, pipeline: bool = True)
     return 1
 
 
-def default_num_splits(sm_count: int, num_kv_heads: int, batch: int, max_seq_len: int) -> int:
+def default_f32_warps(sm_count: int, sequences_x_kv_heads: int, warp_bytes: int) -> int:
+    """Warps per CTA for the f32 (CUDA-core) path: the largest of 16, 8 and 4 that still
+    gives every sequence at least MIN_SPLITS_F32 splits with WARPS_PER_SM warps per SM. Fewer,
+    larger CTAs mean fewer partial results to merge; measured on an H200 (docs/performance.md):
+    16 warps for one sequence, 8 for a batch of 8, 4 for 32 (32 q / 8 KV heads). A CTA's
+    shared memory (`warp_bytes` per warp) must stay within MAX_STATIC_SHARED."""
+    fitting = [w for w in (16, 8, 4, 2, 1) if w * warp_bytes <= MAX_STATIC_SHARED]
+    for warps in fitting:
+        if warps <= 4 or sm_count * (WARPS_PER_SM // warps) // sequences_x_kv_heads >= (
+                MIN_SPLITS_F32):
+            return warps
+    return 1
+
+
+def resident_ctas(registers: int, threads: int) -> int:
+    """CTAs of `threads` threads using `registers` each that fit one SM's 65,536 registers
+    (sm_80..sm_90; allocation in units of 8 per thread)."""
+    return REGISTERS_PER_SM // (-(-registers // 8) * 8 * threads)
+
+
+def default_num_splits(sm_count: int, num_kv_heads: int, batch: int, max_seq_len: int,
+                       ctas_per_sm: int = CTAS_PER_SM) -> int:
     """Splits per sequence: enough CTAs (splits x KV heads x sequences) to give every SM
-    `CTAS_PER_SM` of them in one whole wave, but no split shorter than MIN_ROWS_PER_SPLIT rows
-    at max_seq_len (a split that short spends more on its setup and merge than on streaming)."""
-    per_wave = sm_count * CTAS_PER_SM
+    `ctas_per_sm` of them in one whole wave, but no split shorter than MIN_ROWS_PER_SPLIT rows
+    at max_seq_len (a split that short spends more on its setup and merge than on streaming).
+    A wave and a third (more CTAs than fit) would leave most SMs idle in the last third."""
+    per_wave = sm_count * ctas_per_sm
     splits = max(1, per_wave // (num_kv_heads * batch))
     return max(1, min(splits, max_seq_len // MIN_ROWS_PER_SPLIT))
 

@@ -58,9 +58,9 @@ def load_function(kernel, entry: str | None = None):
     return module.get_function(entry or kernel.entry)
 
 
-def launch_all(kernel, bufs: dict, stream=None) -> None:
-    """Every launch of one run, in order, on `stream`."""
-    for launch in kernel.launches(bufs):
+def launch_all(kernel, bufs: dict, stream=None, first: int | None = None) -> None:
+    """Every launch of one run (or its `first` launches), in order, on `stream`."""
+    for launch in kernel.launches(bufs)[:first]:
         function = load_function(kernel, launch.entry)
         function(launch.grid, launch.block, launch.args, stream=stream)
 
