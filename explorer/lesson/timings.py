@@ -2,7 +2,7 @@
 
 `kernel_timings` gives the time per decode step of each kernel at the bench shape: measured
 now with `explorer.bench` where CuPy finds a GPU, else the figures recorded on an H200
-(docs/data/bench-2026-11-27-h200-v4.json, docs/performance.md), with the card and date named.
+(docs/data/bench-2026-11-27-h200-v5.json, docs/performance.md), with the card and date named.
 `parallelism_table` derives from the kernel objects how much of the GPU each one occupies.
 """
 
@@ -20,7 +20,7 @@ from ..kernels import (
 )
 from ..runtime import default_backend
 
-BENCH_FILE = "docs/data/bench-2026-11-27-h200-v4.json"
+BENCH_FILE = "docs/data/bench-2026-11-27-h200-v5.json"
 BENCH_HEADS = dict(head_dim=128, num_heads=32, num_kv_heads=8)  # every bench row's shape
 TIMED_WARPS = (4, 8, 16, 32)
 SOURCES = ("auto", "gpu", "recorded")
