@@ -29,11 +29,13 @@ def plan(sm_count: int, quick: bool = False, sweeps: bool = True, only: str = ""
         return _mma_sweeps(sm_count)
     if only == "tune":
         return _tune_rows(sm_count)
-    if only == "split-only":  # where the fixed overhead goes: the split launch alone
-        return [(label, lambda n=n, d=d, f=f: time_kernel(_split(n, d, sm_count=sm_count), n,
-                                                         launches=f))
-                for n in SEQ_LENS for d in ("f32", "f16") for f, label in (
-                    (None, "split-kv"), (1, "split-only"))]
+    if only == "split-only":  # where the fixed overhead goes: merge in the last CTA, in a
+        # second kernel, or not at all (the split launch of the two-kernel form alone)
+        return [(label, lambda n=n, d=d, m=m, f=f: time_kernel(
+                    _split(n, d, sm_count=sm_count, merge=m), n, launches=f))
+                for n in SEQ_LENS for d in ("f32", "f16") for m, f, label in (
+                    ("last-cta", None, "split-kv"), ("kernel", None, "split-kv"),
+                    ("kernel", 1, "split-only"))]
     rows = []
     seqs = SEQ_LENS[:2] if quick else SEQ_LENS
     for dtype in ("f32", "f16", "bf16"):

@@ -105,6 +105,8 @@ def _add_kernel_options(cmd: argparse.ArgumentParser) -> None:
                      "whole waves of the SMs)")
     cmd.add_argument("--unroll", type=int, help="rows in flight per lane (split-kv, CUDA-core "
                      "path; default from a register estimate)")
+    cmd.add_argument("--merge", choices=("kernel", "last-cta"), help="where split-kv merges "
+                     "its splits: a second kernel (default) or the last CTA of each group")
     cmd.add_argument("--mma", choices=("on", "off"), help="q.k and p.v on tensor cores "
                      "(split-kv, f16/bf16; default on where the group has <= 8 q heads and "
                      "head_dim <= 128)")
@@ -113,7 +115,7 @@ def _add_kernel_options(cmd: argparse.ArgumentParser) -> None:
 
 # Options that only some kernels take: option -> constructor parameter.
 KERNEL_OPTIONS = {"warps": "num_warps", "batch": "batch", "dtype": "dtype",
-                  "splits": "num_splits", "unroll": "unroll", "mma": "mma"}
+                  "splits": "num_splits", "unroll": "unroll", "mma": "mma", "merge": "merge"}
 SWITCHES = {"on": True, "off": False}
 
 

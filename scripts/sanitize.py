@@ -85,6 +85,8 @@ SPLIT_SHAPES = (
     dict(head_dim=80, num_heads=4, num_kv_heads=4, batch=1, num_warps=16, num_splits=1,
          dtype="f32"),
     dict(head_dim=128, num_heads=28, num_kv_heads=4, batch=2, dtype="bf16"),  # the defaults
+    dict(head_dim=64, num_heads=8, num_kv_heads=2, batch=2, num_warps=2, num_splits=5,
+         dtype="f16", merge="last-cta"),  # one launch: atomic counters, membar, .cg loads
 )
 
 

@@ -488,3 +488,31 @@ def test_every_message_names_line_instruction_and_thread():
     assert re.search(r"line \d+ `st\.global\.u32 \[%rd3\+4\], %r1;`", message)
     assert "ctaid (0,0,0) tid (31,0,0) lane 31" in message
     assert err.value.lane == 31 and err.value.tid == (31, 0, 0)
+
+
+def test_atom_add_counts_in_thread_order_and_membar_is_accepted():
+    """`atom.global.add.u32`: every thread gets the value before its own add, threads of a
+    step in thread order; two counters, each thread adding its lane % 3 + 1."""
+    from explorer.ptx import KernelBuilder, emit
+    from explorer.ptx.ir import Address
+
+    b = KernelBuilder("k")
+    counters, olds = b.param("counters", "u64"), b.param("olds", "u64")
+    ctr = b.op("cvta.to.global.u64", b.op("ld.param.u64", Address(counters)))
+    out = b.op("cvta.to.global.u64", b.op("ld.param.u64", Address(olds)))
+    tid = b.special("tid.x")
+    which = b.op("and.b32", tid, 1)
+    amount = b.op("add.u32", b.op("rem.u32", tid, 3), 1)
+    old = b.op("atom.global.add.u32", Address(b.op("mad.wide.u32", which, 4, ctr)), amount)
+    b.op("membar.gl")
+    b.op("st.global.u32", Address(b.op("mad.wide.u32", tid, 4, out)), old)
+    b.op("ret")
+    counts = np.array([10, 2**32 - 3], dtype=np.uint32)
+    got = np.zeros(40, dtype=np.uint32)
+    sim.launch(emit(b.build()), "k", 1, 40, [counts, got])
+    want, total = np.zeros(40, dtype=np.uint64), [10, 2**32 - 3]
+    for t in range(40):
+        want[t] = total[t & 1]
+        total[t & 1] += t % 3 + 1
+    assert got.tolist() == (want % 2**32).tolist()
+    assert counts.tolist() == [x % 2**32 for x in total]

@@ -3,6 +3,7 @@ simulator and (marked gpu) the GPU, for f32, f16 and bf16, batch and per-sequenc
 
 from __future__ import annotations
 
+import inspect
 import itertools
 
 import numpy as np
@@ -104,14 +105,41 @@ def test_contract():
     kernel = SplitKVDecodeAttentionKernel(4096, 128, 32, 8, batch=2, num_warps=4, num_splits=16)
     assert kernel.grid == (16, 8, 2) and kernel.block == (128, 1, 1)
     assert kernel.combine_grid == (32, 2, 1) and kernel.combine_block == (128, 1, 1)
-    assert kernel.params == tuple((n, "u64") for n in (
-        "q_ptr", "k_ptr", "v_ptr", "seq_lens_ptr", "partial_o_ptr", "partial_ml_ptr"))
+    names = ("q_ptr", "k_ptr", "v_ptr", "seq_lens_ptr", "partial_o_ptr", "partial_ml_ptr")
+    assert kernel.params == tuple((n, "u64") for n in names) and kernel.counter_shapes() == {}
     module = kernel.emit("sm_90")
     assert parse(module, kernel.entry) == kernel.kernel
     assert parse(module, kernel.combine_entry) == kernel.kernels[1]
     assert kernel.workspace_shapes() == {
         "partial_o": (2, 32, 16, 128), "partial_ml": (2, 32, 16, 2)}
     assert "ld.global.nc.v4.f32" in module and module.count("bar.sync") == 1
+    assert ".maxntid 128, 1, 1" in module and "atom" not in module
+
+    one = SplitKVDecodeAttentionKernel(4096, 128, 32, 8, batch=2, num_warps=4, num_splits=16,
+                                       merge="last-cta")
+    assert one.params == tuple((n, "u64") for n in (*names, "counters_ptr", "out_ptr"))
+    assert one.counter_shapes() == {"counters": (2, 8)} and len(one.kernels) == 1
+    module = one.emit("sm_90")
+    assert parse(module, one.entry) == one.kernel
+    assert "atom.global.add.u32" in module and "membar.gl" in module
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("case", CASES[::4], ids=_id)
+def test_merging_in_the_last_cta_gives_the_same_answer(backend, case):
+    """merge="last-cta" (one launch; the kernel leaves its counters at zero) against float64,
+    on every fourth case. Counters reused across launches: the graph test below."""
+    kernel = SplitKVDecodeAttentionKernel(**{**_init_args(_kernel(case)), "merge": "last-cta"})
+    q, k, v = make_inputs(kernel, np.random.default_rng(12))
+    for lengths in _lengths(kernel):
+        out = runtime.run(kernel, q, k, v, lengths, backend=backend)
+        result = compare(out, reference_output(kernel, q, k, v, lengths), kernel.dtype)
+        assert result.passed, f"lengths={lengths}: {result}"
+
+
+def _init_args(kernel) -> dict:
+    params = inspect.signature(SplitKVDecodeAttentionKernel).parameters
+    return {k: v for k, v in kernel.config().items() if k in params}
 
 
 @pytest.mark.parametrize(
@@ -131,6 +159,7 @@ def test_contract():
         (dict(mma=True, dtype="f16", num_heads=32, num_kv_heads=2), "at most 8"),
         (dict(dtype="f16", unroll=2), "mma=False"),
         (dict(mma="yes", dtype="f16"), "mma must be"),
+        (dict(merge="cta"), "merge='cta'"),
     ],
 )
 def test_bad_arguments_are_named(kwargs, words):
@@ -182,10 +211,11 @@ def test_ptxas_assembles_every_default_configuration_without_spills():
 
 
 @pytest.mark.gpu
-def test_one_captured_graph_serves_every_decode_step():
+@pytest.mark.parametrize("merge", ["kernel", "last-cta"])
+def test_one_captured_graph_serves_every_decode_step(merge):
     from explorer.runtime.cuda import DecodeGraph
 
-    kernel = SplitKVDecodeAttentionKernel(2048, 128, 32, 8, batch=3, dtype="f16")
+    kernel = SplitKVDecodeAttentionKernel(2048, 128, 32, 8, batch=3, dtype="f16", merge=merge)
     q, k, v = make_inputs(kernel, np.random.default_rng(5))
     graph = DecodeGraph(kernel, q, k, v)
     for lengths in ([1, 2048, 7], [2048, 0, 1000], [513, 512, 511]):

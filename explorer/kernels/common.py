@@ -153,6 +153,10 @@ class AttentionKernelBase:
         hd, kv = self.head_dim, (self.num_kv_heads, self.max_seq_len, self.head_dim)
         return {"q": (self.num_heads, hd), "k": kv, "v": kv, "out": (self.num_heads, hd)}
 
+    def counter_shapes(self) -> dict[str, tuple[int, ...]]:
+        """u32 workspaces that must start at zero (none by default)."""
+        return {}
+
     def workspace_shapes(self) -> dict[str, tuple[int, ...]]:
         """f32 scratch buffers a run needs besides q, k, v and out."""
         return {}

@@ -23,7 +23,7 @@ from .common import (
     Launch,
     require_int,
 )
-from .split_kv_combine import build_combine
+from .split_kv_combine import build_combine, merge_in_last_cta
 from .split_kv_geometry import (
     CTAS_PER_SM,
     DEFAULT_SM_COUNT,
@@ -60,8 +60,11 @@ class SplitKVDecodeAttentionKernel(AttentionKernelBase):
 
     `mma` picks tensor cores (default for f16/bf16 with <= 8 q heads per KV head and head_dim
     <= 128; needs sm_80+); `prefetch` (tensor cores only) prefetches a warp's tile that many
-    tiles ahead into L2. Defaults for warps, splits, unroll and pipelining come from H200
-    sweeps (docs/performance.md)."""
+    tiles ahead into L2. `merge="last-cta"` merges the splits at the end of the split entry,
+    in the CTA that finishes last (an atomic counter per group, u32 `counters [batch,
+    num_kv_heads]` zeroed once and left at zero), instead of in a second kernel: one launch,
+    but measured slower on an H200, so not the default. Defaults for warps, splits, unroll
+    and pipelining come from H200 sweeps (docs/performance.md)."""
 
     name = "split-kv"
     base_entry = "split_kv_attention"
@@ -83,6 +86,7 @@ class SplitKVDecodeAttentionKernel(AttentionKernelBase):
         debug: bool = False,
         mma: bool | None = None,
         prefetch: int | None = None,
+        merge: str = "kernel",
     ) -> None:
         shape = AttentionShape.checked(max_seq_len, head_dim, num_heads, num_kv_heads, scale)
         if debug is not False:
@@ -97,6 +101,10 @@ class SplitKVDecodeAttentionKernel(AttentionKernelBase):
                 f"{dtype} (16-byte loads)"
             )
         self.dtype = dtype
+        if merge not in MERGES:
+            raise ValueError(f"merge={merge!r}; accepted: {', '.join(map(repr, MERGES))} (the "
+                             "last CTA of a group merges its splits, or a second kernel does)")
+        self.merge = merge
         self.batch = require_int("batch", batch, 1, 65535)
         self.mma = _check_mma(mma, dtype, num_heads // num_kv_heads, head_dim)
         if self.mma and unroll not in (None, 1):
@@ -205,7 +213,14 @@ class SplitKVDecodeAttentionKernel(AttentionKernelBase):
 
     @property
     def kernels(self) -> tuple[Kernel, ...]:
-        return (self.kernel, build_combine(self))
+        return (self.kernel,) if self.merge == "last-cta" else (self.kernel, build_combine(self))
+
+    @property
+    def params(self) -> tuple[tuple[str, str], ...]:
+        names = ["q_ptr", "k_ptr", "v_ptr", "seq_lens_ptr", "partial_o_ptr", "partial_ml_ptr"]
+        if self.merge == "last-cta":
+            names += ["counters_ptr", "out_ptr"]
+        return tuple((n, "u64") for n in names)
 
     def buffer_shapes(self) -> dict[str, tuple[int, ...]]:
         b, h, kv, hd = self.batch, self.num_heads, self.num_kv_heads, self.head_dim
@@ -216,8 +231,15 @@ class SplitKVDecodeAttentionKernel(AttentionKernelBase):
         rows = (self.batch, self.num_heads, self.num_splits)
         return {"partial_o": (*rows, self.head_dim), "partial_ml": (*rows, 2)}
 
+    def counter_shapes(self) -> dict[str, tuple[int, ...]]:
+        """u32 buffers that must start at zero (the kernel leaves them at zero)."""
+        return {"counters": (self.batch, self.num_kv_heads)} if self.merge == "last-cta" else {}
+
     def launches(self, buffers: dict) -> list[Launch]:
         split = tuple(buffers[n] for n in ("q", "k", "v", "seq_len", "partial_o", "partial_ml"))
+        if self.merge == "last-cta":
+            return [Launch(self.entry, self.grid, self.block,
+                           (*split, buffers["counters"], buffers["out"]))]
         combine = (buffers["partial_o"], buffers["partial_ml"], buffers["out"])
         return [
             Launch(self.entry, self.grid, self.block, split),
@@ -228,7 +250,8 @@ class SplitKVDecodeAttentionKernel(AttentionKernelBase):
         cfg = {k: v for k, v in super().config().items() if k not in ("indirect_seq_len", "debug")}
         return {**cfg, "batch": self.batch, "num_warps": self.num_warps,
                 "num_splits": self.num_splits, "dtype": self.dtype, "unroll": self.unroll,
-                "pipeline": self.pipeline, "mma": self.mma, "prefetch": self.prefetch}
+                "pipeline": self.pipeline, "mma": self.mma, "prefetch": self.prefetch,
+                "merge": self.merge}
 
     def emit(self, target: str = "sm_80") -> str:
         if self.mma and target in TARGETS and int(target[3:5]) < MIN_TARGET:
@@ -253,10 +276,9 @@ class _SplitBuilder:
     def build(self) -> Kernel:
         b, k = self.b, self.k
         self.smem = b.shared("smem", "b8", k.shared_bytes, align=16)
-        names = ("q_ptr", "k_ptr", "v_ptr", "seq_lens_ptr", "partial_o_ptr", "partial_ml_ptr")
-        syms = [b.param(n, "u64") for n in names]
+        syms = [b.param(n, t) for n, t in k.params]
         b.comment("phase: setup (split, KV head, sequence, this lane's row slot and chunk)")
-        q, kp, vp, lens, self.po, self.pml = (
+        q, kp, vp, lens, self.po, self.pml, *merge_ptrs = (
             b.op("cvta.to.global.u64", b.op("ld.param.u64", Address(s))) for s in syms
         )
         if k.mma:
@@ -276,6 +298,8 @@ class _SplitBuilder:
             self._merge_row_slots(state)
             self._publish(state)
         self._reduce_warps()
+        if k.merge == "last-cta":
+            merge_in_last_cta(b, k, self, *merge_ptrs)
         b.op("ret")
         return b.build()
 
@@ -482,6 +506,9 @@ class _SplitBuilder:
             ml = b.op("mad.wide.u32", row, 8, self.pml)
             b.op("st.global.f32", Address(ml), big_m, guard=Guard(first))
             b.op("st.global.f32", Address(ml, 4), big_l, guard=Guard(first))
+
+
+MERGES = ("last-cta", "kernel")
 
 
 def _check_mma(mma, dtype: str, group: int, head_dim: int) -> bool:

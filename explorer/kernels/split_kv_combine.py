@@ -1,5 +1,7 @@
-"""The combine entry of the split-KV kernel: per (q head, sequence), the log-sum-exp merge of
-the splits' partial outputs, written in the kernel's dtype. One thread per head-dim element.
+"""The merge of the split-KV kernel's splits: per (q head, sequence), the log-sum-exp merge of
+the splits' partial outputs, written in the kernel's dtype. Either its own entry (one thread
+per head-dim element), or the end of the split entry, run by the last CTA of a group
+(`merge_in_last_cta`): one launch instead of two.
 
 The number of splits is an immediate and the splits are read in chunks of `CHUNK`
 independent loads, merged online (a running max, rescaled when a chunk raises it): one L2
@@ -27,13 +29,23 @@ def build_combine(k) -> Kernel:
     head, seq, elem = b.special("ctaid.x"), b.special("ctaid.y"), b.special("tid.x")
     in_row = b.op("setp.lt.u32", elem, k.head_dim)
     row = b.op("mad.lo.u32", seq, k.num_heads, head)  # (sequence, q head)
+    merge_and_store(b, k, row, elem, in_row, po, pml, out, "ld.global.f32")
+    b.op("ret")
+    return b.build()
+
+
+def merge_and_store(b: KernelBuilder, k, row: Reg, elem: Reg, in_row: Reg | None, po: Reg,
+                    pml: Reg, out: Reg, load: str) -> None:
+    """Merge the splits of `row` (sequence * num_heads + q head) for element `elem` (in the row
+    where `in_row`; always if None) and store it to out; partials read with `load` (`.cg`
+    where other CTAs wrote them in this launch)."""
     ml = b.op("mad.wide.u32", b.op("mul.lo.u32", row, k.num_splits), 8, pml)
     o_flat = b.op("mad.lo.u32", row, k.num_splits * k.head_dim, elem)
     o_base = b.op("mad.wide.u32", o_flat, 4, po)
     b.comment(f"phase: merge the splits, {CHUNK} at a time (online log-sum-exp)")
     big_m, big_l, acc = b.op("mov.f32", NEG_INF), b.op("mov.f32", 0.0), b.op("mov.f32", 0.0)
     for chunk in _chunks(range(k.num_splits)):
-        loads = [_load_split(b, ml, o_base, s, k.head_dim, in_row) for s in chunk]
+        loads = [_load_split(b, ml, o_base, s, k.head_dim, in_row, load) for s in chunk]
         new_m = big_m
         for m, _, _ in loads:
             new_m = b.op("max.f32", new_m, m)
@@ -52,19 +64,52 @@ def build_combine(k) -> Kernel:
     b.set(value, "div.rn.f32", acc, big_l, guard=Guard(nonempty))
     flat = b.op("mad.lo.u32", row, k.head_dim, elem)
     addr = b.op("mad.wide.u32", flat, DTYPES[k.dtype], out)
-    store_value(b, Address(addr), value, k.dtype, guard=Guard(in_row))
-    b.op("ret")
-    return b.build()
+    store_value(b, Address(addr), value, k.dtype, guard=_guard(in_row))
 
 
 def _chunks(splits: range) -> list[range]:
     return [splits[i:i + CHUNK] for i in range(0, len(splits), CHUNK)]
 
 
-def _load_split(b: KernelBuilder, ml: Reg, o_base: Reg, s: int, head_dim: int, in_row: Reg):
+def _load_split(b: KernelBuilder, ml: Reg, o_base: Reg, s: int, head_dim: int, in_row: Reg,
+                load: str):
     """Split s's max, sum and this thread's partial output element (0 past head_dim)."""
-    m = b.op("ld.global.f32", Address(ml, 8 * s))
-    l = b.op("ld.global.f32", Address(ml, 8 * s + 4))
+    m = b.op(load, Address(ml, 8 * s))
+    l = b.op(load, Address(ml, 8 * s + 4))
+    if in_row is None:
+        return m, l, b.op(load, Address(o_base, 4 * s * head_dim))
     o = b.op("mov.f32", 0.0)
-    b.set(o, "ld.global.f32", Address(o_base, 4 * s * head_dim), guard=Guard(in_row))
+    b.set(o, load, Address(o_base, 4 * s * head_dim), guard=Guard(in_row))
     return m, l, o
+
+
+def merge_in_last_cta(b: KernelBuilder, k, sb, counters: Reg, out: Reg) -> None:
+    """The end of the split entry when it merges: every thread makes its partial writes
+    visible (`membar.gl`), thread 0 counts the CTA in (`atom.add` on the group's counter), and
+    the CTA that counts last merges the group's q heads (reading the partials past L1, `.cg`)
+    and resets the counter to 0 for the next launch. `sb` is the split entry's builder."""
+    b.comment("phase: the last CTA of this (sequence, KV head) merges the splits")
+    b.op("membar.gl")
+    b.op("bar.sync", 0)
+    counter = b.op("mad.wide.u32", b.op("mad.lo.u32", sb.seq, k.num_kv_heads, sb.kvh), 4,
+                   counters)
+    thread0 = b.op("setp.eq.u32", sb.tid, 0)
+    with b.if_(thread0, "count"):
+        before = b.op("atom.global.add.u32", Address(counter), 1)
+        b.op("st.shared.u32", Address(sb.base), before)
+    b.op("bar.sync", 0)
+    before = b.op("ld.shared.u32", Address(sb.base))
+    not_last = b.op("setp.ne.u32", before, k.num_splits - 1)
+    b.op("ret", guard=Guard(not_last))
+    b.op("membar.gl")
+    with b.loop(sb.tid, k.group * k.head_dim, "merge", step=32 * k.num_warps) as idx:
+        head = b.op("div.u32", idx, k.head_dim)
+        elem = b.op("rem.u32", idx, k.head_dim)
+        q_head = b.op("mad.lo.u32", sb.kvh, k.group, head)
+        row = b.op("mad.lo.u32", sb.seq, k.num_heads, q_head)
+        merge_and_store(b, k, row, elem, None, sb.po, sb.pml, out, "ld.global.cg.f32")
+    b.op("st.global.u32", Address(counter), 0, guard=Guard(thread0))
+
+
+def _guard(pred: Reg | None) -> Guard | None:
+    return None if pred is None else Guard(pred)

@@ -96,6 +96,8 @@ def buffers(kernel, xp, q, k, v, lengths: tuple[int, ...]) -> dict:
         bufs["debug"] = xp.full(kernel.debug_layout.words, POISON, dtype=np.uint32)
     for name, shape in kernel.workspace_shapes().items():
         bufs[name] = xp.full(shape, np.nan, dtype=np.float32)
+    for name, shape in kernel.counter_shapes().items():  # kernels leave these at zero
+        bufs[name] = xp.zeros(shape, dtype=np.uint32)
     return bufs
 
 

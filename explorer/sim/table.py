@@ -79,6 +79,13 @@ ROWS: dict[str, tuple[str, Callable | None, str]] = {
     "lg2": ("compute", ops.TABLE["lg2"], ".approx.f32 as float32 log2 (.ftz)"),
     "rcp": ("compute", ops.TABLE["rcp"], ".rn/.approx.f32 and .rn.f64 as IEEE 1/x"),
     "sqrt": ("compute", ops.TABLE["sqrt"], ".rn/.approx.f32 and .rn.f64 as IEEE sqrt"),
+    "atom": (
+        "compute",
+        memops.TABLE["atom"],
+        ".global.add.u32 (.relaxed/.acq_rel/.gpu): the threads of a step in thread order",
+    ),
+    "membar": ("compute", memops.TABLE["membar"], ".gl/.cta: nothing to do (memory is "
+               "sequentially consistent)"),
     "prefetch": (
         "compute",
         memops.TABLE["prefetch"],
