@@ -128,3 +128,20 @@ def test_dtype_control_follows_the_kernel(app):
     assert not app.controls.widgets["dtype"].disabled
     assert "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32" in text(app.ptx_view)
     assert "split-kv" in text(app.diff_view) and "f16" in text(app.diff_view)
+
+
+def test_tensor_core_control_switches_the_path_and_explains_sm75(app):
+    assert app.controls.widgets["mma"].disabled
+    app.change(kernel="split-kv", dtype="f16")
+    assert not app.controls.widgets["mma"].disabled
+    app.change(mma="off")
+    ptx = text(app.ptx_view)
+    assert "mma.sync" not in ptx and "cvt.f32.f16" in ptx
+    assert "tensor cores off" in text(app.diff_view)
+    app.change(mma="auto", target="sm_75")
+    assert "needs sm_80 or newer" in text(app.ptx_view)
+    assert "needs sm_80 or newer" in text(app.resources_view)
+    app.change(mma="off")
+    assert ".target sm_75" in text(app.ptx_view)
+    app.change(dtype="f32", mma="on", target="sm_90")
+    assert "tf32" in text(app.ptx_view)

@@ -1,7 +1,7 @@
 """The explorer's control widgets: one per `Config` field, built from the kernel registry and
 the target list, and kept in step with the state (GQA ratios offered are exactly the divisors
-of num_heads; seq_len's range follows max_seq_len; warps, indirect and dtype are disabled for
-kernels without them).
+of num_heads; seq_len's range follows max_seq_len; warps, indirect, dtype and tensor cores are
+disabled for kernels without them).
 
 It holds no state of its own: `Controls.show(config)` sets the widgets from a configuration
 without firing the app's handler, and `on_change` reports (field, value) pairs.
@@ -19,6 +19,7 @@ from .state import (
     BACKEND_CHOICES,
     DTYPE_CHOICES,
     MAX_SEQ_LEN_CHOICES,
+    MMA_CHOICES,
     OPTIONAL_PARAMETERS,
     Config,
     gqa_ratios,
@@ -78,6 +79,9 @@ class Controls:
             "indirect": w.Checkbox(description="indirect seq_len", indent=False),
             "dtype": w.Dropdown(options=list(DTYPE_CHOICES), description="dtype",
                                 tooltip="storage dtype of q, K, V and out (split-kv)"),
+            "mma": w.Dropdown(options=list(MMA_CHOICES), description="tensor cores",
+                              tooltip="q.k and p.v on mma.sync (split-kv, f16/bf16, sm_80+); "
+                              "auto: where the kernel's default uses them"),
             "target": w.Dropdown(options=list(TARGETS), description="target"),
             "backend": w.ToggleButtons(options=list(BACKEND_CHOICES),
                                        style={"button_width": "62px"},
@@ -135,7 +139,7 @@ class Controls:
         """Three groups side by side: the kernel, its shape, the sequence and backend."""
         ws = self.widgets
         groups = (
-            ("kernel", ("kernel", "target", "dtype", "indirect")),
+            ("kernel", ("kernel", "target", "dtype", "mma", "indirect")),
             ("shape", ("head_dim", "num_warps", "num_heads", "gqa_ratio")),
             ("sequence and backend", ("max_seq_len", "seq_len", "backend")),
         )

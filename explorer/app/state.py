@@ -40,6 +40,7 @@ class Config:
     seq_len: int = 512
     indirect: bool = False
     dtype: str = "f32"  # storage dtype, for kernels that take one (split-kv)
+    mma: str = "auto"  # tensor cores (split-kv): auto (the kernel's default), on or off
     target: str = "sm_90"
     backend: str = "auto"
 
@@ -68,8 +69,10 @@ def takes_warps(kernel: str) -> bool:
 
 
 # control (Config field) -> the constructor parameter it sets, for the optional ones
-OPTIONAL_PARAMETERS = {"num_warps": "num_warps", "indirect": "indirect_seq_len", "dtype": "dtype"}
+OPTIONAL_PARAMETERS = {"num_warps": "num_warps", "indirect": "indirect_seq_len", "dtype": "dtype",
+                       "mma": "mma"}
 DTYPE_CHOICES = ("f32", "f16", "bf16")
+MMA_CHOICES = {"auto": None, "on": True, "off": False}  # control value -> constructor value
 
 
 def kernel_args(config: Config) -> dict[str, object]:
@@ -85,6 +88,10 @@ def kernel_args(config: Config) -> dict[str, object]:
     for control, parameter in OPTIONAL_PARAMETERS.items():
         if takes(config.kernel, parameter):
             args[parameter] = getattr(config, control)
+    if "mma" in args:
+        if args["mma"] not in MMA_CHOICES:
+            raise ValueError(f"tensor cores={args['mma']!r}; accepted: {', '.join(MMA_CHOICES)}")
+        args["mma"] = MMA_CHOICES[args["mma"]]
     return args
 
 
@@ -129,7 +136,7 @@ def ptx_problems(config: Config) -> list[str]:
         problems.append(f"target={config.target!r}; accepted: {', '.join(TARGETS)}")
     if not problems:
         try:
-            build_kernel(config)
+            build_kernel(config).check_target(config.target)
         except ValueError as err:
             problems.append(str(err))
     return problems
@@ -182,6 +189,8 @@ def describe(config: Config) -> str:
         parts.append("indirect seq_len")
     if takes(config.kernel, "dtype"):
         parts.append(config.dtype)
+    if takes(config.kernel, "mma") and config.mma != "auto":
+        parts.append(f"tensor cores {config.mma}")
     parts.append(config.target)
     return " · ".join(parts)
 
@@ -215,6 +224,7 @@ def config_from_kernel(kernel, target: str, seq_len: int, backend: str) -> Confi
         max_seq_len=kernel.max_seq_len, seq_len=seq_len,
         indirect=bool(getattr(kernel, "indirect_seq_len", False)), target=target,
         backend=backend, dtype=getattr(kernel, "dtype", Config.dtype),
+        mma={True: "on", False: "off"}.get(getattr(kernel, "mma", None), Config.mma),
     )
     want, got = kernel.config(), build_kernel(config).config()
     differ = sorted(k for k in want if k != "debug" and want[k] != got.get(k))

@@ -145,8 +145,12 @@ class AttentionKernelBase:
         """(name, PTX type) of each kernel parameter, in launch order."""
         return tuple((p.name, p.type) for p in self.kernel.params)
 
+    def check_target(self, target: str) -> str:
+        """`target` if this kernel can be emitted for it; else ValueError saying why."""
+        return validate_target(target)
+
     def emit(self, target: str = "sm_80") -> str:
-        return emit(self.kernels, target=validate_target(target), version=PTX_VERSION)
+        return emit(self.kernels, target=self.check_target(target), version=PTX_VERSION)
 
     def buffer_shapes(self) -> dict[str, tuple[int, ...]]:
         """Shapes of q, k, v and out (the seed's layouts: no batch dimension)."""

@@ -253,12 +253,12 @@ class SplitKVDecodeAttentionKernel(AttentionKernelBase):
                 "pipeline": self.pipeline, "mma": self.mma, "prefetch": self.prefetch,
                 "merge": self.merge}
 
-    def emit(self, target: str = "sm_80") -> str:
+    def check_target(self, target: str) -> str:
         if self.mma and target in TARGETS and int(target[3:5]) < MIN_TARGET:
             raise ValueError(f"target={target!r}: the tensor-core path (mma=True, "
                              f"mma.sync.m16n8k16 with {self.dtype}) needs sm_80 or newer; "
                              "pick a newer target or pass mma=False")
-        return super().emit(target)
+        return super().check_target(target)
 
     def build(self) -> Kernel:
         return _SplitBuilder(self).build()

@@ -165,8 +165,15 @@ def test_explorer_in_jupyterlab(jupyter_lab, page, tmp_path):
     for path in _screenshots(page, tmp_path):
         print(f"screenshot: {path}")
 
-    _set_int_text(page, "head-dim", 300)  # out of range: an inline message, no traceback
     page.locator(".lm-TabBar-tab", has_text="PTX").last.click()
+    page.locator(".explorer-control-kernel select").select_option("split-kv")
+    page.locator(".explorer-control-dtype select").select_option("f16")
+    expect(ptx).to_contain_text("mma.sync.aligned.m16n8k16", timeout=TIMEOUT_MS)
+    page.locator(".explorer-control-mma select").select_option("off")  # CUDA cores
+    expect(ptx).to_contain_text("cvt.f32.f16", timeout=TIMEOUT_MS)
+    expect(ptx).not_to_contain_text("mma.sync")
+
+    _set_int_text(page, "head-dim", 300)  # out of range: an inline message, no traceback
     expect(ptx).to_contain_text("head_dim=300 is outside the accepted range 1..256",
                                 timeout=TIMEOUT_MS)
     expect(page.locator(".jp-OutputArea-output[data-mime-type="
