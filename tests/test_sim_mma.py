@@ -23,7 +23,13 @@ from explorer.ptx.ir import Address, Guard, Vector
 
 MMA = "mma.sync.aligned.m16n8k16.row.col.f32.{t}.{t}.f32"
 WORDS = 10  # per lane: a0..a3, b0, b1, c0..c3 (C as its f32 bits)
-rng = np.random.default_rng()
+rng = np.random.default_rng(20261127)  # fixed: a failure reproduces
+
+
+def _pointers(b: KernelBuilder, *names: str) -> list:
+    """A global address register for each `.u64` pointer parameter, declared in order."""
+    return [b.op("cvta.to.global.u64", b.op("ld.param.u64", Address(b.param(n, "u64"))))
+            for n in names]
 
 
 # -- mma: inputs, fragments by hand, the kernel -------------------------------------------------
@@ -103,10 +109,7 @@ def mma_kernel(
     `plant(b, lane)` emits code before the mma; `guard_lanes_below` guards the mma with
     tid.x < n; `same_b` passes {b0, b0} as B."""
     b = KernelBuilder("mma")
-    frag, out = [
-        b.op("cvta.to.global.u64", b.op("ld.param.u64", Address(b.param(p, "u64"))))
-        for p in ("frag", "out")
-    ]
+    frag, out = _pointers(b, "frag", "out")
     tid = b.special("tid.x")
     gid = b.op("mad.lo.u32", b.special("ctaid.x"), b.special("ntid.x"), tid)
     src = b.op("mad.wide.u32", gid, 4 * WORDS, frag)
@@ -193,10 +196,7 @@ def test_a_guard_uniform_per_warp_skips_whole_warps():
 def _kernel_with_branch_over_mma() -> str:
     """Lanes 0-15 branch over the mma; lanes 16-31 run it alone."""
     b = KernelBuilder("mma")
-    frag, out = [
-        b.op("cvta.to.global.u64", b.op("ld.param.u64", Address(b.param(p, "u64"))))
-        for p in ("frag", "out")
-    ]
+    frag, out = _pointers(b, "frag", "out")
     tid = b.special("tid.x")
     src = b.op("mad.wide.u32", tid, 4 * WORDS, frag)
     a = Vector(tuple(b.op("ld.global.b32", Address(src, 4 * i)) for i in range(4)))
@@ -303,10 +303,7 @@ SPECIAL_F32 = F16_TIES + F16_EDGES + F16_SUBNORMALS + IEEE_SPECIALS + BF16_CASES
 
 def _cvt_kernel() -> str:
     b = KernelBuilder("cvt")
-    src, out = [
-        b.op("cvta.to.global.u64", b.op("ld.param.u64", Address(b.param(p, "u64"))))
-        for p in ("src", "out")
-    ]
+    src, out = _pointers(b, "src", "out")
     tid = b.special("tid.x")
     at = b.op("mad.wide.u32", tid, 8, src)
     hi, lo = b.op("ld.global.f32", Address(at)), b.op("ld.global.f32", Address(at, 4))
@@ -376,10 +373,7 @@ def prmt_reference(a: int, b: int, c: int) -> int:
 
 def _prmt_kernel() -> str:
     b = KernelBuilder("prmt")
-    src, out = [
-        b.op("cvta.to.global.u64", b.op("ld.param.u64", Address(b.param(p, "u64"))))
-        for p in ("src", "out")
-    ]
+    src, out = _pointers(b, "src", "out")
     tid = b.special("tid.x")
     at = b.op("mad.wide.u32", tid, 12, src)
     a, bb, c = (b.op("ld.global.b32", Address(at, 4 * i)) for i in range(3))
