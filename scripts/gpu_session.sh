@@ -22,4 +22,4 @@ if [[ $what == grid ]]; then
     2>&1 | tail -25 > "$OUT/gpu_grid.txt"
   echo "exit ${PIPESTATUS[0]}" >> "$OUT/gpu_grid.txt"
 fi
-tail -3 "$OUT"/*.txt
+tail -n 3 "$OUT"/*.txt
