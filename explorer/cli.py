@@ -24,6 +24,7 @@ from . import reference, runtime
 from .check import INPUT_KINDS, compare, compare_states, make_inputs, reference_output
 from .dtypes import NUMPY
 from .kernels import KERNELS, TARGETS
+from .kernels.split_kv import MMA_CHOICES
 from .ptx import ptxas
 from .runtime.errors import BackendUnavailable
 from .sim import SimError
@@ -107,16 +108,15 @@ def _add_kernel_options(cmd: argparse.ArgumentParser) -> None:
                      "path; default from a register estimate)")
     cmd.add_argument("--merge", choices=("kernel", "last-cta"), help="where split-kv merges "
                      "its splits: a second kernel (default) or the last CTA of each group")
-    cmd.add_argument("--mma", choices=("on", "off"), help="q.k and p.v on tensor cores "
-                     "(split-kv, f16/bf16; default on where the group has <= 8 q heads and "
-                     "head_dim <= 128)")
+    cmd.add_argument("--mma", choices=list(MMA_CHOICES), help="q.k and p.v on tensor cores "
+                     "(split-kv, f16/bf16; auto, the default: on where the group has <= 8 q "
+                     "heads and head_dim <= 128)")
     cmd.add_argument("--target", default="sm_80", choices=TARGETS)
 
 
 # Options that only some kernels take: option -> constructor parameter.
 KERNEL_OPTIONS = {"warps": "num_warps", "batch": "batch", "dtype": "dtype",
                   "splits": "num_splits", "unroll": "unroll", "mma": "mma", "merge": "merge"}
-SWITCHES = {"on": True, "off": False}
 
 
 def make_kernel(args: argparse.Namespace):
@@ -142,7 +142,7 @@ def make_kernel(args: argparse.Namespace):
             takers = [k for k, c in KERNELS.items() if name in inspect.signature(c).parameters]
             raise UsageError(f"--{option} applies to {' and '.join(takers)} only, "
                              f"not {args.kernel}")
-        kwargs[name] = SWITCHES[value] if option == "mma" else value
+        kwargs[name] = MMA_CHOICES[value] if option == "mma" else value
     return cls(**kwargs)
 
 

@@ -13,6 +13,7 @@ import inspect
 from dataclasses import dataclass, field
 
 from ..kernels import KERNELS, TARGETS
+from ..kernels.split_kv import MMA_CHOICES
 
 BACKEND_CHOICES = ("auto", "sim", "cuda")
 VIEWS = ("ptx", "diff", "resources", "run", "warps")
@@ -72,7 +73,6 @@ def takes_warps(kernel: str) -> bool:
 OPTIONAL_PARAMETERS = {"num_warps": "num_warps", "indirect": "indirect_seq_len", "dtype": "dtype",
                        "mma": "mma"}
 DTYPE_CHOICES = ("f32", "f16", "bf16")
-MMA_CHOICES = {"auto": None, "on": True, "off": False}  # control value -> constructor value
 
 
 def kernel_args(config: Config) -> dict[str, object]:

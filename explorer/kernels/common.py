@@ -256,6 +256,11 @@ def _partial_slot_predicate(b: KernelBuilder, shape: AttentionShape, lane: Reg) 
     return reg
 
 
+def maybe_guard(pred: Reg | None) -> Guard | None:
+    """`Guard(pred)`, or None (no guard) where there is no predicate."""
+    return None if pred is None else Guard(pred)
+
+
 def _slot_guard(shape: AttentionShape, slot: int, partial: Reg | None) -> Guard | None:
     """Only the last slot can be partial; its lanes past head_dim do nothing."""
     if partial is not None and slot == shape.slots - 1:

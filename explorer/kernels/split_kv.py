@@ -21,6 +21,7 @@ from .common import (
     AttentionKernelBase,
     AttentionShape,
     Launch,
+    maybe_guard,
     require_int,
 )
 from .split_kv_combine import build_combine, merge_in_last_cta
@@ -119,8 +120,7 @@ class SplitKVDecodeAttentionKernel(AttentionKernelBase):
                              "the tensor-core path (mma=True); the CUDA-core path pipelines")
         if num_warps is None:  # the fastest measured (docs/performance.md)
             num_warps = DEFAULT_MMA_WARPS if self.mma else 2 if dtype != "f32" else (
-                default_f32_warps(sm_count, num_kv_heads * self.batch,
-                                  (num_heads // num_kv_heads) * (head_dim + 4) * 4))
+                default_f32_warps(sm_count, num_kv_heads * self.batch, self.warp_record_bytes))
         self.num_warps = require_int("num_warps", num_warps, 1, 16)
         if pipeline is None:  # measured (docs/performance.md)
             pipeline = DEFAULT_MMA_PIPELINE if self.mma else dtype == "f32"
@@ -163,8 +163,9 @@ class SplitKVDecodeAttentionKernel(AttentionKernelBase):
     @property
     def ctas_per_sm(self) -> int:
         """CTAs the splits heuristic counts on per SM (at most CTAS_PER_SM): CUDA cores, enough
-        for WARPS_PER_SM warps; tensor cores, as many as their registers allow (the estimate
-        matches ptxas at head_dim 128: 148 registers, 255 pipelined)."""
+        for WARPS_PER_SM warps; tensor cores, as many as their registers allow (at head_dim 128
+        the estimate, 152 / 216 pipelined, gives the CTA counts of ptxas' 148 / 255 for 2, 4
+        and 8 warps)."""
         if not self.mma:  # 16 warps per SM: 4 CTAs of 4 warps, 1 of 16
             return max(1, min(CTAS_PER_SM, WARPS_PER_SM // self.num_warps))
         return max(1, min(CTAS_PER_SM, resident_ctas(self.register_estimate,
@@ -208,8 +209,13 @@ class SplitKVDecodeAttentionKernel(AttentionKernelBase):
         return self.head_dim + 4
 
     @property
+    def warp_record_bytes(self) -> int:
+        """Shared bytes of one warp's records (every q head of the group)."""
+        return self.group * self.record_words * 4
+
+    @property
     def shared_bytes(self) -> int:
-        return self.num_warps * self.group * self.record_words * 4
+        return self.num_warps * self.warp_record_bytes
 
     @property
     def kernels(self) -> tuple[Kernel, ...]:
@@ -282,7 +288,7 @@ class _SplitBuilder:
             b.op("cvta.to.global.u64", b.op("ld.param.u64", Address(s))) for s in syms
         )
         if k.mma:
-            self._split_range(lens)
+            self._ids_and_length(lens)
             tc = MmaStream(self)
             tc.lanes()
             tc.load_q(q)
@@ -303,7 +309,7 @@ class _SplitBuilder:
         b.op("ret")
         return b.build()
 
-    def _split_range(self, lens: Reg) -> None:
+    def _ids_and_length(self, lens: Reg) -> None:
         """This CTA's split, KV head, sequence, thread, lane and warp, and the load of the
         sequence's length (used by `_range`, after the q loads: both loads are in flight)."""
         b = self.b
@@ -325,7 +331,7 @@ class _SplitBuilder:
 
     def _coordinates(self, lens: Reg) -> None:
         b, g = self.b, self.g
-        self._split_range(lens)
+        self._ids_and_length(lens)
         self.slot = b.op("shr.u32", self.lane, int(math.log2(g.lanes_per_row)))
         self.col = b.op("and.b32", self.lane, g.lanes_per_row - 1)
         self.chunk_ok = [
@@ -348,7 +354,7 @@ class _SplitBuilder:
             for j in range(g.chunks_per_lane):
                 addr = Address(row, i * k.head_dim * esize + j * g.lanes_per_row * 16)
                 load_chunk(b, addr, k.dtype, regs[j * g.elems:(j + 1) * g.elems],
-                           _guard(self.chunk_ok[j]))
+                           maybe_guard(self.chunk_ok[j]))
             self.q.append(regs)
 
     def _stream(self, k_ptr: Reg, v_ptr: Reg):
@@ -453,7 +459,7 @@ class _SplitBuilder:
         b, k, g = self.b, self.k, self.g
         b.comment("phase: cross-warp merge (each warp publishes o, m, l per q head)")
         self.base = b.op("mov.u32", self.smem)
-        rec = b.op("mad.lo.u32", self.warp, k.group * k.record_words * 4, self.base)
+        rec = b.op("mad.lo.u32", self.warp, k.warp_record_bytes, self.base)
         col = b.op("mad.lo.u32", self.col, g.elems * 4, rec)
         slot0 = b.op("setp.eq.u32", self.slot, 0)
         lane0 = b.op("setp.eq.u32", self.tid, b.op("shl.b32", self.warp, 5))
@@ -478,7 +484,7 @@ class _SplitBuilder:
         b, k = self.b, self.k
         b.comment("phase: final sum (merge warps; write this split's partial output, max, sum)")
         total, threads = k.group * k.head_dim, 32 * k.num_warps
-        stride = k.group * k.record_words * 4
+        stride = k.warp_record_bytes
         with b.loop(self.tid, total, "pairs", step=threads) as idx:
             head = b.op("div.u32", idx, k.head_dim)
             elem = b.op("rem.u32", idx, k.head_dim)
@@ -509,6 +515,7 @@ class _SplitBuilder:
 
 
 MERGES = ("last-cta", "kernel")
+MMA_CHOICES = {"auto": None, "on": True, "off": False}  # a control's word -> the mma argument
 
 
 def _check_mma(mma, dtype: str, group: int, head_dim: int) -> bool:
@@ -525,10 +532,6 @@ def _check_mma(mma, dtype: str, group: int, head_dim: int) -> bool:
         raise ValueError(f"mma=True: {group} q heads per KV head; the tensor-core path serves "
                          f"at most {MAX_GROUP} (one fragment's rows); use mma=False")
     return mma
-
-
-def _guard(pred: Reg | None) -> Guard | None:
-    return None if pred is None else Guard(pred)
 
 
 def _vector(regs: list[Reg]) -> Vector:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from ..ptx import Kernel, KernelBuilder
 from ..ptx.ir import Address, Guard, Reg
-from .common import NEG_INF
+from .common import NEG_INF, maybe_guard
 from .vector_io import DTYPES, store_value
 
 CHUNK = 32  # splits read at once per thread in the combine (3 loads each)
@@ -64,7 +64,7 @@ def merge_and_store(b: KernelBuilder, k, row: Reg, elem: Reg, in_row: Reg | None
     b.set(value, "div.rn.f32", acc, big_l, guard=Guard(nonempty))
     flat = b.op("mad.lo.u32", row, k.head_dim, elem)
     addr = b.op("mad.wide.u32", flat, DTYPES[k.dtype], out)
-    store_value(b, Address(addr), value, k.dtype, guard=_guard(in_row))
+    store_value(b, Address(addr), value, k.dtype, guard=maybe_guard(in_row))
 
 
 def _chunks(splits: range) -> list[range]:
@@ -109,7 +109,3 @@ def merge_in_last_cta(b: KernelBuilder, k, sb, counters: Reg, out: Reg) -> None:
         row = b.op("mad.lo.u32", sb.seq, k.num_heads, q_head)
         merge_and_store(b, k, row, elem, None, sb.po, sb.pml, out, "ld.global.cg.f32")
     b.op("st.global.u32", Address(counter), 0, guard=Guard(thread0))
-
-
-def _guard(pred: Reg | None) -> Guard | None:
-    return None if pred is None else Guard(pred)

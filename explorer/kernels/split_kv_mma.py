@@ -26,7 +26,7 @@ Per warp and tile of 16 positions:
 from __future__ import annotations
 
 from ..ptx.ir import Address, Guard, Reg, Vector
-from .common import LOG2E, NEG_INF
+from .common import LOG2E, NEG_INF, maybe_guard
 from .split_kv_state import finite_or_zero
 
 MMA = "mma.sync.aligned.m16n8k16.row.col.f32.{t}.{t}.f32"
@@ -171,11 +171,11 @@ class MmaStream:
         into = into or ([None, None], [None] * 4)
         k_rows = [self._load_rows(k_addr, 8 * z * self.row_bytes, 64, self.k_ok,
                                   self._valid(p0, 8 * z, self.g, 1) if tail else whole,
-                                  into[0][z], zero=tail)
+                                  into[0][z])
                   for z in range(2)]
         v_rows = [self._load_rows(v_addr, d * self.row_bytes, 128, self.v_ok,
                                   self._valid(p0, d, self.t, 2) if tail else whole,
-                                  into[1][i], zero=tail)
+                                  into[1][i])
                   for i, d in enumerate((0, 1, 8, 9))]
         if self.k.prefetch and not tail:
             self._prefetch(b.op("add.u32", p0, self.k.prefetch * self.step))
@@ -218,10 +218,10 @@ class MmaStream:
         return b.op("setp.lt.u32", pos, self.sb.end)
 
     def _load_rows(self, addr: Reg, offset: int, stride: int, chunk_ok, valid: Reg | None,
-                   into=None, zero: bool = False):
+                   into=None):
         """One row's 16-byte chunks at `addr + offset + stride * c`, where the chunk exists
-        for this lane and `valid` (if given) holds; skipped chunks are zeros if `zero` or if
-        the chunk never exists for this lane. Into fresh registers, or those of `into`."""
+        for this lane and `valid` (if given) holds. Into fresh registers (zeros where skipped),
+        or into those of `into` (`_buffer` zeroed the chunks that never exist)."""
         b = self.b
         out = []
         for c, ok in enumerate(chunk_ok):
@@ -229,15 +229,12 @@ class MmaStream:
             address = Address(addr, offset + stride * c)
             if into is not None:
                 words = Vector(into[c])
-                if zero:
-                    for reg in words.regs:
-                        b.set(reg, "mov.b32", 0)
             elif guard is None:
-                words = b.op("ld.global.nc.v4.b32", address)
+                out.append(b.op("ld.global.nc.v4.b32", address).regs)
+                continue
             else:
                 words = Vector(tuple(b.op("mov.b32", 0) for _ in range(4)))
-            if into is not None or guard is not None:
-                b.set(words, "ld.global.nc.v4.b32", address, guard=_guard(guard))
+            b.set(words, "ld.global.nc.v4.b32", address, guard=maybe_guard(guard))
             out.append(words.regs)
         return out
 
@@ -307,7 +304,7 @@ class MmaStream:
         b, k, sb = self.b, self.k, self.sb
         b.comment("phase: cross-warp merge (each warp publishes o, m, l per q head)")
         sb.base = b.op("mov.u32", sb.smem)
-        rec = b.op("mad.lo.u32", sb.warp, k.group * k.record_words * 4, sb.base)
+        rec = b.op("mad.lo.u32", sb.warp, k.warp_record_bytes, sb.base)
         rec = b.op("mad.lo.u32", self.g, k.record_words * 4, rec)
         col = b.op("mad.lo.u32", self.t, 64, rec)  # dim 16t: 64 bytes per t
         for h in range(self.vc):
@@ -321,7 +318,3 @@ class MmaStream:
         b.op("st.shared.f32", Address(rec, k.head_dim * 4), self.m, guard=Guard(first))
         b.op("st.shared.f32", Address(rec, k.head_dim * 4 + 4), self.l, guard=Guard(first))
         b.op("bar.sync", 0)
-
-
-def _guard(pred: Reg | None) -> Guard | None:
-    return None if pred is None else Guard(pred)
