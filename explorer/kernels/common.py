@@ -9,6 +9,7 @@ import math
 import numbers
 from dataclasses import dataclass
 
+from ..arch import PTX_VERSION, TARGETS
 from ..ptx import Kernel, KernelBuilder, emit
 from ..ptx.ir import Address, Guard, Reg
 
@@ -17,8 +18,6 @@ NEG_INF = float("-inf")
 MAX_HEAD_DIM = 256
 MAX_SLOTS = MAX_HEAD_DIM // 32  # head-dim slots per lane: lane, lane+32, ...
 MAX_WARPS = 32
-TARGETS = ("sm_75", "sm_80", "sm_86", "sm_87", "sm_89", "sm_90", "sm_90a")
-PTX_VERSION = "8.0"  # accepted by ptxas 12.x/13.x and the CUDA 13.0 driver; covers sm_90a
 MAX_ELEMENTS_PER_KV_HEAD = 2**31 - 1  # positions are indexed in 32 bits
 SCALE_RANGE = (1e-30, 1e30)  # scale is an f32 immediate; f32 holds 1e30 * log2(e) easily
 

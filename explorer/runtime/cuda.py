@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..kernels.common import TARGETS
+from ..arch import TARGETS
 from . import plan
 from .errors import BackendUnavailable
 
