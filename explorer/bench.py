@@ -1,7 +1,7 @@
 """GPU timing by the project's rules: CUDA-graph replays of many launches, K/V rotated over
 copies totalling at least 4x the card's L2 so that HBM (not L2) serves them, warm-up, median
 of repeats; the device-to-device copy bandwidth measured in the same process (the ceiling every
-decode kernel is judged against); PyTorch's SDPA on the same shapes when PyTorch is there.
+decode kernel is judged against). The peers (SDPA, FlashInfer) are timed in `bench_peers`.
 Needs CuPy and a GPU (through `explorer.runtime.cuda`). It measures; it asserts nothing.
 """
 
@@ -69,8 +69,9 @@ def _random(cp, shape, dtype: str):
     return x.astype(cp.float16) if dtype == "f16" else x
 
 
-def _copies(cp, kv_bytes_each: int, l2_multiple: int) -> int:
-    l2 = cp.cuda.Device().attributes["L2CacheSize"]
+def l2_copies(kv_bytes_each: int, l2_multiple: int) -> int:
+    """How many K/V copies add up to `l2_multiple` times the card's L2 (at least 2)."""
+    l2 = cuda.cupy().cuda.Device().attributes["L2CacheSize"]
     return max(2, -(-l2_multiple * l2 // kv_bytes_each))
 
 
@@ -82,7 +83,7 @@ def time_kernel(kernel, seq_len: int, repeats: int = 20, l2_multiple: int = 4,
     shapes = kernel.buffer_shapes()
     q = _random(cp, shapes["q"], kernel.dtype)
     cache_bytes = 2 * int(np.prod(shapes["k"])) * DTYPE_BYTES[kernel.dtype]
-    copies = _copies(cp, cache_bytes, l2_multiple)
+    copies = l2_copies(cache_bytes, l2_multiple)
     first = plan.buffers(kernel, cp, q, _random(cp, shapes["k"], kernel.dtype),
                          _random(cp, shapes["v"], kernel.dtype), (seq_len,) * kernel.batch)
     runs = [first] + [
@@ -105,45 +106,3 @@ def time_kernel(kernel, seq_len: int, repeats: int = 20, l2_multiple: int = 4,
         DTYPE_BYTES[kernel.dtype])
     config = kernel.config() | ({} if launches is None else {"launches": launches})
     return Timing(kernel.name, config, seq_len, ms * 1e3 / copies, kv_bytes, copies, repeats)
-
-
-def time_sdpa(batch: int, num_heads: int, num_kv_heads: int, head_dim: int, seq_len: int,
-              dtype: str, repeats: int = 20, l2_multiple: int = 4) -> Timing | None:
-    """PyTorch's scaled_dot_product_attention (enable_gqa=True) on the same decode shapes, or
-    None when PyTorch is not importable."""
-    try:
-        import torch
-        import torch.nn.functional as F
-    except ImportError:
-        return None
-    tdtype = {"f32": torch.float32, "f16": torch.float16, "bf16": torch.bfloat16}[dtype]
-    q = torch.randn(batch, num_heads, 1, head_dim, dtype=tdtype, device="cuda")
-    shape = (batch, num_kv_heads, seq_len, head_dim)
-    kv_bytes = 2 * int(np.prod(shape)) * DTYPE_BYTES[dtype]
-    copies = _copies(cuda.cupy(), kv_bytes, l2_multiple)
-    kvs = [(torch.randn(shape, dtype=tdtype, device="cuda"),
-            torch.randn(shape, dtype=tdtype, device="cuda")) for _ in range(copies)]
-    stream = torch.cuda.Stream()
-    with torch.cuda.stream(stream):
-        for _ in range(2):  # warm up outside capture (backend selection, workspaces)
-            F.scaled_dot_product_attention(q, *kvs[0], enable_gqa=True)
-    torch.cuda.synchronize()
-    graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph, stream=stream):
-        for k, v in kvs:
-            F.scaled_dot_product_attention(q, k, v, enable_gqa=True)
-    for _ in range(3):
-        graph.replay()
-    torch.cuda.synchronize()
-    times = []
-    for _ in range(repeats):
-        start, stop = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
-        graph.replay()
-        stop.record()
-        stop.synchronize()
-        times.append(start.elapsed_time(stop))
-    config = {"batch": batch, "num_heads": num_heads, "num_kv_heads": num_kv_heads,
-              "head_dim": head_dim, "dtype": dtype, "torch": torch.__version__}
-    return Timing("torch-sdpa", config, seq_len, statistics.median(times) * 1e3 / copies,
-                  kv_bytes, copies, repeats)

@@ -1,5 +1,6 @@
-"""`python -m explorer bench`: the performance suite of issue 6 on a GPU. Every row is timed in
-the same process as the copy-bandwidth ceiling; PyTorch SDPA rows when PyTorch is importable.
+"""`python -m explorer bench`: the performance suite on a GPU. Every row is timed in the same
+process as the copy-bandwidth ceiling; PyTorch SDPA rows when PyTorch is importable, FlashInfer
+rows (CUDA cores, tensor cores, fp8 KV; single and batch decode) when FlashInfer is.
 Writes `bench.json` and `bench.md` to the output folder and prints the table.
 """
 
@@ -10,7 +11,8 @@ import json
 import time
 from pathlib import Path
 
-from .bench import copy_bandwidth, time_kernel, time_sdpa
+from .bench import copy_bandwidth, time_kernel
+from .bench_peers import time_flashinfer, time_sdpa
 from .kernels import IncrementalAttentionKernel, MultiWarpIncrementalAttentionKernel
 from .kernels.split_kv import SplitKVDecodeAttentionKernel
 
@@ -46,6 +48,7 @@ def plan(sm_count: int, quick: bool = False, sweeps: bool = True, only: str = ""
                 rows.append(("split-kv", lambda n=n, d=dtype: time_kernel(
                     _split(n, d, sm_count=sm_count, mma=False), n)))
             rows.append(("sdpa", lambda n=n, d=dtype: time_sdpa(1, 32, 8, 128, n, d)))
+            rows += _flashinfer_rows(1, n, dtype)
     for n in (1024, 4096):
         for w in (4, 8, 16, 32):
             rows.append(("multi-warp", lambda n=n, w=w: time_kernel(
@@ -57,9 +60,21 @@ def plan(sm_count: int, quick: bool = False, sweeps: bool = True, only: str = ""
             rows.append(("split-kv", lambda b=batch, d=dtype: time_kernel(
                 _split(4096, d, batch=b, sm_count=sm_count), 4096)))
             rows.append(("sdpa", lambda b=batch, d=dtype: time_sdpa(b, 32, 8, 128, 4096, d)))
+            rows += _flashinfer_rows(batch, 4096, dtype)
     if sweeps and not quick:
         rows += _sweeps(sm_count)
     return rows
+
+
+def _flashinfer_rows(batch: int, seq_len: int, dtype: str):
+    """FlashInfer on CUDA cores and tensor cores in `dtype`, and with fp8 (e4m3) K/V on tensor
+    cores; none for f32 (FlashInfer has no f32 decode) or where FlashInfer is missing."""
+    if dtype == "f32":
+        return []
+    cases = [(False, None), (True, None)] + ([(True, "e4m3")] if dtype == "f16" else [])
+    return [("flashinfer", lambda tc=tc, kv=kv: time_flashinfer(
+                batch, 32, 8, 128, seq_len, dtype, tensor_cores=tc, kv_dtype=kv))
+            for tc, kv in cases]
 
 
 def _sweeps(sm_count: int):
@@ -114,13 +129,19 @@ def markdown(rows: list[dict], copy_gbps: float) -> str:
     for r in rows:
         c = r["config"]
         lines.append(
-            f"| {r['kernel']} | {c.get('dtype', 'f32')} | {c.get('batch', 1)} | {r['seq_len']} "
+            f"| {r['kernel']} | {_dtype(c)} | {c.get('batch', 1)} | {r['seq_len']} "
             f"| {c.get('num_warps', '')} | {c.get('unroll', '')} | {c.get('pipeline', '')} "
-            f"| {c.get('mma', '')} "
+            f"| {c.get('mma', c.get('tensor_cores', ''))} "
             f"| {c.get('num_splits', '')} "
             f"| {r['us_per_launch']:.1f} | {r['gbps']:,.0f} | {r['pct_copy']:.1f} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def _dtype(config: dict) -> str:
+    """The storage dtype, and the K/V dtype where it differs (fp8 KV: "f16/e4m3")."""
+    dtype, kv = config.get("dtype", "f32"), config.get("kv_dtype")
+    return dtype if kv in (None, dtype) else f"{dtype}/{kv}"
 
 
 def run_suite(out_dir: str, quick: bool = False, sweeps: bool = True, only: str = "") -> dict:
@@ -140,7 +161,7 @@ def run_suite(out_dir: str, quick: bool = False, sweeps: bool = True, only: str 
             continue
         row = {**timing.row(copy_gbps), "group": label}
         rows.append(row)
-        print(f"{label:11s} {row['config'].get('dtype', 'f32'):4s} b{row['config'].get('batch', 1)}"
+        print(f"{label:11s} {_dtype(row['config']):8s} b{row['config'].get('batch', 1)}"
               f" n={row['seq_len']:6d} {row['us_per_launch']:9.1f} us {row['gbps']:7.0f} GB/s "
               f"{row['pct_copy']:5.1f}%  {row['config']}", flush=True)
     copy_after = copy_bandwidth()
