@@ -1,7 +1,7 @@
 """Plotly figures of the warp-level softmax state (`WarpStates`) of one kernel configuration.
 
 Each function takes the states and the kernel (for its configuration) and returns a
-`plotly.graph_objects.Figure`: show it as is, export it to PNG, or wrap it in a `FigureWidget`
+`plotly.graph_objects.Figure`: show it as is, export it to PNG, or put it in a widget
 in the app. Warp w has the same colour in every figure. It draws; it computes nothing that
 `WarpStates` does not already hold.
 """

@@ -13,7 +13,6 @@ from explorer.app.state import Config
 from explorer.kernels import KERNELS
 
 pytest.importorskip("ipywidgets", reason="the app needs ipywidgets")
-pytest.importorskip("anywidget", reason="plotly's FigureWidget needs anywidget")
 
 from explorer.app import Explorer  # noqa: E402
 
@@ -39,7 +38,9 @@ def test_opens_on_the_configuration_with_a_run(app):
     app.tabs.selected_index = 4
     assert len(app.warps.grid.children) == 4
     app.warps.head.value = 3
-    assert "Head 3" in app.warps.grid.children[0].layout.title.text
+    assert "Head 3" in app.warps.figures["warp_maxes"].layout.title.text
+    shown = app.warps.grid.children[0].outputs[0]["data"]["application/vnd.plotly.v1+json"]
+    assert "Head 3" in shown["layout"]["title"]["text"]
 
 
 def test_a_control_change_updates_ptx_and_diff(app):

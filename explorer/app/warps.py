@@ -1,5 +1,8 @@
 """The Warps view: the debug-variant figures of `explorer.plots` for the last run, two by two,
-as plotly `FigureWidget`s, with a q-head selector.
+with a q-head selector. Each figure is shown as plotly's own MIME bundle in an `Output`
+widget (JupyterLab's plotly renderer draws it), not as a `FigureWidget`: a FigureWidget
+carries plotly's 5 MB front-end bundle in every instance, which took the first Warps view
+8 to 30 s to appear.
 
 `figures(result, head)` is the plain part (plotly figures, also used by the snapshot);
 `WarpsView` wraps them in widgets. It runs nothing: it draws the states a `RunResult` holds.
@@ -7,27 +10,39 @@ as plotly `FigureWidget`s, with a q-head selector.
 
 from __future__ import annotations
 
+import json
+import time
+
 import ipywidgets as w
 import plotly.graph_objects as go
+import plotly.io as pio
 
 from .. import plots
 from . import theme
 from .runner import RunResult
-from .state import build_kernel
+from .state import build_kernel, describe
 
-FIGURE_WIDTH = 580  # two side by side in a notebook; they wrap to one column when narrow
+FIGURE_WIDTH = 560  # two side by side in a notebook; they wrap to one column when narrow
 FIGURE_HEIGHT = 420
 PER_HEAD = ("warp_maxes", "warp_sums", "attention_weights")
+NO_RUN = "Run the kernel (Run tab) to see each warp's softmax state."
+STALE_CLASS = "explorer-stale"  # theme.py dims it
+STALE_NOTE = "Stale: these figures show"
+PLOTLY_MIME = "application/vnd.plotly.v1+json"  # drawn by plotly's JupyterLab extension
+PLOTLY_CONFIG = {"displaylogo": False}
+ALL = (*PER_HEAD, "merge_factors")
 
 
-def figures(result: RunResult, head: int = 0) -> dict[str, go.Figure]:
-    """The four figures of a run's warp states (empty when it has none)."""
+def figures(result: RunResult, head: int = 0, names=ALL) -> dict[str, go.Figure]:
+    """The four figures of a run's warp states (empty when it has none), or those `names`."""
     if result.states is None:
         return {}
     kernel = build_kernel(result.config)
     head = min(max(0, head), result.states.num_heads - 1)
-    figs = {name: plots.FIGURES[name](result.states, kernel, head) for name in PER_HEAD}
-    figs["merge_factors"] = plots.merge_factors(result.states, kernel)
+    figs = {name: plots.FIGURES[name](result.states, kernel, head) for name in PER_HEAD
+            if name in names}
+    if "merge_factors" in names:
+        figs["merge_factors"] = plots.merge_factors(result.states, kernel)
     for fig in figs.values():
         fig.update_layout(
             width=FIGURE_WIDTH, height=FIGURE_HEIGHT, title_font_size=14,
@@ -47,29 +62,68 @@ def source_note(result: RunResult) -> str:
 
 
 class WarpsView:
-    """Head selector, a note and a 2x2 grid of figure widgets."""
+    """Head selector, a note and a 2x2 grid of figure widgets.
+
+    Four `Output` widgets are made once; a run or a head change replaces what they show (one
+    small message each; a head change redraws only the per-head figures). While a run of
+    another configuration is under way the old figures stay, marked stale with the
+    configuration they show.
+    """
 
     def __init__(self) -> None:
         self.head = w.IntSlider(min=0, max=0, description="q head", continuous_update=False,
                                 layout=w.Layout(width="320px"))
+        self.head.add_class("explorer-control-warps-head")
         self.note = w.HTML()
+        self.note.add_class("explorer-warps-note")
         self.grid = w.HBox(layout=w.Layout(flex_flow="row wrap", width="100%"))
+        self.grid.add_class("explorer-warps-grid")
         self.result: RunResult | None = None
+        self.running: str | None = None  # the configuration a run is under way for
         self.visible = False  # figures are built only while the Warps tab is shown
+        self.draw_seconds: float | None = None  # the last draw, for docs/app.md
+        self.figures: dict[str, go.Figure] = {}  # what is on screen
+        self._outputs = {name: w.Output(layout=w.Layout(flex="0 0 auto"))
+                         for name in ALL}
         self._drawn: tuple | None = None  # (result, head) on screen
+        self._prepared: tuple | None = None  # ((result, head), outputs) made ahead
         self.head.observe(lambda change: self.draw(), names="value")
-        self.box = w.VBox([w.HBox([self.head, self.note]), self.grid])
-        self.show_message("Run the kernel (Run tab) to see each warp's softmax state.")
+        # a tiny figure shown from the start, so the browser loads plotly's renderer (4.5 MB
+        # of script) while the user reads the PTX, not when the Warps tab first opens
+        warm = w.Output(layout=w.Layout(height="1px", overflow="hidden"))
+        warm.outputs = (mime_output(go.Figure(layout=dict(
+            width=10, height=10, margin=dict(l=0, r=0, t=0, b=0),
+            xaxis_visible=False, yaxis_visible=False))),)
+        self.box = w.VBox([w.HBox([self.head, self.note]), self.grid, warm])
+        self.show_message(NO_RUN)
 
     def show_message(self, text: str, kind: str = "info") -> None:
         self.note.value = theme.message(text, kind)
         self.grid.children = []
+        self._drawn = None
+
+    def pending(self, config) -> None:
+        """A run of `config` has started: say so, and mark the figures on screen stale."""
+        self.running = describe(config)
+        if self._drawn is None:
+            self.note.value = theme.message(f"Recording each warp's softmax state of "
+                                            f"{self.running}…")
+            return
+        shown = describe(self.result.config)
+        if shown != self.running:
+            self.grid.add_class(STALE_CLASS)
+            self.note.value = (f"<style>.{STALE_CLASS}{{opacity:.45;filter:grayscale(.7)}}"
+                               f'</style><span style="{theme.NOTE}">{theme.esc(STALE_NOTE)} '
+                               f"{theme.esc(shown)}; recording {theme.esc(self.running)}…"
+                               "</span>")
 
     def update(self, result: RunResult) -> None:
         """Take a new run's states; draw them now if the tab is shown, else when it is."""
-        self.result = result
+        self.result, self.running = result, None
         if result.states is not None:
             self.head.max = max(0, result.states.num_heads - 1)
+        if not self.visible:  # on the run's worker: the tab then only has to send them
+            self._outputs_of(result, self.head.value, ALL)
         self.draw()
 
     def show(self, visible: bool) -> None:
@@ -78,28 +132,61 @@ class WarpsView:
         self.draw()
 
     def draw(self) -> None:
-        """Build the figures of the current result and head, if shown and not yet drawn.
-        (Four FigureWidgets cost a second or so: never while the tab is hidden.)"""
+        """Draw the current result and head, if shown and not yet drawn."""
         if not self.visible or self._drawn == (id(self.result), self.head.value):
             return
-        self._drawn = (id(self.result), self.head.value)
         result = self.result
         if result is None or result.states is None:
-            why = "; ".join(result.errors or result.notes) if result else ""
+            if result is None:
+                self.show_message(NO_RUN if self.running is None else
+                                  f"Recording each warp's softmax state of {self.running}…")
+                return
+            why = "; ".join(result.errors or result.notes)
             self.show_message(why or "No warp states for this run.",
-                              "warn" if result and result.errors else "info")
+                              "warn" if result.errors else "info")
             return
-        try:
-            figs = figures(result, self.head.value)
-            widgets = [go.FigureWidget(fig) for fig in figs.values()]
-        except ImportError as err:  # FigureWidget needs anywidget (plotly >= 6)
-            self.show_message(f"Cannot draw the figures: {err}", "error")
-            return
+        started = time.perf_counter()
+        only_head = self._drawn is not None and self._drawn[0] == id(result)
+        try:  # a new head redraws the per-head figures; the merge factors show every head
+            self._show_figures(self._outputs_of(result, self.head.value,
+                                                PER_HEAD if only_head else ALL))
         except Exception as err:  # shown inline, never a traceback
             self.show_message(f"The Warps view failed: {type(err).__name__}: {err}", "error")
             return
-        self.note.value = f'<span style="{theme.NOTE}">{theme.esc(source_note(result))}</span>'
-        old = self.grid.children
-        self.grid.children = widgets
-        for widget in old:
-            widget.close()
+        self._drawn = (id(result), self.head.value)
+        self.grid.remove_class(STALE_CLASS)
+        self.note.value = (f'<span style="{theme.NOTE}">{theme.esc(describe(result.config))}'
+                           f" · {theme.esc(source_note(result))}</span>")
+        self.draw_seconds = time.perf_counter() - started
+
+    def _outputs_of(self, result: RunResult, head: int, names) -> dict:
+        """{name: (figure, its display_data output)}, reusing what `update` prepared."""
+        key = (id(result), head)
+        if self._prepared and self._prepared[0] == key:
+            ready = {n: v for n, v in self._prepared[1].items() if n in names}
+            if len(ready) == len(names):
+                return ready
+        if result.states is None:
+            return {}
+        made = {n: (fig, mime_output(fig)) for n, fig in figures(result, head, names).items()}
+        self._prepared = (key, made)
+        return made
+
+    def _show_figures(self, shown: dict) -> None:
+        """Put each figure's output in its Output widget; show all four."""
+        for name, (fig, output) in shown.items():
+            self._outputs[name].outputs = (output,)
+            self.figures[name] = fig
+        outputs = list(self._outputs.values())
+        if list(self.grid.children) != outputs:
+            self.grid.children = outputs
+
+
+def mime_output(fig: go.Figure) -> dict:
+    """A display_data output holding `fig` as plotly's MIME type (numbers as plotly encodes
+    them), with a text fallback for front ends without plotly's renderer."""
+    data = json.loads(pio.to_json(fig, validate=False))
+    text = fig.layout.title.text or "figure"
+    return {"output_type": "display_data", "metadata": {},
+            "data": {PLOTLY_MIME: {**data, "config": PLOTLY_CONFIG},
+                     "text/plain": f"<plotly figure: {text}>"}}

@@ -225,6 +225,7 @@ class Explorer(w.VBox):
         self._run_lane.new_generation()
         if self.auto_run.value:
             self.run_status.value = f'<span style="{theme.NOTE}">configuration changed…</span>'
+            self.warps.pending(self.state.config)  # the figures on screen are now stale
             self._run_lane.debounce(RUN_DEBOUNCE_S, self._run_job)
         elif self.last_result is not None:
             self.run_status.value = (f'<span style="{theme.NOTE}">configuration changed: '
@@ -242,6 +243,7 @@ class Explorer(w.VBox):
         self.progress.layout.visibility = "visible"
         self.progress.value = 0
         self._set_run_status(f"running on {backend}…")
+        self.warps.pending(config)
         try:
             result = runner.run(config, progress=self._progress)
         except Exception as err:  # runner reports errors itself; this is the last guard

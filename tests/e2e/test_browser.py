@@ -28,6 +28,7 @@ NOTEBOOK = "lab/tree/notebooks/explorer.ipynb"
 TIMEOUT_MS = 60_000
 APP_TIMEOUT_MS = 20_000
 TABS = ("PTX", "Diff", "Resources", "Run", "Warps")
+WARPS_PLOTS = ".explorer-warps-grid .js-plotly-plot"
 
 
 # In the page: note when Enter goes down in a control and when each pane first shows a text.
@@ -125,14 +126,52 @@ def _screenshots(page, tmp_path) -> list:
     app = page.locator(".explorer-app")
     page.evaluate("document.activeElement && document.activeElement.blur()")
     for title in TABS:
+        clicked = time.perf_counter()
         page.locator(".lm-TabBar-tab", has_text=title).last.click()
         if title == "Warps":  # the figures are built when the tab is first shown
-            expect(app.locator(".js-plotly-plot")).to_have_count(4, timeout=TIMEOUT_MS)
+            expect(app.locator(WARPS_PLOTS)).to_have_count(4, timeout=TIMEOUT_MS)
+            print(f"Warps view: first opened after a run, to 4 figures: "
+                  f"{(time.perf_counter() - clicked) * 1e3:.0f} ms")
         time.sleep(0.5)  # let plotly finish laying out
         path = tmp_path / f"explorer-{title.lower()}.png"
         app.screenshot(path=str(path))
         paths.append(path)
     return paths
+
+
+def _ms_until(page, condition, timeout_s: float = 60) -> float:
+    """Milliseconds until `condition()` holds (polled every 20 ms)."""
+    started = time.perf_counter()
+    while not condition():
+        assert time.perf_counter() - started < timeout_s, "timed out"
+        time.sleep(0.02)
+    return (time.perf_counter() - started) * 1e3
+
+
+def _warps_follow_changes(page) -> dict[str, float]:
+    """On the Warps tab: the figures name the current configuration, follow the q-head slider
+    and a head_dim change (marked stale meanwhile). Returns the latencies seen."""
+    app = page.locator(".explorer-app")
+    plots = app.locator(WARPS_PLOTS)
+    note = app.locator(".explorer-warps-note")
+    page.locator(".lm-TabBar-tab", has_text="PTX").last.click()
+    page.locator(".lm-TabBar-tab", has_text="Warps").last.click()
+    seen = {"tab opened after a run, to 4 figures": _ms_until(page, lambda: plots.count() == 4)}
+    expect(note).to_contain_text("head_dim 64", timeout=TIMEOUT_MS)
+    expect(note).to_contain_text("8 warps", timeout=TIMEOUT_MS)
+    title = app.locator(f"{WARPS_PLOTS} .gtitle").first
+    _set_slider(page, "warps-head", 2)
+    seen["q head 0 -> 2, to the new titles"] = _ms_until(
+        page, lambda: "Head 2" in title.text_content())
+    _set_int_text(page, "head-dim", 96)
+    stale = app.locator(".explorer-stale")
+    seen["head_dim 64 -> 96, to the old figures marked stale"] = _ms_until(
+        page, lambda: stale.count() == 1 or "head_dim 96" in note.text_content())
+    seen["head_dim 64 -> 96, to figures of head_dim 96"] = _ms_until(
+        page, lambda: "head_dim 96" in note.text_content() and stale.count() == 0)
+    expect(plots).to_have_count(4)
+    assert "head_dim 96" in title.text_content()
+    return seen
 
 
 def test_explorer_in_jupyterlab(jupyter_lab, page, tmp_path):
@@ -165,6 +204,8 @@ def test_explorer_in_jupyterlab(jupyter_lab, page, tmp_path):
     for path in _screenshots(page, tmp_path):
         print(f"screenshot: {path}")
 
+    warps_latency = _warps_follow_changes(page)
+
     page.locator(".lm-TabBar-tab", has_text="PTX").last.click()
     page.locator(".explorer-control-kernel select").select_option("split-kv")
     page.locator(".explorer-control-dtype select").select_option("f16")
@@ -180,4 +221,6 @@ def test_explorer_in_jupyterlab(jupyter_lab, page, tmp_path):
                         "'application/vnd.jupyter.stderr']")).to_have_count(0)
     print("browser round trip of head_dim 128 -> 64, from Enter to the new PTX shown: "
           f"{round_trips[0]:.0f} ms; to the new diff shown: {round_trips[1]:.0f} ms")
+    for what, ms in warps_latency.items():
+        print(f"Warps view: {what}: {ms:.0f} ms")
     print(f"browser test took {time.perf_counter() - started:.1f} s")
