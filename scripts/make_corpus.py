@@ -34,6 +34,7 @@ import corpus_ptx  # noqa: E402
 import corpus_spec  # noqa: E402
 import cuda_entries  # noqa: E402
 import triton_entries  # noqa: E402
+from corpus_gpu import Gpu  # noqa: E402
 from corpus_nvcc import (  # noqa: E402
     CompileError,
     compile_module,
@@ -107,49 +108,6 @@ def check_params(ptx: str, spec: dict) -> None:
         if int("".join(c for c in t if c.isdigit())) != width:
             raise ValueError(f"{spec['name']}: parameter .{t} does not fit {arg['name']} "
                              f"({arg['kind']} {arg['dtype']})")
-
-
-class Gpu:
-    """The CuPy side: load PTX text through the driver JIT and launch one entry."""
-
-    def __init__(self) -> None:
-        import cupy
-
-        self.cp = cupy
-        props = cupy.cuda.runtime.getDeviceProperties(0)
-        self.name = props["name"].decode() if isinstance(props["name"], bytes) else props["name"]
-        self.driver = cupy.cuda.runtime.driverGetVersion()
-
-    def max_ptx_isa(self) -> int:
-        """The newest PTX ISA the driver JIT accepts (CUDA 13.0 -> 90, 12.8 -> 87)."""
-        major, minor = self.driver // 1000, self.driver % 1000 // 10
-        if major >= 13:
-            return 90 + (major - 13) * 10 + minor
-        return 80 + minor - (1 if minor >= 6 else 0)
-
-    def run(self, ptx: str, spec: dict, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        cp = self.cp
-        module = cp.cuda.function.Module()
-        module.load(ptx.encode() + b"\0")
-        fn = module.get_function(spec["entry"])
-        if spec["shared_bytes"] > 48 * 1024:
-            fn.max_dynamic_shared_size_bytes = spec["shared_bytes"]
-        device, args = {}, []
-        for arg in spec["args"]:
-            if arg["kind"] == "array":
-                device[arg["name"]] = cp.asarray(arrays[arg["name"]])
-                args.append(device[arg["name"]])
-            elif arg["kind"] == "scalar":
-                args.append(np.dtype(arg["dtype"]).type(arg["value"]))
-            elif arg.get("bytes"):
-                args.append(cp.zeros(arg["bytes"], np.uint8))
-            else:
-                args.append(np.uint64(0))
-        fn(tuple(spec["grid"]), tuple(spec["block"]), tuple(args),
-           shared_mem=spec["shared_bytes"])
-        cp.cuda.runtime.deviceSynchronize()
-        return {a["name"]: device[a["name"]].get() for a in spec["args"]
-                if a["kind"] == "array" and a["role"] != "input"}
 
 
 def untouched_outputs(spec: dict, outputs: dict[str, np.ndarray]) -> list[str]:
@@ -385,6 +343,8 @@ def main(argv: list[str] | None = None) -> int:
         check_triton_tables(results)
     elif not opts.skip_triton:
         triton_part(ctx, results, records)
+    if ctx["gpu"]:
+        ctx["gpu"].close()
     path = write_manifest(ctx, records, results)
     print_summary(results)
     uncovered = print_coverage(records, opts.dry_run)
