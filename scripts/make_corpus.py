@@ -44,7 +44,7 @@ from corpus_nvcc import (  # noqa: E402
 )
 
 MIN_ENTRIES = 12
-POISON_BYTES = b"\xde\xad\xbe\xef"
+POISON = 0xDEADBEEFDEADBEEF
 
 
 def make_input(arg: dict, rng: np.random.Generator) -> np.ndarray:
@@ -81,13 +81,12 @@ def make_input(arg: dict, rng: np.random.Generator) -> np.ndarray:
 
 
 def poisoned(arg: dict) -> np.ndarray:
-    """An output array filled with NaN (floats) or the bytes DE AD BE EF (integers)."""
+    """An output array filled with NaN (floats) or 0xDEADBEEF cut to the width (integers)."""
     dtype, shape = np.dtype(arg["dtype"]), tuple(arg["shape"])
     if dtype.kind == "f":
         return np.full(shape, np.nan, dtype)
-    n = int(np.prod(shape)) * dtype.itemsize
-    raw = (POISON_BYTES * (n // 4 + 1))[:n]
-    return np.frombuffer(raw, dtype).reshape(shape).copy()
+    word = np.array(POISON & (2 ** (8 * dtype.itemsize) - 1), dtype=f"u{dtype.itemsize}")
+    return np.full(shape, word.view(dtype), dtype)
 
 
 def make_arrays(spec: dict) -> dict[str, np.ndarray]:
@@ -160,6 +159,11 @@ def run_entry(spec: dict, ptx: str, ptx_file: str, extra: dict, ctx: dict) -> di
     rec = record(spec, ptx_file, features, extra)
     if ctx["gpu"] is None:
         return rec
+    isa, limit = corpus_ptx.ptx_isa(ptx), ctx["gpu"].max_ptx_isa()
+    if isa > limit:
+        raise ValueError(f"PTX ISA {isa / 10:.1f} is newer than the driver accepts "
+                         f"({limit / 10:.1f}): use a compiler no newer than the driver "
+                         f"(NVCC=/path/to/nvcc)")
     try:
         outputs = ctx["gpu"].run(ptx, spec, arrays)
     except Exception as err:
