@@ -1,11 +1,11 @@
 """Compile one Triton entry of the corpus to PTX text, without launching it through Triton.
 
 `compile_entry(spec, max_isa)` builds the kernel's signature from the entry's argument
-dtypes, compiles it for the current GPU with `triton.compile(ASTSource(...))` (falling back to
-`JITFunction.warmup` if this Triton's ASTSource takes other arguments), and returns the PTX
-from `.asm["ptx"]` with what a launch needs: the entry name, the dynamic shared bytes, the
-block size and the scratch buffers Triton appends as parameters. Triton (and, for the
-fallback, torch) are imported here only, so the CUDA C part of the corpus runs without them.
+dtypes, compiles it for the current GPU with `triton.compile(ASTSource(...))` (falling back
+to `JITFunction.warmup` if that fails, e.g. an ASTSource that takes other arguments), and
+returns the PTX from `.asm["ptx"]` with what a launch needs: the entry name, the dynamic
+shared bytes, the block size and the scratch buffers Triton appends as parameters. Triton
+(and, for the fallback, torch) are imported here only, so the CUDA C part runs without them.
 """
 
 from __future__ import annotations
@@ -62,9 +62,13 @@ def _compile_warmup(fn, spec: dict, options: dict):
 def _compile(triton, fn, spec: dict, options: dict):
     try:
         return _compile_ast(triton, fn, spec, options), "triton.compile(ASTSource)"
-    except TypeError as err:  # an ASTSource of another shape: let the JIT build it instead
-        print(f"    ASTSource failed ({err}); compiling through warmup()")
-        return _compile_warmup(fn, spec, options), "JITFunction.warmup"
+    except Exception as first:  # e.g. an ASTSource of another shape: let the JIT build it
+        print(f"    ASTSource failed ({type(first).__name__}: {first}); trying warmup()")
+        try:
+            return _compile_warmup(fn, spec, options), "JITFunction.warmup"
+        except Exception as second:
+            raise RuntimeError(f"ASTSource: {type(first).__name__}: {first}; warmup: "
+                               f"{type(second).__name__}: {second}") from second
 
 
 def compile_entry(spec: dict, max_isa: int) -> dict:
