@@ -6,8 +6,7 @@ ex2.approx.ftz after a multiply by log2 e).
 Kernels only; `triton_entries.py` says how each is compiled and launched.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: Triton reads `tl.constexpr` annotations as objects.
 import triton
 import triton.language as tl
 

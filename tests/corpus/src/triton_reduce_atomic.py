@@ -6,8 +6,7 @@ sums (order-dependent rounding).
 Kernels only; `triton_entries.py` says how each is compiled and launched.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: Triton reads `tl.constexpr` annotations as objects.
 import triton
 import triton.language as tl
 

@@ -5,8 +5,7 @@ max/min (tl.reduce over tl.maximum/tl.minimum with PropagateNan.ALL: max.NaN/min
 Kernels only; `triton_entries.py` says how each is compiled and launched.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: Triton reads `tl.constexpr` annotations as objects.
 import triton
 import triton.language as tl
 
