@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import ast
 import datetime
+import importlib.util
 import json
 import sys
 import tempfile
@@ -198,12 +199,12 @@ def cuda_part(ctx: dict, results: list, records: list) -> None:
 
 def triton_part(ctx: dict, results: list, records: list) -> None:
     """Compile each Triton entry to PTX (Triton imported lazily), then check/run it."""
-    try:
-        import corpus_triton
-    except ImportError as err:
+    if importlib.util.find_spec("triton") is None:
         for spec in triton_entries.ENTRIES:
-            results.append((spec["name"], "triton", False, False, f"no Triton: {err}"))
+            results.append((spec["name"], "triton", False, False, "Triton is not installed"))
         return
+    import corpus_triton
+
     for spec in triton_entries.ENTRIES:
         print(f"triton {spec['name']}")
         try:
@@ -231,12 +232,13 @@ def step(results, records, spec, compiler, compile_error, run) -> None:
     """Run one entry's remaining work, turning any failure into a row of the summary."""
     if compile_error:
         results.append((spec["name"], compiler, False, False, compile_error))
-        return
-    try:
-        records.append(run())
-        results.append((spec["name"], compiler, True, records[-1].get("data") is not None, ""))
-    except Exception as err:
-        results.append((spec["name"], compiler, True, False, f"{type(err).__name__}: {err}"))
+    else:
+        try:
+            records.append(run())
+            ran = records[-1].get("data") is not None
+            results.append((spec["name"], compiler, True, ran, ""))
+        except Exception as err:
+            results.append((spec["name"], compiler, True, False, f"{type(err).__name__}: {err}"))
     print(f"  {spec['name']:<32} {results[-1][4] or 'ok'}")
 
 
