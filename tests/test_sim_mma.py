@@ -249,13 +249,17 @@ def test_mma_in_a_partial_warp_is_an_error():
     [
         "mma.sync.aligned.m16n8k16.row.col.f32.f16.bf16.f32",
         "mma.sync.aligned.m16n8k16.col.row.f32.f16.f16.f32",
-        "mma.sync.m16n8k16.row.col.f32.bf16.bf16.f32",
     ],
 )
 def test_unmodelled_mma_forms_are_reported(name):
     words = fragments(*random_problem(1, "f16"))
     with pytest.raises(sim.SimError, match=r"unsupported instruction: .*only mma\.sync\.aligned"):
         run_mma(mma_kernel("f16", name=name), words, 1, 32)
+
+
+def test_mma_without_aligned_is_refused_by_the_builder():
+    with pytest.raises(ValueError, match=r"no aligned modifier \(mma needs one of \.aligned\)"):
+        mma_kernel("f16", name="mma.sync.m16n8k16.row.col.f32.bf16.bf16.f32")
 
 
 # -- cvt.rn.{f16x2,bf16x2}.f32 ------------------------------------------------------------------
