@@ -123,14 +123,24 @@ def _row(opcode, groups, operands, summary, flow="compute", writes=True, **extra
     return OpSpec(opcode, tuple(groups), operands, flow, writes, summary, **extra)
 
 
+_EVICTION = "L1::evict_normal L1::evict_unchanged L1::evict_first L1::evict_last L1::no_allocate"
+
+
+def _ordering(sem: str) -> list[Group]:
+    """ld/st's memory-ordering qualifiers: `.weak`, `.volatile`, `.relaxed` or `sem`, a scope."""
+    return [opt("sem", f"weak volatile relaxed {sem}"), opt("scope", "cta gpu sys")]
+
+
 _LOAD_TYPES = "b8 b16 b32 b64 u8 u16 u32 u64 s8 s16 s32 s64 f16 f16x2 bf16 bf16x2 f32 f64"
 _MOVE_TYPES = "pred b16 b32 b64 u16 u32 u64 s16 s32 s64 f32 f64"
 _ROWS = (
-    _row("ld", [opt("space", " ".join(SPACES)), opt("cache", "ca cg cs lu cv"), opt("nc", "nc"),
-                opt("vector", "v2 v4"), typ(_LOAD_TYPES)], 2, "load from a state space"),
-    _row("st", [opt("space", "global shared local param"), opt("cache", "wb cg cs wt"),
-                opt("vector", "v2 v4"), typ(_LOAD_TYPES)], 2, "store to a state space",
-         writes=False),
+    _row("ld", [*_ordering("acquire"), opt("space", " ".join(SPACES)),
+                opt("cache", "ca cg cs lu cv"), opt("nc", "nc"), opt("eviction", _EVICTION),
+                opt("prefetch_size", "L2::64B L2::128B L2::256B"), opt("vector", "v2 v4"),
+                typ(_LOAD_TYPES)], 2, "load from a state space"),
+    _row("st", [*_ordering("release"), opt("space", "global shared local param"),
+                opt("cache", "wb cg cs wt"), opt("eviction", _EVICTION), opt("vector", "v2 v4"),
+                typ(_LOAD_TYPES)], 2, "store to a state space", writes=False),
     _row("mov", [typ(_MOVE_TYPES)], 2, "copy a register, immediate, symbol or special register"),
     _row("cvt", [opt("rounding", f"{ROUND} {INT_ROUND}", FH), opt("ftz", "ftz", FTZ),
                  opt("sat", "sat"), typ(f"{CVT_TYPES} f16x2 bf16x2", "dtype"),

@@ -5,7 +5,9 @@ addresses), scalar and `.v2/.v4`.
 addresses are 64-bit register values plus the immediate offset; shared addresses are a shared
 symbol or a 32- or 64-bit register value plus the offset, in the shared window. Every access is
 bounds-checked by `memory`; with `check_races`, shared accesses also go through `races`.
-`.local` and `.const` are not modelled. Cache operators (`.ca`, `.nc`, ...) are ignored.
+`.local` and `.const` are not modelled. Memory is sequentially consistent, so the memory-order
+qualifiers (`.relaxed.gpu`, ...) change nothing; cache and eviction hints (`.ca`, `.nc`,
+`.L1::no_allocate`, ...) are ignored.
 """
 
 from __future__ import annotations
@@ -207,9 +209,15 @@ def decode_membar(ins: Instruction, ctx: DecodeContext):
 
 SEMANTICS = {
     "ld": Semantics(
-        decode_ld, ".param (scalars), .global, .shared, generic; .v2/.v4; bounds-checked"
+        decode_ld,
+        ".param (scalars), .global, .shared, generic; .v2/.v4; bounds-checked; ordering, "
+        "cache and eviction qualifiers ignored",
     ),
-    "st": Semantics(decode_st, ".global, .shared, generic; .v2/.v4; bounds-checked"),
+    "st": Semantics(
+        decode_st,
+        ".global, .shared, generic; .v2/.v4; bounds-checked; ordering, cache and eviction "
+        "qualifiers ignored",
+    ),
     "atom": Semantics(
         decode_atom,
         ".global.add.u32 (any .sem and .scope): the threads of a step in thread order",
