@@ -27,9 +27,7 @@ UNSIGNED = ("u16", "u32", "u64")
 BITS = ("b16", "b32", "b64")
 BYTES = ("b8", "u8", "s8")
 HALVES = ("f16", "bf16", "f16x2", "bf16x2")
-FLOAT_TYPES = frozenset(HALVES + ("f32", "f64"))
-INT_TYPES = frozenset(SIGNED + UNSIGNED + BITS + BYTES)
-TYPES = INT_TYPES | FLOAT_TYPES | {"pred"}
+TYPES = frozenset(SIGNED + UNSIGNED + BITS + BYTES + HALVES + ("f32", "f64", "pred"))
 SPACES = ("param", "global", "shared", "local", "const")
 VECTOR_WIDTH = {"v2": 2, "v4": 4}
 WIDER = {"u16": "u32", "s16": "s32", "u32": "u64", "s32": "s64"}  # what .wide writes
@@ -89,11 +87,6 @@ class OpSpec:
     result: str = "type"  # the group whose type operand 0 holds, or a fixed type ("pred")
     per_thread: bool = False  # its result differs per thread whatever its sources
     simulated: bool = True  # False: parsed and printed, but the simulator has no semantics
-
-    @property
-    def modifiers(self) -> frozenset[str]:
-        """Every modifier any group of the row accepts."""
-        return frozenset(m for g in self.groups for m in g.alternatives)
 
 
 F = "f32 f64"

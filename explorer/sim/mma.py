@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ptx.ir import Instruction, Reg, Vector
+from ..ptx.ir import KIND_BITS, Instruction, Reg, Vector
 from .half import bf16_to_f32
 from .operands import DecodeContext, Semantics, Unsupported, form, reader, writer
 from .warp import warp_bits
@@ -125,7 +125,7 @@ def check_whole_warps(m, sel, ins: Instruction) -> None:
 def _registers(ins: Instruction, op, what: str, count: int) -> tuple[Reg, ...]:
     if not isinstance(op, Vector) or len(op.regs) != count:
         raise Unsupported(f"mma: {what} must be a vector of {count} registers, got {op}")
-    wrong = [str(r) for r in op.regs if r.kind not in ("r", "f")]
+    wrong = [str(r) for r in op.regs if r.kind == "p" or KIND_BITS[r.kind] != 32]
     if wrong:
         raise Unsupported(f"mma: {what} register(s) {wrong} are not 32-bit (%r or %f)")
     return op.regs
