@@ -27,22 +27,11 @@ from explorer.ptx import (
     PtxParseError,
     check_barriers,
     emit,
+    ir,
     parse,
     spec,
 )
-from explorer.ptx.ir import (
-    Address,
-    F32Imm,
-    Guard,
-    Instruction,
-    IntImm,
-    Kernel,
-    Label,
-    Reg,
-    SpecialReg,
-    Symbol,
-    Vector,
-)
+from explorer.ptx.ir import Address, F32Imm, Guard, Instruction, IntImm, Reg, Symbol, Vector
 from explorer.ptx.parser import parse_module
 from explorer.ptx.printer import statement_text
 from explorer.sim.table import IMPLEMENTED, SEMANTICS
@@ -137,15 +126,15 @@ def barrier_check_objects(ins: Instruction) -> bool:
     must, exactly where `ins` is a branch (past the barrier), an exit or a barrier itself."""
     tid, pred = Reg("r", 1), Reg("p", 1)
     body = (
-        Instruction("mov", ("u32",), (tid, SpecialReg("tid.x"))),
+        Instruction("mov", ("u32",), (tid, ir.SpecialReg("tid.x"))),
         Instruction("setp", ("lt", "u32"), (pred, tid, IntImm(16))),
         Instruction(ins.opcode, ins.modifiers, ins.operands, Guard(pred)),
         Instruction("bar", ("sync",), (IntImm(0),)),
-        Label("$L_target"),
+        ir.Label("$L_target"),
         Instruction("ret", (), ()),
     )
     try:
-        check_barriers(Kernel("k", (), (), body))
+        check_barriers(ir.Kernel("k", (), (), body))
     except BarrierError:
         return True
     return False

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sim_ptx import OUT_PROLOGUE, module
+from sim_ptx import OUT_PROLOGUE, SRC_PROLOGUE, module
 
 from explorer import sim
 from explorer.check import make_inputs
@@ -209,10 +209,8 @@ def check_float_columns(col, a, b, c):
 
 HALF_BODY = (
     OUT_PROLOGUE
+    + SRC_PROLOGUE
     + """
-	ld.param.u64 %rd5, [src];
-	cvta.to.global.u64 %rd6, %rd5;
-	add.s64 %rd7, %rd6, %rd4;
 	ld.global.f32 %f1, [%rd7];
 	cvt.rn.f16.f32 %rs1, %f1;
 	cvt.f32.f16 %f2, %rs1;
@@ -270,10 +268,8 @@ def isa_shfl(mode: str, values: np.ndarray, b: int, c: int) -> np.ndarray:
 
 SHFL_BODY = (
     OUT_PROLOGUE
+    + SRC_PROLOGUE
     + """
-	ld.param.u64 %rd5, [src];
-	cvta.to.global.u64 %rd6, %rd5;
-	add.s64 %rd7, %rd6, %rd4;
 	ld.global.f32 %f1, [%rd7];
 	ld.param.u32 %r2, [b];
 	ld.param.u32 %r3, [c];
@@ -414,10 +410,8 @@ SPECIAL_BODY = """
 
 QUALIFIED_BODY = (
     OUT_PROLOGUE
+    + SRC_PROLOGUE
     + """
-	ld.param.u64 %rd5, [src];
-	cvta.to.global.u64 %rd6, %rd5;
-	add.s64 %rd7, %rd6, %rd4;
 	ld.relaxed.gpu.global.L1::evict_last.u32 %r2, [%rd7];
 	ld.global.nc.L1::no_allocate.L2::128B.u32 %r3, [%rd7];
 	add.u32 %r4, %r2, %r3;
