@@ -81,7 +81,7 @@ class OpSpec:
     opcode: str
     groups: tuple[Group, ...]
     operands: tuple[int, int]  # (min, max) operand count
-    flow: str  # compute | branch | barrier | exit
+    flow: str  # one of FLOWS: how the simulator's scheduler and the barrier check treat it
     writes: bool  # operand 0 is a destination (a register or a vector of them)
     summary: str
     result: str = "type"  # the group whose type operand 0 holds, or a fixed type ("pred")
@@ -92,7 +92,7 @@ class OpSpec:
 F = "f32 f64"
 FH = "f16 f16x2 bf16 bf16x2 f32 f64"
 FTZ = "f32 f16 f16x2"  # .ftz flushes f32 and f16 subnormals; bf16 and f64 have none
-I16_64 = "u16 u32 u64 s16 s32 s64"
+I16_64 = "u16 u32 u64 s16 s32 s64"  # the integer types of arithmetic
 ROUND = "rn rz rm rp"
 INT_ROUND = "rni rzi rmi rpi"
 CVT_TYPES = "u8 u16 u32 u64 s8 s16 s32 s64 f16 bf16 f32 f64"
@@ -124,15 +124,16 @@ def _ordering(sem: str) -> list[Group]:
     return [opt("sem", f"weak volatile relaxed {sem}"), opt("scope", "cta gpu sys")]
 
 
+_VECTORS = " ".join(VECTOR_WIDTH)
 _LOAD_TYPES = "b8 b16 b32 b64 u8 u16 u32 u64 s8 s16 s32 s64 f16 f16x2 bf16 bf16x2 f32 f64"
 _MOVE_TYPES = "pred b16 b32 b64 u16 u32 u64 s16 s32 s64 f32 f64"
 _ROWS = (
     _row("ld", [*_ordering("acquire"), opt("space", " ".join(SPACES)),
                 opt("cache", "ca cg cs lu cv"), opt("nc", "nc"), opt("eviction", _EVICTION),
-                opt("prefetch_size", "L2::64B L2::128B L2::256B"), opt("vector", "v2 v4"),
+                opt("prefetch_size", "L2::64B L2::128B L2::256B"), opt("vector", _VECTORS),
                 typ(_LOAD_TYPES)], 2, "load from a state space"),
     _row("st", [*_ordering("release"), opt("space", "global shared local param"),
-                opt("cache", "wb cg cs wt"), opt("eviction", _EVICTION), opt("vector", "v2 v4"),
+                opt("cache", "wb cg cs wt"), opt("eviction", _EVICTION), opt("vector", _VECTORS),
                 typ(_LOAD_TYPES)], 2, "store to a state space", writes=False),
     _row("mov", [typ(_MOVE_TYPES)], 2, "copy a register, immediate, symbol or special register"),
     _row("cvt", [opt("rounding", f"{ROUND} {INT_ROUND}", FH), opt("ftz", "ftz", FTZ),
