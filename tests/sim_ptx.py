@@ -24,3 +24,10 @@ OUT_PROLOGUE = """
 	mul.wide.u32 %rd4, %r1, 4;
 	add.s64 %rd3, %rd2, %rd4;
 """
+
+# After OUT_PROLOGUE: the `src` pointer at the same word offset, %rd7 = src + 4*tid.x.
+SRC_PROLOGUE = """
+	ld.param.u64 %rd5, [src];
+	cvta.to.global.u64 %rd6, %rd5;
+	add.s64 %rd7, %rd6, %rd4;
+"""

@@ -57,6 +57,22 @@ def test_modifier_chains_are_split_and_typed():
     assert (Space, ".shared") in found and (Type, ".f32") in found
 
 
+TYPED_BY_GROUP = {
+    "ld.relaxed.gpu.global.nc.L1::no_allocate.v4.f32 {%f1, %f2, %f3, %f4}, [%rd1]": [
+        (Modifier, ".relaxed"), (Modifier, ".gpu"), (Space, ".global"), (Modifier, ".nc"),
+        (Modifier, ".L1::no_allocate"), (Modifier, ".v4"), (Type, ".f32")],
+    "atom.global.add.u32 %r1, [%rd2], 1": [(Space, ".global"), (Modifier, ".add"),
+                                           (Type, ".u32")],
+    "cvt.rn.f32.u32 %f5, %r1": [(Modifier, ".rn"), (Type, ".f32"), (Type, ".u32")],
+}
+
+
+@pytest.mark.parametrize(("line", "modifiers"), TYPED_BY_GROUP.items())
+def test_modifiers_are_typed_by_the_group_of_the_opcode_row(line, modifiers):
+    found = tokens(f"\t{line};\n")
+    assert found[: 1 + len(modifiers)] == [(Opcode, line.split(".")[0]), *modifiers]
+
+
 @pytest.mark.parametrize("kernel", sorted(KERNELS))
 @pytest.mark.parametrize("target", [TARGETS[0], "sm_90"])
 def test_no_error_tokens_in_any_kernel(kernel, target):

@@ -112,6 +112,13 @@ def bar_after_branch_on_shuffled_value(b: KernelBuilder) -> None:
         b.op("bar.sync", 0)
 
 
+def bar_after_branch_on_an_atomics_old_value(b: KernelBuilder) -> None:
+    counter = b.op("cvta.to.global.u64", b.op("ld.param.u64", Address(b.param("c", "u64"))))
+    old = b.op("atom.global.add.u32", Address(counter), 1)  # every thread gets its own value
+    with b.if_(b.op("setp.eq.u32", old, 0), "first"):
+        b.op("bar.sync", 0)
+
+
 def bar_in_uniform_loop_with_a_tid_break(b: KernelBuilder) -> None:
     with b.loop(0, param_n(b), "breaking"):
         done = b.label("out")
@@ -138,6 +145,7 @@ UNSAFE = [
     bar_guarded_by_negated_varying_predicate,
     bar_after_branch_on_value_loaded_from_tid_address,
     bar_after_branch_on_shuffled_value,
+    bar_after_branch_on_an_atomics_old_value,
     bar_in_uniform_loop_with_a_tid_break,
     bar_in_if_on_value_written_under_tid_guard,
 ]

@@ -12,11 +12,29 @@ import math
 import re
 
 import pytest
+from pygments import lex
 
-from explorer.kernels import IncrementalAttentionKernel, MultiWarpIncrementalAttentionKernel
-from explorer.ptx import KernelBuilder, PtxParseError, emit, parse, spec
+from explorer.app.highlight import FixedPtxLexer, Modifier, Opcode, Space, Type, highlight_lines
+from explorer.app.theme import esc
+from explorer.kernels import (
+    IncrementalAttentionKernel,
+    MultiWarpIncrementalAttentionKernel,
+    SplitKVDecodeAttentionKernel,
+)
+from explorer.ptx import (
+    BarrierError,
+    KernelBuilder,
+    PtxParseError,
+    check_barriers,
+    emit,
+    ir,
+    parse,
+    spec,
+)
 from explorer.ptx.ir import Address, F32Imm, Guard, Instruction, IntImm, Reg, Symbol, Vector
+from explorer.ptx.parser import parse_module
 from explorer.ptx.printer import statement_text
+from explorer.sim.table import IMPLEMENTED, SEMANTICS
 
 HEADER = ".version 8.0\n.target sm_80\n.address_size 64\n"
 TYPE_PREFERENCE = ("f32", "u32", "b32", "u64", "pred")
@@ -29,23 +47,29 @@ def tiny_module(*lines: str) -> str:
 
 def sources_for(row: spec.OpSpec, count: int) -> list:
     """`count` plausible source operands for an instruction of `row`."""
-    if row.opcode == "bra":
+    if row.flow == "branch":
         return [Symbol("$L_target")]
-    if row.opcode == "ld":
-        return [Address(Reg("rd", 3), 8)]
-    if row.opcode == "st":
-        return [Address(Reg("rd", 3), -4), Reg("r", 2)]
+    if row.opcode in ("ld", "prefetch"):
+        return [Address(Reg("rd", 3), 8)][:count]
+    if row.opcode in ("st", "atom"):
+        return [Address(Reg("rd", 3), -4), Reg("r", 2)][:count]
     pool = [Reg("r", 7), IntImm(5), F32Imm.of(1.5), Reg("p", 2), IntImm(-1)]
     return pool[:count]
 
 
-def name_with(row: spec.OpSpec, modifier: str | None) -> str:
-    """`opcode.modifier`, plus a type when the builder needs one to pick the result register."""
-    parts = [row.opcode] + ([modifier] if modifier else [])
-    has_type = any(p in spec.TYPES for p in parts[1:])
-    if row.writes_first and row.opcode != "setp" and not has_type:
-        parts.append(next(t for t in TYPE_PREFERENCE if t in row.modifiers))
-    return ".".join(parts)
+def valid_name(row: spec.OpSpec, group: str | None = None, modifier: str | None = None) -> str:
+    """The row's opcode with every required group filled (`group` with `modifier`), each type
+    chosen to fit the type rules of the modifiers chosen."""
+    chosen = {g.name: g.alternatives[0] for g in row.groups if g.required and not g.holds_type}
+    if group is not None:
+        chosen[group] = modifier
+    rules = [g.only_with[chosen[g.name]] for g in row.groups
+             if chosen.get(g.name) in g.only_with]
+    for g in row.groups:
+        if g.holds_type and g.name not in chosen:
+            fits = [t for t in g.alternatives if all(t in rule for rule in rules)]
+            chosen[g.name] = next((t for t in TYPE_PREFERENCE if t in fits), fits[0])
+    return ".".join([row.opcode] + [chosen[g.name] for g in row.groups if g.name in chosen])
 
 
 def built_instruction(name: str, sources: list) -> Instruction:
@@ -63,35 +87,103 @@ def assert_round_trips(ins: Instruction) -> None:
 # -- the opcode table drives builder, printer and parser -------------------------------------
 
 
-def representative_modifier(row: spec.OpSpec) -> str | None:
-    preferred = ("sync", "uni", "global", "rn", "lt", "approx", "to", "f32", "u32", "b32")
-    return next((m for m in preferred if m in row.modifiers), None)
-
-
 @pytest.mark.parametrize("opcode", sorted(spec.OPCODES))
 def test_every_opcode_builds_prints_and_parses(opcode: str) -> None:
     row = spec.OPCODES[opcode]
-    name = name_with(row, representative_modifier(row))
     lo, hi = row.operands
     for count in sorted({lo, hi}):
-        ins = built_instruction(name, sources_for(row, count - row.writes_first))
+        ins = built_instruction(valid_name(row), sources_for(row, count - row.writes))
         assert ins.opcode == opcode and len(ins.operands) == count
         assert_round_trips(ins)
 
 
-def test_every_modifier_of_every_row_round_trips() -> None:
+def test_every_modifier_of_every_group_round_trips() -> None:
     failures = []
     for row in spec.OPCODES.values():
-        for modifier in sorted(row.modifiers):
-            if modifier == "wide":
-                continue  # needs a 16/32-bit integer type: mul.wide.u32 is tested below
-            name = name_with(row, modifier)
-            try:
-                sources = sources_for(row, row.operands[0] - row.writes_first)
-                assert_round_trips(built_instruction(name, sources))
-            except (AssertionError, ValueError, KeyError) as err:
-                failures.append(f"{name}: {type(err).__name__}: {err}")
+        for group in row.groups:
+            for modifier in group.alternatives:
+                name = valid_name(row, group.name, modifier)
+                try:
+                    sources = sources_for(row, row.operands[0] - row.writes)
+                    assert_round_trips(built_instruction(name, sources))
+                except (AssertionError, ValueError, KeyError) as err:
+                    failures.append(f"{name}: {type(err).__name__}: {err}")
     assert not failures, "\n".join(failures)
+
+
+def test_optional_groups_share_no_modifier_with_a_later_group() -> None:
+    """Sorting modifiers left to right is then unambiguous: a modifier an optional group
+    accepts can belong to no group after it."""
+    for row in spec.OPCODES.values():
+        for i, group in enumerate(row.groups):
+            later = {m for g in row.groups[i + 1:] for m in g.alternatives}
+            if not group.required:
+                assert not later & set(group.alternatives), (row.opcode, group.name)
+
+
+def barrier_check_objects(ins: Instruction) -> bool:
+    """Whether the barrier check rejects `@%p1 ins; bar.sync 0` with %p1 = tid.x < 16: it
+    must, exactly where `ins` is a branch (past the barrier), an exit or a barrier itself."""
+    tid, pred = Reg("r", 1), Reg("p", 1)
+    body = (
+        Instruction("mov", ("u32",), (tid, ir.SpecialReg("tid.x"))),
+        Instruction("setp", ("lt", "u32"), (pred, tid, IntImm(16))),
+        Instruction(ins.opcode, ins.modifiers, ins.operands, Guard(pred)),
+        Instruction("bar", ("sync",), (IntImm(0),)),
+        ir.Label("$L_target"),
+        Instruction("ret", (), ()),
+    )
+    try:
+        check_barriers(ir.Kernel("k", (), (), body))
+    except BarrierError:
+        return True
+    return False
+
+
+def test_builder_parser_highlighter_barrier_check_and_simulator_cover_the_same_opcodes() -> None:
+    for opcode, row in spec.OPCODES.items():
+        ins = built_instruction(valid_name(row), sources_for(row, row.operands[0] - row.writes))
+        assert_round_trips(ins)
+        line = statement_text(ins) + "\n"
+        tokens = [(t, v) for t, v in lex(line, FixedPtxLexer()) if v.strip()]
+        groups = [g for g in row.groups if spec.form_of(opcode, ins.modifiers).get(g.name)]
+        kinds = [Type if g.holds_type else Space if g.name == "space" else Modifier
+                 for g in groups]
+        assert tokens[: 1 + len(groups)] == [(Opcode, opcode)] + [
+            (kind, f".{m}") for kind, m in zip(kinds, ins.modifiers, strict=True)
+        ], line
+        assert f'title="{esc(row.summary)}"' in highlight_lines(line)[0]
+        assert barrier_check_objects(ins) == (row.flow != "compute"), opcode
+        assert (opcode in SEMANTICS) == row.simulated, opcode
+    assert set(IMPLEMENTED) <= set(spec.OPCODES)
+    assert {row.flow for row in spec.OPCODES.values()} <= set(spec.FLOWS)
+
+
+# Together these emit every instruction form of scripts/ptx_hashes.py's grid (71 of them).
+KERNEL_CONFIGS = [
+    (IncrementalAttentionKernel, dict(max_seq_len=1100, head_dim=32, num_heads=8,
+                                      num_kv_heads=8), "sm_80"),
+    (MultiWarpIncrementalAttentionKernel, dict(max_seq_len=1100, head_dim=80, num_heads=12,
+                                               num_kv_heads=2, num_warps=4, debug=True), "sm_90"),
+    *[(SplitKVDecodeAttentionKernel, dict(max_seq_len=512, head_dim=hd, num_heads=8,
+                                          num_kv_heads=8, dtype=dtype, merge=merge), "sm_90")
+      for hd, dtype, merge in ((64, "f16", "last-cta"), (64, "f32", "kernel"),
+                               (256, "f16", "kernel"))],
+    (SplitKVDecodeAttentionKernel, dict(max_seq_len=2048, head_dim=128, num_heads=32,
+                                        num_kv_heads=8, dtype="bf16", mma=True, num_warps=1,
+                                        prefetch=2), "sm_80"),
+]
+
+
+def test_every_instruction_the_kernels_emit_validates_strictly() -> None:
+    forms = set()
+    for cls, kw, target in KERNEL_CONFIGS:
+        for kernel in parse_module(cls(**kw).emit(target)).kernels:
+            for ins in kernel.body:
+                if isinstance(ins, Instruction):
+                    spec.check(ins.opcode, ins.modifiers, len(ins.operands), strict=True)
+                    forms.add(f"{ins.name}/{len(ins.operands)}")
+    assert len(forms) == 71, sorted(forms)
 
 
 def test_opcode_outside_the_table_is_rejected_by_builder_and_parser() -> None:
@@ -155,17 +247,58 @@ def test_reserve_keeps_later_register_names_stable(count: int) -> None:
 @pytest.mark.parametrize(
     ("name", "sources", "message"),
     [
-        ("add.zz.u32", (1, 2), r"add\.zz\.u32: modifier\(s\) \['zz'\] not valid for add"),
+        ("add.zz.u32", (1, 2), r"add\.zz\.u32: \.zz is not a modifier of add \(\[rounding "),
         ("add.u32", (1,), r"add\.u32: 2 operands, expected 3\.\.3"),
         ("fma.rn.f32", (1.0, 2.0, 3.0, 4.0), r"fma\.rn\.f32: 5 operands, expected 4\.\.4"),
         ("bar.sync", (0, 1, 2), r"bar\.sync: 3 operands, expected 1\.\.2"),
-        ("ex2.approx", (1.0,), r"ex2\.approx: no type modifier"),
+        ("ex2.approx", (1.0,), r"ex2\.approx: no type modifier \(ex2 needs one of \.f32\)"),
         ("ret", (1,), r"ret: 1 operands, expected 0\.\.0"),
     ],
 )
 def test_bad_modifiers_and_operand_counts_name_the_instruction(name, sources, message) -> None:
     with pytest.raises(ValueError, match=message):
         KernelBuilder("t").op(name, *sources)
+
+
+WRONG_FORMS = {
+    "setp.lt.gt.u32": r"\.gt is a second compare after \.lt \(setp takes one of \.eq \.ne \.lt",
+    "add.f32.u32": r"\.u32 is a second type after \.f32 \(add takes one of \.u16 \.u32",
+    "ld.global.shared.f32": r"\.shared is a second space after \.global",
+    "ld.global.v2.v4.f32": r"\.v4 is a second vector after \.v2 \(ld takes one of \.v2 \.v4\)",
+    "add.f32.rn": r"\.rn is out of order \(add writes \[rounding \.rn\|\.rz",
+    "ex2.ftz.approx.f32": r"\.approx is out of order",
+    "add.rn.u32": r"\.rn goes only with \.bf16 .*\.f32 \.f64, not \.u32",
+    "mul.lo.f32": r"\.lo goes only with .*\.u32 .*, not \.f32",
+    "add.ftz.f64": r"\.ftz goes only with \.f16 \.f16x2 \.f32, not \.f64",
+    "setp.ltu.s32": r"\.ltu goes only with .*\.f32 \.f64, not \.s32",
+    "setp.lt.b32": r"\.lt goes only with .*, not \.b32",
+    "cvt.rn.u32.s32": r"\.rn goes only with .*, not \.u32 \.s32",
+    "rem.f32": r"\.f32 is not a modifier of rem \(type \.u16\|\.u32",
+    "and.u32": r"\.u32 is not a modifier of and",
+    "shfl.sync.b32": r"no mode modifier \(shfl needs one of \.up \.down \.bfly \.idx\)",
+    "cvt.f32": r"no atype modifier",
+}
+
+
+@pytest.mark.parametrize(("name", "message"), WRONG_FORMS.items())
+def test_the_builder_refuses_a_wrong_form_naming_the_modifier(name: str, message: str) -> None:
+    row = spec.OPCODES[name.split(".")[0]]
+    with pytest.raises(ValueError, match=rf"^{re.escape(name)}: {message}"):
+        KernelBuilder("t").op(name, *sources_for(row, row.operands[0] - row.writes))
+
+
+def test_the_parser_reads_the_same_rows_leaving_only_type_rules_to_the_builder() -> None:
+    lenient = tiny_module("\tadd.rn.u32 %r1, %r2, 3;")  # a type rule: the builder's alone
+    assert parse(lenient).body[0].name == "add.rn.u32"
+    with pytest.raises(ValueError, match=r"\.rn goes only with"):
+        spec.check("add", ("rn", "u32"), 3)
+    for name in ("setp.lt.gt.u32", "add.f32.u32", "add.f32.rn", "rem.f32"):
+        opcode, *mods = name.split(".")
+        with pytest.raises(ValueError) as strict:
+            spec.check(opcode, tuple(mods), 3)
+        with pytest.raises(PtxParseError) as parsed:
+            parse(tiny_module(f"\t{name} %r1, %r2, 3;"))
+        assert str(strict.value) in str(parsed.value)
 
 
 @pytest.mark.parametrize("where", ["op", "set"])

@@ -26,6 +26,15 @@ WORDS = 10  # per lane: a0..a3, b0, b1, c0..c3 (C as its f32 bits)
 rng = np.random.default_rng(20261127)  # fixed: a failure reproduces
 
 
+def store_words_and_emit(b: KernelBuilder, tid, words: list, out) -> str:
+    """Thread `tid` stores `words` (.b32 each) at out + 4 * len(words) * tid; then `ret`."""
+    dst = b.op("mad.wide.u32", tid, 4 * len(words), out)
+    for i, word in enumerate(words):
+        b.op("st.global.b32", Address(dst, 4 * i), word)
+    b.op("ret")
+    return emit(b.build())
+
+
 def _pointers(b: KernelBuilder, *names: str) -> list:
     """A global address register for each `.u64` pointer parameter, declared in order."""
     return [b.op("cvta.to.global.u64", b.op("ld.param.u64", Address(b.param(n, "u64"))))
@@ -249,13 +258,17 @@ def test_mma_in_a_partial_warp_is_an_error():
     [
         "mma.sync.aligned.m16n8k16.row.col.f32.f16.bf16.f32",
         "mma.sync.aligned.m16n8k16.col.row.f32.f16.f16.f32",
-        "mma.sync.m16n8k16.row.col.f32.bf16.bf16.f32",
     ],
 )
 def test_unmodelled_mma_forms_are_reported(name):
     words = fragments(*random_problem(1, "f16"))
     with pytest.raises(sim.SimError, match=r"unsupported instruction: .*only mma\.sync\.aligned"):
         run_mma(mma_kernel("f16", name=name), words, 1, 32)
+
+
+def test_mma_without_aligned_is_refused_by_the_builder():
+    with pytest.raises(ValueError, match=r"no aligned modifier \(mma needs one of \.aligned\)"):
+        mma_kernel("f16", name="mma.sync.m16n8k16.row.col.f32.bf16.bf16.f32")
 
 
 # -- cvt.rn.{f16x2,bf16x2}.f32 ------------------------------------------------------------------
@@ -312,11 +325,7 @@ def _cvt_kernel() -> str:
         b.op("cvt.rn.bf16x2.f32", hi, lo),
         b.op("cvt.rn.f16x2.f32", 1.5, lo),
     ]
-    dst = b.op("mad.wide.u32", tid, 12, out)
-    for i, word in enumerate(words):
-        b.op("st.global.b32", Address(dst, 4 * i), word)
-    b.op("ret")
-    return emit(b.build())
+    return store_words_and_emit(b, tid, words, out)
 
 
 def test_cvt_pairs_round_each_half_and_put_the_first_source_high():
@@ -379,11 +388,7 @@ def _prmt_kernel() -> str:
     a, bb, c = (b.op("ld.global.b32", Address(at, 4 * i)) for i in range(3))
     results = [b.op("prmt.b32", a, bb, c), b.op("prmt.b32", 0x80FF7F01, bb, c)]
     results += [b.op("prmt.b32", a, bb, sel) for sel in SELECTORS]
-    dst = b.op("mad.wide.u32", tid, 4 * len(results), out)
-    for i, word in enumerate(results):
-        b.op("st.global.b32", Address(dst, 4 * i), word)
-    b.op("ret")
-    return emit(b.build())
+    return store_words_and_emit(b, tid, results, out)
 
 
 def test_prmt_matches_the_byte_permute_reference():

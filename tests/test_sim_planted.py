@@ -31,11 +31,22 @@ def assert_names(err: sim.SimError, ptx: str, text: str, tid: int, cta: int = 0)
     assert f"ctaid ({cta},0,0) tid ({tid},0,0) lane {tid % 32}" in message, message
 
 
+def planted(body: str, why: str, at: str, tid: int, shared: str = "", words: int = 32,
+            **launch) -> sim.SimError:
+    """Run `body` in a kernel with one `out` pointer of `words` u32s; the SimError must say
+    `why` and name the line holding `at` and thread `tid`."""
+    ptx = module(".param .u64 out", body, shared)
+    err = raises(ptx, [np.zeros(words, np.uint32)], **launch)
+    assert why in str(err), str(err)
+    assert_names(err, ptx, at, tid=tid)
+    return err
+
+
 def test_out_of_bounds_global_store():
-    ptx = module(".param .u64 out", OUT_PROLOGUE + "\tst.global.u32 [%rd3], %r1;\n\tret;")
-    err = raises(ptx, [np.zeros(61, np.uint32)], grid=2, block=64)
-    assert "out-of-bounds global store of 4 bytes at out+244: the buffer has 244 bytes" in str(err)
-    assert_names(err, ptx, "st.global.u32 [%rd3], %r1;", tid=61)
+    store = "st.global.u32 [%rd3], %r1;"
+    planted(f"{OUT_PROLOGUE}\t{store}\n\tret;",
+            "out-of-bounds global store of 4 bytes at out+244: the buffer has 244 bytes",
+            store, tid=61, words=61, grid=2, block=64)
 
 
 def test_out_of_bounds_store_of_a_real_kernel_given_a_short_output():
@@ -48,10 +59,8 @@ def test_out_of_bounds_store_of_a_real_kernel_given_a_short_output():
 
 def test_shared_address_that_assumes_the_symbol_sits_at_zero():
     body = OUT_PROLOGUE + "\tshl.b32 %r2, %r1, 2;\n\tst.shared.u32 [%r2], %r1;\n\tret;"
-    ptx = module(".param .u64 out", body, "\t.shared .align 4 .b8 smem[128];\n")
-    err = raises(ptx, [np.zeros(32, np.uint32)])
-    assert "out-of-bounds shared store of 4 bytes at shared address 0x0" in str(err)
-    assert_names(err, ptx, "st.shared.u32 [%r2], %r1;", tid=0)
+    planted(body, "out-of-bounds shared store of 4 bytes at shared address 0x0",
+            "st.shared.u32 [%r2], %r1;", tid=0, shared="\t.shared .align 4 .b8 smem[128];\n")
 
 
 DIVERGENT_BARRIER = (
@@ -148,10 +157,8 @@ def test_two_threads_writing_one_word_race():
     ],
 )
 def test_unsupported_instruction(line, why):
-    ptx = module(".param .u64 out", OUT_PROLOGUE + f"\t{line}\n\tret;")
-    err = raises(ptx, [np.zeros(32, np.uint32)])
-    assert "unsupported instruction" in str(err) and why in str(err)
-    assert_names(err, ptx, line, tid=0)
+    err = planted(OUT_PROLOGUE + f"\t{line}\n\tret;", why, line, tid=0)
+    assert "unsupported instruction" in str(err)
 
 
 def test_infinite_loop_hits_the_step_limit():
@@ -162,10 +169,8 @@ def test_infinite_loop_hits_the_step_limit():
 
 
 def test_read_of_a_register_no_thread_wrote():
-    ptx = module(".param .u64 out", OUT_PROLOGUE + "\tadd.u32 %r2, %r9, 1;\n\tret;")
-    err = raises(ptx, [np.zeros(32, np.uint32)])
-    assert "read of uninitialised register %r9" in str(err)
-    assert_names(err, ptx, "add.u32 %r2, %r9, 1;", tid=0)
+    planted(OUT_PROLOGUE + "\tadd.u32 %r2, %r9, 1;\n\tret;", "read of uninitialised register %r9",
+            "add.u32 %r2, %r9, 1;", tid=0)
 
 
 def test_read_of_a_register_only_some_threads_wrote():
@@ -179,10 +184,8 @@ def test_read_of_a_register_only_some_threads_wrote():
 	ret;
 """
     )
-    ptx = module(".param .u64 out", body)
-    err = raises(ptx, [np.zeros(32, np.uint32)])  # guarded-off threads do not read
-    assert "read of uninitialised register %r9" in str(err)
-    assert_names(err, ptx, "add.u32 %r3, %r9, 1;", tid=20)
+    # guarded-off threads do not read
+    planted(body, "read of uninitialised register %r9", "add.u32 %r3, %r9, 1;", tid=20)
 
 
 NOT_CONVERGED = (
@@ -199,25 +202,19 @@ $L__end:
 
 
 def test_shfl_whose_member_mask_names_lanes_that_diverged():
-    ptx = module(".param .u64 out", NOT_CONVERGED.format(mask="-1"))
-    err = raises(ptx, [np.zeros(32, np.uint32)])
-    assert "shfl.sync not converged: lane(s) [16, 17," in str(err)
-    assert_names(err, ptx, "shfl.sync.down.b32 %r2, %r1, 1, 31, -1;", tid=0)
+    planted(NOT_CONVERGED.format(mask="-1"), "shfl.sync not converged: lane(s) [16, 17,",
+            "shfl.sync.down.b32 %r2, %r1, 1, 31, -1;", tid=0)
 
 
 def test_shfl_reading_a_lane_outside_the_member_mask():
-    ptx = module(".param .u64 out", NOT_CONVERGED.format(mask="65535"))
-    err = raises(ptx, [np.zeros(32, np.uint32)])
-    assert "reads lane 16, which is not executing this instruction" in str(err)
-    assert_names(err, ptx, "shfl.sync.down.b32 %r2, %r1, 1, 31, 65535;", tid=15)
+    planted(NOT_CONVERGED.format(mask="65535"), "reads lane 16, which is not executing this "
+            "instruction", "shfl.sync.down.b32 %r2, %r1, 1, 31, 65535;", tid=15)
 
 
 def test_shfl_by_a_thread_outside_its_member_mask():
-    body = OUT_PROLOGUE + "\tshfl.sync.idx.b32 %r2, %r1, 0, 31, 65535;\n\tret;"
-    ptx = module(".param .u64 out", body)
-    err = raises(ptx, [np.zeros(32, np.uint32)])
-    assert "the thread's lane is not in membermask" in str(err)
-    assert_names(err, ptx, "shfl.sync.idx.b32 %r2, %r1, 0, 31, 65535;", tid=16)
+    shfl = "shfl.sync.idx.b32 %r2, %r1, 0, 31, 65535;"
+    planted(f"{OUT_PROLOGUE}\t{shfl}\n\tret;", "the thread's lane is not in membermask", shfl,
+            tid=16)
 
 
 def test_a_converged_half_warp_with_its_own_mask_is_fine():

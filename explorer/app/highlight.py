@@ -3,8 +3,9 @@
 `FixedPtxLexer` subclasses Pygments' `PtxLexer` (Pygments >= 2.16) and closes its gaps:
 predicate guards (`@%p3`, `@!%p4`) are one token, not Error tokens (red boxes); hex float
 immediates (`0fFF800000`, `0d...`) are one number; an instruction's modifier chain
-(`shfl.sync.down.b32`) is split into opcode, modifiers, state spaces and types. It never
-emits Error tokens: anything unknown is plain text.
+(`shfl.sync.down.b32`) is split into opcode, modifiers, state spaces and types, each modifier
+typed by the group of `spec.OPCODES` it belongs to (by its spelling, for an opcode outside the
+table). It never emits Error tokens: anything unknown is plain text.
 
 `PtxHtmlFormatter` writes one `<div>` per line with a line number and inline styles only, and
 marks the kernel's phases (`// phase: ...` comment lines) with a band. `highlight_lines` is
@@ -35,7 +36,7 @@ from pygments.token import (
     _TokenType,
 )
 
-from ..ptx.spec import OPCODES, TYPES
+from ..ptx.spec import OPCODES, SPACES, TYPES
 from . import theme
 
 PHASE_PREFIX = "// phase:"
@@ -43,13 +44,12 @@ SPECIAL_REGISTERS = (
     "tid|ntid|ctaid|nctaid|laneid|warpid|nwarpid|smid|nsmid|gridid|clock64|clock|"
     "lanemask_eq|lanemask_le|lanemask_lt|lanemask_ge|lanemask_gt|globaltimer"
 )
-STATE_SPACES = frozenset({"global", "shared", "local", "param", "const", "tex", "sreg", "reg"})
+STATE_SPACES = frozenset(SPACES) | {"tex", "sreg", "reg"}  # + spaces of declarations only
 DIRECTIVES = frozenset({
     "version", "target", "address_size", "visible", "entry", "func", "extern", "weak",
     "align", "maxntid", "reqntid", "minnctapersm", "maxnreg", "pragma", "file", "loc",
     "section", "common", "noreturn", "alias", "callprototype", "calltargets", "branchtargets",
 })
-PTX_TYPES = TYPES | {"b8", "pred"}
 
 # Token types of this lexer, one per highlighting kind in theme.TOKEN_CSS.
 Opcode = Keyword
@@ -72,7 +72,7 @@ KIND_OF_TOKEN = {
 
 def _dotted_word(word: str) -> _TokenType:
     """The token type of a `.word` after the opcode or in a directive line."""
-    if word in PTX_TYPES:
+    if word in TYPES:
         return Type
     if word in STATE_SPACES:
         return Space
@@ -81,13 +81,22 @@ def _dotted_word(word: str) -> _TokenType:
     return Modifier
 
 
+def _modifier_token(opcode: str, modifier: str) -> _TokenType:
+    """A type or state space by the group of the opcode's row that accepts `modifier`."""
+    row = OPCODES.get(opcode)
+    group = next((g for g in row.groups if modifier in g.alternatives), None) if row else None
+    if group is None:
+        return _dotted_word(modifier)
+    return Type if group.holds_type else Space if group.name == "space" else Modifier
+
+
 def _instruction(lexer, match):
     """`opcode(.modifier)*`: the opcode, then each `.modifier` typed on its own."""
     opcode, chain = match.group(1), match.group(2)
     yield match.start(1), Opcode, opcode
     pos = match.start(2)
     for part in re.findall(r"\.[^.]+", chain):
-        yield pos, _dotted_word(part[1:]), part
+        yield pos, _modifier_token(opcode, part[1:]), part
         pos += len(part)
 
 
@@ -122,7 +131,7 @@ class FixedPtxLexer(PtxLexer):
             (r"(\$?[A-Za-z_][\w$]*)(:)", bygroups(Name.Label, Punctuation)),
             (r"[{}()]", Punctuation),
             (r"\.[A-Za-z_]\w*", _directive, "operands"),
-            (r"([a-z][a-z0-9_]*)((?:\.[A-Za-z0-9_]+)*)", _instruction, "operands"),
+            (r"([a-z][a-z0-9_]*)((?:\.[A-Za-z0-9_]+(?:::\w+)*)*)", _instruction, "operands"),
             (r".", Text),
         ],
         "operands": [

@@ -1,9 +1,11 @@
 """Build-time barrier safety: a `bar.sync` that some threads of a CTA may not reach is an error.
 
 A forward data-flow over the linear body, iterated to a fixed point: registers that depend on
-the thread index (`%tid`, `%laneid`, `%warpid`, shuffles, and anything written under
-thread-dependent control) are *varying*; a branch on a varying predicate makes the code it
-skips (or the loop it closes) *divergent*. A barrier inside divergent code, under a varying
+the thread index (`%tid`, `%laneid`, `%warpid`, the results of opcodes the table marks
+`per_thread` such as shuffles and atomics, and anything written under thread-dependent control)
+are *varying*; a branch on a varying predicate makes the code it skips (or the loop it closes)
+*divergent*. Which instructions branch, exit, wait at a barrier or write operand 0 is read from
+`spec.OPCODES`. A barrier inside divergent code, under a varying
 guard, or after a thread-dependent exit is reported. It is conservative (it may reject safe
 code that hides uniformity behind arithmetic) and knows nothing of warp-level `bar.warp`.
 """
@@ -11,6 +13,7 @@ code that hides uniformity behind arithmetic) and knows nothing of warp-level `b
 from __future__ import annotations
 
 from .ir import Address, Instruction, Kernel, Label, Reg, SpecialReg, Vector
+from .spec import OPCODES
 
 VARYING_SPECIALS = frozenset({"tid.x", "tid.y", "tid.z", "laneid", "warpid"})
 
@@ -19,8 +22,12 @@ class BarrierError(ValueError):
     """A barrier that not every thread of the CTA is guaranteed to reach."""
 
 
+def _flow(ins: Instruction) -> str:
+    return OPCODES[ins.opcode].flow
+
+
 def _reads_varying(ins: Instruction, varying: set[Reg]) -> bool:
-    if ins.opcode == "shfl":
+    if OPCODES[ins.opcode].per_thread:  # a lane exchange, an atomic's old value
         return True
     for op in ins.operands[1:] if _writes(ins) else ins.operands:
         if isinstance(op, SpecialReg) and op.name in VARYING_SPECIALS:
@@ -35,7 +42,7 @@ def _reads_varying(ins: Instruction, varying: set[Reg]) -> bool:
 
 
 def _writes(ins: Instruction) -> bool:
-    return ins.opcode not in {"st", "bar", "bra", "ret", "exit"}
+    return OPCODES[ins.opcode].writes
 
 
 def _written(ins: Instruction) -> list[Reg]:
@@ -52,7 +59,7 @@ class _Flow:
         self.back_edges = [
             (self.labels[s.operands[0].name], i)
             for i, s in enumerate(self.body)
-            if isinstance(s, Instruction) and s.opcode == "bra"
+            if isinstance(s, Instruction) and _flow(s) == "branch"
             and self.labels.get(s.operands[0].name, i + 1) <= i
         ]
         self.varying: set[Reg] = set()
@@ -69,7 +76,7 @@ class _Flow:
                 continue
             if _reads_varying(s, self.varying) or self.guard_varies(s) or i in self.divergent:
                 self.varying.update(_written(s))
-            if s.opcode == "bra" and (self.guard_varies(s) or i in self.divergent):
+            if _flow(s) == "branch" and (self.guard_varies(s) or i in self.divergent):
                 self.mark_branch(i, self.labels.get(s.operands[0].name))
         return before != (len(self.varying), len(self.divergent))
 
@@ -98,11 +105,11 @@ def check_barriers(kernel: Kernel) -> None:
     body = kernel.body
     exits = [
         i for i, s in enumerate(body)
-        if isinstance(s, Instruction) and s.opcode in {"ret", "exit"}
+        if isinstance(s, Instruction) and _flow(s) == "exit"
         and (flow.guard_varies(s) or i in flow.divergent)
     ]
     for i, s in enumerate(body):
-        if not (isinstance(s, Instruction) and s.opcode == "bar"):
+        if not (isinstance(s, Instruction) and _flow(s) == "barrier"):
             continue
         where = f"{kernel.entry}: statement {i} `{s.name} ...`"
         if flow.guard_varies(s):

@@ -3,7 +3,8 @@
 `op` writes a fresh register by default; `set` writes an existing one (loop-carried state),
 so an alias can never silently hold a stale value. `if_` and `loop` are the structured
 helpers: they name the PTX they emit and make unique labels. No operator overloading.
-The builder validates every instruction against `spec.OPCODES`; it does not optimise.
+The builder validates every instruction against `spec.OPCODES`, strictly (the type rules of
+each modifier group included); it does not optimise.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from contextlib import contextmanager
 from . import spec
 from .barriers import check_barriers
 from .ir import (
+    KIND_BITS,
     SIDE_FAMILY,
     TYPE_TO_KIND,
     Address,
@@ -36,8 +38,9 @@ from .ir import (
 
 Source = Operand | int | float
 # A .bN result may land in any register of N bits (a shuffle of an f32 into an %f register).
-BIT_TYPE_KINDS = {"b16": {"rs"}, "b32": {"r", "f"}, "b64": {"rd", "fd"}}
-KIND_BITS = {"p": 1, "rs": 16, "r": 32, "rd": 64, "f": 32, "fd": 64}
+BIT_TYPE_KINDS = {
+    f"b{bits}": {k for k, b in KIND_BITS.items() if b == bits} for bits in (16, 32, 64)
+}
 
 
 def _operand(value: Source) -> Operand:
@@ -118,12 +121,12 @@ class KernelBuilder:
         For an opcode that writes nothing (st, bar, bra, ret) emit `name sources...`.
         """
         opcode, mods = _split(name)
-        row = spec.check(opcode, mods, len(sources) + (1 if _writes(opcode) else 0))
-        if not row.writes_first:
+        form = spec.check(opcode, mods, len(sources) + (1 if _writes(opcode) else 0))
+        if not form.row.writes:
             self._emit(opcode, mods, sources, guard)
             return None
-        result = spec.result_type(opcode, mods)
-        width = {"v2": 2, "v4": 4}.get(next((m for m in mods if m in spec.VECTORS), ""), 0)
+        result = spec.result_type(form)
+        width = spec.VECTOR_WIDTH.get(form.get("vector"), 0)
         dst = Vector(tuple(self.fresh(result) for _ in range(width or 1)))
         dst = dst if width else dst.regs[0]
         self._emit(opcode, mods, (dst, *sources), guard)
@@ -132,10 +135,10 @@ class KernelBuilder:
     def set(self, dst: Reg | Vector, name: str, *sources: Source, guard: Guard | None = None):
         """Emit `name dst, sources...` writing an existing register (in-place update)."""
         opcode, mods = _split(name)
-        row = spec.check(opcode, mods, len(sources) + 1)
-        if not row.writes_first:
+        form = spec.check(opcode, mods, len(sources) + 1)
+        if not form.row.writes:
             raise ValueError(f"{name} writes no register; use op()")
-        result = spec.result_type(opcode, mods)
+        result = spec.result_type(form)
         if opcode == "mov" and isinstance(dst, Vector):  # unpack: mov.b32 {%rs1, %rs2}, %r1
             if sum(KIND_BITS[r.kind] for r in dst.regs) != spec.type_bits(result):
                 raise ValueError(f"{name}: {dst} does not split a {result} exactly")
@@ -211,4 +214,4 @@ class KernelBuilder:
 
 def _writes(opcode: str) -> bool:
     row = spec.OPCODES.get(opcode)
-    return bool(row and row.writes_first)
+    return bool(row and row.writes)

@@ -10,7 +10,11 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 
-# Register kinds as nvcc names them, with the type each kind is declared with.
+from .spec import TYPES, type_bits
+
+# Register kinds as nvcc names them, with the type each kind is declared with: the one list of
+# kinds (the parser's register names, the printer's `.reg` lines and the simulator's storage
+# are derived from it).
 REG_KINDS: dict[str, str] = {
     "p": "pred",
     "rs": "b16",
@@ -19,17 +23,21 @@ REG_KINDS: dict[str, str] = {
     "f": "f32",
     "fd": "f64",
 }
+KIND_BITS: dict[str, int] = {kind: type_bits(t) for kind, t in REG_KINDS.items()}
+
+
+def _kind_holding(type_: str) -> str:
+    """The kind declared with `type_`, else the integer kind of its width (8-bit values live in
+    %rs: there are no 8-bit registers)."""
+    exact = [kind for kind, declared in REG_KINDS.items() if declared == type_]
+    if exact:
+        return exact[0]
+    bits = max(16, type_bits(type_))
+    return next(k for k, t in REG_KINDS.items() if t == f"b{bits}")
+
 
 # The PTX type of a value decides the kind of register that holds it.
-TYPE_TO_KIND: dict[str, str] = {
-    "pred": "p",
-    "b8": "rs", "u8": "rs", "s8": "rs",  # no 8-bit registers: 8-bit values live in %rs
-    "b16": "rs", "u16": "rs", "s16": "rs", "f16": "rs", "bf16": "rs",
-    "b32": "r", "u32": "r", "s32": "r", "f16x2": "r", "bf16x2": "r",
-    "b64": "rd", "u64": "rd", "s64": "rd",
-    "f32": "f",
-    "f64": "fd",
-}
+TYPE_TO_KIND: dict[str, str] = {t: _kind_holding(t) for t in sorted(TYPES)}
 
 SPECIAL_REGS = (
     "tid.x", "tid.y", "tid.z", "ntid.x", "ntid.y", "ntid.z",

@@ -2,8 +2,9 @@
 generators write it (`.reg .u32 %r<68>;`, module-scope `.shared`, `[%rd1+-4]`, hex integers).
 
 `parse(emit(k)) == k` for every kernel the project builds. Every instruction is checked against
-`spec.OPCODES`; anything outside the subset raises `PtxParseError` naming the line. It does not
-check types or data flow (the simulator and ptxas do).
+`spec.OPCODES` (its opcode, modifier groups and operand count, not strictly: the groups' type
+rules are the builder's); anything outside the subset raises `PtxParseError` naming the line. It
+does not check operand types or data flow (the simulator and ptxas do).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 
 from . import spec
 from .ir import (
+    REG_KINDS,
     SIDE_FAMILY,
     SPECIAL_REGS,
     Address,
@@ -33,7 +35,8 @@ from .ir import (
     Vector,
 )
 
-_REG = re.compile(rf"%({SIDE_FAMILY}?)(rd|rs|fd|r|f|p)(\d+)$")
+_KINDS = "|".join(sorted(REG_KINDS, key=len, reverse=True))  # longest first: %rd before %r
+_REG = re.compile(rf"%({SIDE_FAMILY}?)({_KINDS})(\d+)$")
 _IDENT = r"[A-Za-z_$][\w$]*"
 _SHARED = re.compile(
     rf"\.shared\s+(?:\.align\s+(\d+)\s+)?\.(\w+)\s+({_IDENT})\s*\[\s*(\d+)\s*\]\s*;?$"
@@ -210,7 +213,7 @@ def _instruction(text: str, lineno: int, raw: str) -> Instruction:
     opcode, *mods = name.split(".")
     operands = tuple(_operand(o.strip(), lineno, raw) for o in _split_top(rest) if o.strip())
     try:
-        spec.check(opcode, tuple(mods), len(operands))
+        spec.check(opcode, tuple(mods), len(operands), strict=False)
     except ValueError as err:
         raise PtxParseError(lineno, raw, str(err)) from None
     return Instruction(opcode, tuple(mods), operands, guard, line=lineno)

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..ptx.ir import Instruction, Vector
 from .half import HALF, decode_cvt_pair, decode_mov_vector, half_cvt
-from .operands import DecodeContext, Unsupported, op_type, types_of
+from .operands import DecodeContext, Semantics, Unsupported, form, op_type
 from .ops import build
 from .values import DTYPES, bits_of, flush_f32, is_float, is_signed, saturate
 
@@ -95,12 +95,8 @@ def _saturated(fn):
 def decode_cvt(ins: Instruction, ctx: DecodeContext):
     if len(ins.operands) == 3:
         return decode_cvt_pair(ins, ctx)
-    types = types_of(ins)
-    if len(types) != 2:
-        raise Unsupported("cvt needs a destination and a source type")
-    dst, src = types
-    roundings = [m for m in ins.modifiers if m in ("rn", "rz", "rm", "rp", *INT_ROUNDING)]
-    rounding = roundings[0] if roundings else None
+    f = form(ins)
+    dst, src, rounding = f.get("dtype"), f.get("atype"), f.get("rounding")
     if dst in HALF or src in HALF:
         if set(ins.modifiers) - {"rn", dst, src}:
             raise Unsupported(f"{ins.name}: only .rn half conversions are modelled")
@@ -108,7 +104,7 @@ def decode_cvt(ins: Instruction, ctx: DecodeContext):
     for t in (dst, src):
         if t not in DTYPES or t == "pred" or t.endswith("x2"):
             raise Unsupported(f"cvt with .{t} is not modelled")
-    sat = "sat" in ins.modifiers
+    sat = bool(f.get("sat"))
     if not is_float(dst) and not is_float(src):
         fn = _int_to_int(dst, src, sat)
     elif is_float(src) and not is_float(dst):
@@ -122,7 +118,7 @@ def decode_cvt(ins: Instruction, ctx: DecodeContext):
     else:
         if rounding in ("rz", "rm", "rp"):
             raise Unsupported(f"cvt .{rounding} between floats is not modelled (.rn)")
-        fn = _float_to_float(dst, rounding, "ftz" in ins.modifiers)
+        fn = _float_to_float(dst, rounding, bool(f.get("ftz")))
     if sat and is_float(dst):
         fn = _saturated(fn)
     if bits_of(dst) < 32 and is_float(dst):
@@ -130,4 +126,17 @@ def decode_cvt(ins: Instruction, ctx: DecodeContext):
     return build(ins, ctx, (src,), dst, fn)
 
 
-TABLE = {"mov": decode_mov, "cvta": decode_cvta, "cvt": decode_cvt}
+SEMANTICS = {
+    "mov": Semantics(
+        decode_mov,
+        "registers, immediates, special registers, shared symbol addresses; "
+        ".b32/.b64 packing and unpacking of register vectors",
+    ),
+    "cvt": Semantics(
+        decode_cvt,
+        "int<->int (.sat), int->float (.rn), float->int (.rni/.rzi/.rmi/.rpi, clamped), "
+        "f32<->f64 (.rn), float->integral float; f16/bf16 <-> f32 (.rn), f16 <-> f64; "
+        ".rn.f16x2/.bf16x2.f32 d, hi, lo",
+    ),
+    "cvta": Semantics(decode_cvta, "identity (one flat address space)"),
+}

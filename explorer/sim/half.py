@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ptx.ir import Instruction, Reg, Vector
-from .operands import DecodeContext, Unsupported, reader, types_of, writer
+from ..ptx.ir import KIND_BITS, Instruction, Reg, Vector
+from .operands import DecodeContext, Unsupported, form, reader, writer
 from .ops import build
 
 HALF = frozenset({"f16", "bf16"})
-KIND_BITS = {"rs": 16, "r": 32, "rd": 64, "f": 32, "fd": 64}
 BF16_NAN = np.uint16(0x7FFF)
 PAIRS = {"f16x2": "f16", "bf16x2": "bf16"}
 
@@ -49,8 +48,8 @@ def decode_cvt_pair(ins: Instruction, ctx: DecodeContext):
     """`cvt.rn.{f16x2,bf16x2}.f32 d, hi, lo`: d's upper 16 bits are `hi` rounded to the half
     type, its lower 16 bits `lo` (CUDA's `__floats2half2_rn(x, y)` passes y first: x lands low).
     Each half is rounded exactly as the scalar `cvt.rn.{f16,bf16}.f32` rounds it."""
-    types = types_of(ins)
-    if len(types) != 2 or types[0] not in PAIRS or types[1] != "f32":
+    types = form(ins).types
+    if types[0] not in PAIRS or types[1] != "f32":
         raise Unsupported(
             f"{ins.name}: a three-operand cvt is modelled only as "
             "cvt.rn.f16x2.f32 or cvt.rn.bf16x2.f32 (d, hi, lo)"
@@ -72,7 +71,7 @@ def decode_mov_vector(ins: Instruction, ctx: DecodeContext, t: str):
     dst, src = ins.operands
     if isinstance(dst, Vector) and not isinstance(src, Vector):
         parts = dst.regs
-        shifts = _shifts(parts, t)  # first: it rejects registers KIND_BITS does not know
+        shifts = _shifts(parts, t)  # first: it rejects predicate registers
         read = reader(ins, src, t, ctx)
         writes = [writer(ins, r, f"b{KIND_BITS[r.kind]}") for r in parts]
 
@@ -100,7 +99,7 @@ def decode_mov_vector(ins: Instruction, ctx: DecodeContext, t: str):
 
 
 def _shifts(parts: tuple[Reg, ...], t: str) -> list[int]:
-    if t not in ("b32", "b64") or any(r.kind not in KIND_BITS for r in parts):
+    if t not in ("b32", "b64") or any(r.kind == "p" for r in parts):
         raise Unsupported(f"vector mov of .{t}")
     shifts, at = [], 0
     for r in parts:

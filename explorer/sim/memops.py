@@ -5,7 +5,9 @@ addresses), scalar and `.v2/.v4`.
 addresses are 64-bit register values plus the immediate offset; shared addresses are a shared
 symbol or a 32- or 64-bit register value plus the offset, in the shared window. Every access is
 bounds-checked by `memory`; with `check_races`, shared accesses also go through `races`.
-`.local` and `.const` are not modelled. Cache operators (`.ca`, `.nc`, ...) are ignored.
+`.local` and `.const` are not modelled. Memory is sequentially consistent, so the memory-order
+qualifiers (`.relaxed.gpu`, ...) change nothing; cache and eviction hints (`.ca`, `.nc`,
+`.L1::no_allocate`, ...) are ignored.
 """
 
 from __future__ import annotations
@@ -13,22 +15,21 @@ from __future__ import annotations
 import numpy as np
 
 from ..ptx.ir import Address, Instruction, Reg, Symbol, Vector
+from ..ptx.spec import VECTOR_WIDTH
 from .errors import SimError
 from .memory import GLOBAL_SHIFT, MemoryFault
-from .operands import DecodeContext, Unsupported, op_type, reader, writer
+from .operands import DecodeContext, Semantics, Unsupported, form, op_type, reader, writer
 from .races import RaceFound
 from .values import DTYPES
 
 
 def _layout(ins: Instruction) -> tuple[str | None, int, str]:
     """(state space or None for generic, vector count, element type)."""
-    spaces = [m for m in ins.modifiers if m in ("param", "global", "shared", "local", "const")]
-    if len(spaces) > 1:
-        raise Unsupported("more than one state space")
-    space = spaces[0] if spaces else None
+    f = form(ins)
+    space = f.get("space")
     if space in ("local", "const"):
         raise Unsupported(f".{space} memory is not modelled")
-    count = 4 if "v4" in ins.modifiers else 2 if "v2" in ins.modifiers else 1
+    count = VECTOR_WIDTH.get(f.get("vector"), 1)
     t = op_type(ins, half=True)
     if t == "pred":
         raise Unsupported("ld/st of .pred")
@@ -156,8 +157,7 @@ def decode_st(ins: Instruction, ctx: DecodeContext):
 
 def decode_prefetch(ins: Instruction, ctx: DecodeContext):
     """A hint: the address is computed (its registers must be set), nothing is read."""
-    spaces = [m for m in ins.modifiers if m in ("global", "local")]
-    if spaces != ["global"] or not {"L1", "L2"} & set(ins.modifiers):
+    if form(ins).get("space") != "global":
         raise Unsupported("only prefetch.global.L1 and prefetch.global.L2 are modelled")
     address = _address(ins, ins.operands[0], "global", ctx)
 
@@ -168,10 +168,10 @@ def decode_prefetch(ins: Instruction, ctx: DecodeContext):
 
 
 def decode_atom(ins: Instruction, ctx: DecodeContext):
-    """`atom.global.add.u32 d, [a], b` (any .relaxed/.acq_rel/.gpu): the threads of one step
+    """`atom.global.add.u32 d, [a], b` (any .sem and .scope): the threads of one step
     update memory one after another in thread order; each gets the value before its own add."""
-    mods = set(ins.modifiers)
-    if not {"global", "add", "u32"} <= mods:
+    f = form(ins)
+    if (f.get("space"), f.get("op"), f.get("type")) != ("global", "add", "u32"):
         raise Unsupported("only atom.global.add.u32 is modelled")
     d, a, b = ins.operands
     write = writer(ins, d, "u32")
@@ -204,10 +204,29 @@ def decode_atom(ins: Instruction, ctx: DecodeContext):
 
 def decode_membar(ins: Instruction, ctx: DecodeContext):
     """The simulator's memory is sequentially consistent: every access is seen at once."""
-    if not {"gl", "cta"} & set(ins.modifiers):
-        raise Unsupported("only membar.gl and membar.cta are modelled")
     return lambda m, sel: None
 
 
-TABLE = {"ld": decode_ld, "st": decode_st, "prefetch": decode_prefetch, "atom": decode_atom,
-         "membar": decode_membar}
+SEMANTICS = {
+    "ld": Semantics(
+        decode_ld,
+        ".param (scalars), .global, .shared, generic; .v2/.v4; bounds-checked; ordering, "
+        "cache and eviction qualifiers ignored",
+    ),
+    "st": Semantics(
+        decode_st,
+        ".global, .shared, generic; .v2/.v4; bounds-checked; ordering, cache and eviction "
+        "qualifiers ignored",
+    ),
+    "atom": Semantics(
+        decode_atom,
+        ".global.add.u32 (any .sem and .scope): the threads of a step in thread order",
+    ),
+    "membar": Semantics(
+        decode_membar, ".cta/.gl/.sys: nothing to do (memory is sequentially consistent)"
+    ),
+    "prefetch": Semantics(
+        decode_prefetch,
+        ".global.L1/.L2: the address is computed, nothing else (a hint, never a fault)",
+    ),
+}

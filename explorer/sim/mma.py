@@ -24,15 +24,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ptx import spec
-from ..ptx.ir import Instruction, Reg, Vector
+from ..ptx.ir import KIND_BITS, Instruction, Reg, Vector
 from .half import bf16_to_f32
-from .operands import DecodeContext, Unsupported, reader, types_of, writer
+from .operands import DecodeContext, Semantics, Unsupported, form, reader, writer
 from .warp import warp_bits
 
 WARP = 32
 FULL_MASK = np.uint64(0xFFFFFFFF)
-FORM = ("sync", "aligned", "m16n8k16", "row", "col")
+SHAPE = ("m16n8k16", "row", "col")  # shape, A's layout, B's layout
 MODELLED = "mma.sync.aligned.m16n8k16.row.col.f32.{f16,bf16}.{f16,bf16}.f32 (A and B one type)"
 
 
@@ -126,18 +125,17 @@ def check_whole_warps(m, sel, ins: Instruction) -> None:
 def _registers(ins: Instruction, op, what: str, count: int) -> tuple[Reg, ...]:
     if not isinstance(op, Vector) or len(op.regs) != count:
         raise Unsupported(f"mma: {what} must be a vector of {count} registers, got {op}")
-    wrong = [str(r) for r in op.regs if r.kind not in ("r", "f")]
+    wrong = [str(r) for r in op.regs if r.kind == "p" or KIND_BITS[r.kind] != 32]
     if wrong:
         raise Unsupported(f"mma: {what} register(s) {wrong} are not 32-bit (%r or %f)")
     return op.regs
 
 
 def decode_mma(ins: Instruction, ctx: DecodeContext):
-    types = types_of(ins)
-    form = tuple(x for x in ins.modifiers if x not in spec.TYPES)
+    f = form(ins)
+    types = f.types  # D, A, B, C
     if (
-        form != FORM
-        or len(types) != 4
+        (f.get("shape"), f.get("alayout"), f.get("blayout")) != SHAPE
         or (types[0], types[3]) != ("f32", "f32")
         or types[1] != types[2]
         or types[1] not in WIDEN
@@ -171,4 +169,10 @@ def decode_mma(ins: Instruction, ctx: DecodeContext):
     return run
 
 
-TABLE = {"mma": decode_mma}
+SEMANTICS = {
+    "mma": Semantics(
+        decode_mma,
+        ".sync.aligned.m16n8k16.row.col.f32.{f16,bf16}.{f16,bf16}.f32: f64 sum rounded once "
+        "to f32; whole warp checked",
+    ),
+}

@@ -21,6 +21,16 @@ from .values import DTYPES, SIGNED, STORAGE, UNSIGNED, immediate, is_signed
 
 Reader = Callable[..., object]
 Writer = Callable[..., None]
+Decoder = Callable[..., Callable]  # (Instruction, DecodeContext) -> run(machine, sel)
+
+
+@dataclass(frozen=True)
+class Semantics:
+    """An opcode's simulation: its decoder (None for the control flow the scheduler runs
+    itself) and the forms it models, in words (docs/simulator.md's table)."""
+
+    decode: Decoder | None
+    modelled: str
 
 
 class Unsupported(Exception):
@@ -37,21 +47,18 @@ class DecodeContext:
     cache: dict = field(default_factory=dict)
 
 
-def types_of(ins: Instruction) -> list[str]:
-    return [m for m in ins.modifiers if m in spec.TYPES]
-
-
-HALF_TYPES = frozenset({"f16", "bf16", "f16x2", "bf16x2"})
+def form(ins: Instruction) -> spec.Form:
+    """The instruction's modifiers sorted into its opcode's groups (cached by the table)."""
+    return spec.form_of(ins.opcode, ins.modifiers, strict=False)
 
 
 def op_type(ins: Instruction, half: bool = False) -> str:
-    """The one type modifier of an instruction (the last one, as `result_type` reads it).
-    Half types only where `half` (data movement): their arithmetic is not modelled."""
-    types = types_of(ins)
-    if not types:
+    """The instruction's `type` group. Half types only where `half` (data movement): their
+    arithmetic is not modelled."""
+    t = form(ins).get("type")
+    if t is None:
         raise Unsupported("no type modifier")
-    t = types[-1]
-    if t not in DTYPES or (t in HALF_TYPES and not half):
+    if t not in DTYPES or (t in spec.HALVES and not half):
         raise Unsupported(f"type .{t} is not modelled here")
     return t
 

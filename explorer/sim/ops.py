@@ -15,11 +15,10 @@ import numpy as np
 
 from ..ptx import spec
 from ..ptx.ir import Instruction
-from .operands import DecodeContext, Unsupported, op_type, reader, writer
+from .operands import DecodeContext, Semantics, Unsupported, form, op_type, reader, writer
 from .values import (
     DTYPES,
     UNSIGNED,
-    WIDER,
     bits_of,
     flush_f32,
     fma_f32,
@@ -45,12 +44,15 @@ def build(ins: Instruction, ctx: DecodeContext, src_types, dst_type: str, fn):
     return lambda m, sel: dst(m, sel, fn(a(m, sel), b(m, sel), c(m, sel)))
 
 
+MODELLED_ROUNDING = (None, "rn", "approx", "full")  # .approx/.full computed as .rn (see docs)
+
+
 def float_fn(ins: Instruction, t: str, fn):
     """fn with the instruction's `.ftz` and `.sat`; rejects rounding other than `.rn`."""
-    bad = [m for m in ins.modifiers if m in spec.ROUNDING and m != "rn"]
-    if bad:
-        raise Unsupported(f"rounding .{bad[0]} is not modelled (only .rn)")
-    ftz, sat = "ftz" in ins.modifiers and t == "f32", "sat" in ins.modifiers
+    f = form(ins)
+    if f.get("rounding") not in MODELLED_ROUNDING:
+        raise Unsupported(f"rounding .{f.get('rounding')} is not modelled (only .rn)")
+    ftz, sat = bool(f.get("ftz")) and t == "f32", bool(f.get("sat"))
     if not (ftz or sat):
         return fn
 
@@ -75,7 +77,7 @@ def _add_sub(fn):
         t = op_type(ins)
         if is_float(t):
             return build(ins, ctx, (t, t), t, float_fn(ins, t, fn))
-        if "sat" in ins.modifiers:
+        if form(ins).get("sat"):
             if t != "s32":
                 raise Unsupported(".sat is modelled for .s32 only")
             return build(ins, ctx, (t, t), t, _sat_s32(fn))
@@ -106,12 +108,13 @@ def mul_hi(t: str):
 
 def _product(ins: Instruction, t: str):
     """(source type, result type, fn) of mul/mad's multiply for .lo/.hi/.wide."""
-    if "wide" in ins.modifiers:
-        if t not in WIDER or bits_of(t) > 32:
-            raise Unsupported(f".wide needs a 16- or 32-bit type, got .{t}")
-        wt = WIDER[t]
+    mode = form(ins).get("mode")
+    if mode == "wide":
+        wt = spec.WIDER.get(t)
+        if wt is None:
+            raise Unsupported(f".wide needs one of {', '.join(spec.WIDER)}, got .{t}")
         return t, wt, lambda a, b: np.asarray(a, DTYPES[wt]) * np.asarray(b, DTYPES[wt])
-    if "hi" in ins.modifiers:
+    if mode == "hi":
         return t, t, mul_hi(t)
     return t, t, np.multiply
 
@@ -176,7 +179,7 @@ def _min_max(fmin, propagate, imin):
     def decode(ins, ctx):
         t = op_type(ins)
         if is_float(t):  # one NaN input: the other wins; .NaN: NaN wins
-            fn = propagate if "NaN" in ins.modifiers else fmin
+            fn = propagate if form(ins).get("NaN") else fmin
             return build(ins, ctx, (t, t), t, float_fn(ins, t, fn))
         return build(ins, ctx, (t, t), t, imin)
 
@@ -195,8 +198,6 @@ def _neg_abs(fn):
 def _bitwise(int_fn, pred_fn):
     def decode(ins, ctx):
         t = op_type(ins)
-        if is_float(t):
-            raise Unsupported("bitwise ops take .pred or .bN types")
         fn = pred_fn if t == "pred" else int_fn
         n = len(ins.operands) - 1
         return build(ins, ctx, (t,) * n, t, fn)
@@ -265,11 +266,9 @@ def compare_fn(cmp: str, t: str):
 
 def decode_setp(ins, ctx):
     t = op_type(ins)
-    cmps = [m for m in ins.modifiers if m in spec.COMPARE]
-    if len(cmps) != 1:
-        raise Unsupported("setp needs exactly one compare operator")
-    fn = compare_fn(cmps[0], t)
-    if "ftz" in ins.modifiers and t == "f32":
+    f = form(ins)
+    fn = compare_fn(f.get("compare"), t)
+    if f.get("ftz") and t == "f32":
         return build(ins, ctx, (t, t), "pred", lambda a, b: fn(flush_f32(a), flush_f32(b)))
     return build(ins, ctx, (t, t), "pred", fn)
 
@@ -298,11 +297,9 @@ def permute_bytes(a, b, c):
 
 
 def decode_prmt(ins, ctx):
-    if ins.modifiers != ("b32",):
-        raise Unsupported(
-            f"{ins.name}: only the default mode of prmt.b32 is modelled "
-            "(not .f4e, .b4e, .rc8, .ecl, .ecr, .rc16)"
-        )
+    mode = form(ins).get("mode")
+    if mode is not None:
+        raise Unsupported(f"{ins.name}: only the default mode of prmt.b32 is modelled, not .{mode}")
     return build(ins, ctx, ("b32", "b32", "b32"), "b32", permute_bytes)
 
 
@@ -311,7 +308,7 @@ def _approx(fn32, fn64=None):
         t = op_type(ins)
         if t == "f32":
             return build(ins, ctx, (t,), t, float_fn(ins, t, fn32))
-        if t == "f64" and fn64 is not None and "approx" not in ins.modifiers:
+        if t == "f64" and fn64 is not None and form(ins).get("rounding") != "approx":
             return build(ins, ctx, (t,), t, float_fn(ins, t, fn64))
         raise Unsupported(f"{ins.name} is not modelled")
 
@@ -322,29 +319,43 @@ def _recip(x):
     return np.divide(x.dtype.type(1) if hasattr(x, "dtype") else 1.0, x)
 
 
-TABLE = {
-    "add": _add_sub(np.add),
-    "sub": _add_sub(np.subtract),
-    "mul": decode_mul,
-    "mad": decode_mad,
-    "fma": decode_fma,
-    "div": decode_div,
-    "rem": decode_rem,
-    "min": _min_max(np.fmin, np.minimum, np.minimum),
-    "max": _min_max(np.fmax, np.maximum, np.maximum),
-    "neg": _neg_abs(np.negative),
-    "abs": _neg_abs(np.abs),
-    "and": _bitwise(np.bitwise_and, np.logical_and),
-    "or": _bitwise(np.bitwise_or, np.logical_or),
-    "xor": _bitwise(np.bitwise_xor, np.logical_xor),
-    "not": _bitwise(np.invert, np.logical_not),
-    "shl": _shift(left=True),
-    "shr": _shift(left=False),
-    "setp": decode_setp,
-    "selp": decode_selp,
-    "prmt": decode_prmt,
-    "ex2": _approx(np.exp2),
-    "lg2": _approx(np.log2),
-    "rcp": _approx(_recip, _recip),
-    "sqrt": _approx(np.sqrt, np.sqrt),
+_INT = "integers (wrap modulo 2^N)"
+_F = "f32 in float32 (.rn, .ftz, .sat)"
+_MIN_MAX = "integers; floats (one NaN: the other; .NaN: NaN)"
+_BITWISE = ".pred and .bN"
+SEMANTICS = {
+    "add": Semantics(_add_sub(np.add), f"{_INT}, .sat.s32; {_F}; f64"),
+    "sub": Semantics(_add_sub(np.subtract), f"{_INT}, .sat.s32; {_F}; f64"),
+    "mul": Semantics(decode_mul, f".lo/.hi/.wide {_INT}; {_F}; f64"),
+    "mad": Semantics(decode_mad, f".lo/.hi/.wide {_INT}; .f32 as fma.rn.f32"),
+    "fma": Semantics(decode_fma, ".rn.f32, correctly rounded (.ftz, .sat)"),
+    "div": Semantics(
+        decode_div,
+        "integers (truncating; x/0 gives all ones); .rn/.approx/.full f32 and f64 as IEEE",
+    ),
+    "rem": Semantics(decode_rem, "integers (sign of the dividend; x%0 gives x)"),
+    "min": Semantics(_min_max(np.fmin, np.minimum, np.minimum), _MIN_MAX),
+    "max": Semantics(_min_max(np.fmax, np.maximum, np.maximum), _MIN_MAX),
+    "neg": Semantics(_neg_abs(np.negative), "integers (wrap); floats"),
+    "abs": Semantics(_neg_abs(np.abs), "integers (wrap); floats"),
+    "and": Semantics(_bitwise(np.bitwise_and, np.logical_and), _BITWISE),
+    "or": Semantics(_bitwise(np.bitwise_or, np.logical_or), _BITWISE),
+    "xor": Semantics(_bitwise(np.bitwise_xor, np.logical_xor), _BITWISE),
+    "not": Semantics(_bitwise(np.invert, np.logical_not), _BITWISE),
+    "shl": Semantics(_shift(left=True), "shift amounts above the width clamp (result 0)"),
+    "shr": Semantics(
+        _shift(left=False), "logical for .b/.u, arithmetic for .s; amounts above the width clamp"
+    ),
+    "setp": Semantics(
+        decode_setp, "all compare operators incl. unordered (equ..geu, num, nan) and lo/ls/hi/hs"
+    ),
+    "selp": Semantics(decode_selp, "every non-pred type"),
+    "prmt": Semantics(
+        decode_prmt,
+        ".b32 default mode (register or immediate selector, sign replication); no other modes",
+    ),
+    "ex2": Semantics(_approx(np.exp2), ".approx.f32 as float32 exp2 (.ftz)"),
+    "lg2": Semantics(_approx(np.log2), ".approx.f32 as float32 log2 (.ftz)"),
+    "rcp": Semantics(_approx(_recip, _recip), ".rn/.approx.f32 and .rn.f64 as IEEE 1/x"),
+    "sqrt": Semantics(_approx(np.sqrt, np.sqrt), ".rn/.approx.f32 and .rn.f64 as IEEE sqrt"),
 }

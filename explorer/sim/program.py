@@ -12,10 +12,10 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..ptx import parse
+from ..ptx import parse, spec
 from ..ptx.ir import Instruction, IntImm, Kernel, Label, Reg, Symbol, registers_of
 from .memory import shared_layout
-from .operands import DecodeContext, Unsupported
+from .operands import DecodeContext, Unsupported, form
 from .table import SEMANTICS
 
 
@@ -62,19 +62,20 @@ def load(ptx: str, entry: str) -> Program:
 
 def decode(ins: Instruction, ctx: DecodeContext) -> Step:
     guard = (str(ins.guard.pred), ins.guard.negated) if ins.guard else None
-    row = SEMANTICS.get(ins.opcode)
+    flow = spec.OPCODES[ins.opcode].flow  # the parser admits only the table's opcodes
+    semantics = SEMANTICS.get(ins.opcode)
     try:
-        if row is None:
+        if semantics is None:
             raise Unsupported(f"opcode {ins.opcode!r} has no semantics")
         if ins.guard and ins.guard.pred.kind != "p":
             raise Unsupported(f"guard {guard[0]} is not a predicate register")
-        if row.kind == "compute":
-            return Step(ins, "compute", row.decode(ins, ctx), guard)
-        if row.kind == "branch":
+        if flow == "compute":
+            return Step(ins, "compute", semantics.decode(ins, ctx), guard)
+        if flow == "branch":
             return Step(ins, "branch", guard=guard, target=_target(ins, ctx))
-        if row.kind == "barrier":
+        if flow == "barrier":
             _check_barrier(ins)
-        return Step(ins, row.kind, guard=guard)
+        return Step(ins, flow, guard=guard)
     except Unsupported as why:  # a guard that is no predicate cannot be evaluated: drop it
         usable = guard if ins.guard and ins.guard.pred.kind == "p" else None
         return Step(ins, "unsupported", guard=usable, why=str(why))
@@ -88,7 +89,7 @@ def _target(ins: Instruction, ctx: DecodeContext) -> int:
 
 
 def _check_barrier(ins: Instruction) -> None:
-    if "sync" not in ins.modifiers:
+    if form(ins).get("mode") != "sync":
         raise Unsupported("only bar.sync is modelled")
     if len(ins.operands) != 1:
         raise Unsupported("bar.sync with a thread count is not modelled")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ptx.ir import F32Imm, IntImm
+from ..ptx.ir import REG_KINDS, F32Imm, IntImm
 
 DTYPES: dict[str, np.dtype] = {
     "pred": np.dtype(np.bool_),
@@ -32,15 +32,8 @@ DTYPES: dict[str, np.dtype] = {
     "f16x2": np.dtype(np.uint32),
     "bf16x2": np.dtype(np.uint32),
 }
-# Register storage per kind (ir.REG_KINDS): other types of the same width are bit views of it.
-STORAGE: dict[str, np.dtype] = {
-    "p": DTYPES["pred"],
-    "rs": DTYPES["u16"],
-    "r": DTYPES["u32"],
-    "rd": DTYPES["u64"],
-    "f": DTYPES["f32"],
-    "fd": DTYPES["f64"],
-}
+# Register storage per kind, its declared type: other types of the same width are bit views.
+STORAGE: dict[str, np.dtype] = {kind: DTYPES[t] for kind, t in REG_KINDS.items()}
 UNSIGNED = {
     1: np.dtype(np.uint8),
     2: np.dtype(np.uint16),
@@ -48,7 +41,6 @@ UNSIGNED = {
     8: np.dtype(np.uint64),
 }
 SIGNED = {1: np.dtype(np.int8), 2: np.dtype(np.int16), 4: np.dtype(np.int32), 8: np.dtype(np.int64)}
-WIDER = {"u16": "u32", "s16": "s32", "u32": "u64", "s32": "s64", "b32": "b64", "b16": "b32"}
 F32_TINY = np.float32(np.finfo(np.float32).tiny)  # smallest normal f32
 
 
@@ -78,11 +70,6 @@ def immediate(op: IntImm | F32Imm, t: str):
         return dt.type(op.value)
     wrapped = op.value & ((1 << (8 * dt.itemsize)) - 1)  # two's complement, like ptxas
     return np.array(wrapped, dtype=UNSIGNED[dt.itemsize]).view(dt)[()]
-
-
-def convert_int(value, dt: np.dtype):
-    """C-cast an integer array or scalar to `dt`: truncation or sign/zero extension."""
-    return np.asarray(value).astype(dt, copy=False)
 
 
 def flush_f32(x):

@@ -20,9 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ptx.ir import Instruction, IntImm
-from .operands import DecodeContext, Unsupported, reader, writer
-
-MODES = ("up", "down", "bfly", "idx")
+from .operands import DecodeContext, Semantics, form, reader, writer
 
 
 def source_lanes(mode: str, lane, b, c):
@@ -90,11 +88,7 @@ def _check_converged(m, sel, ins: Instruction, member, j) -> None:
 
 
 def decode_shfl(ins: Instruction, ctx: DecodeContext):
-    mods = ins.modifiers
-    modes = [x for x in mods if x in MODES]
-    if "sync" not in mods or len(modes) != 1 or "b32" not in mods:
-        raise Unsupported("only shfl.sync.{up,down,bfly,idx}.b32 is modelled")
-    mode = modes[0]
+    mode = form(ins).get("mode")  # the table allows only shfl.sync.{up,down,bfly,idx}.b32
     d, a, b, c, member = ins.operands
     write = writer(ins, d, "b32")
     read_a = reader(ins, a, "b32", ctx)
@@ -128,4 +122,8 @@ def decode_shfl(ins: Instruction, ctx: DecodeContext):
     return run
 
 
-TABLE = {"shfl": decode_shfl}
+SEMANTICS = {
+    "shfl": Semantics(
+        decode_shfl, ".sync.{up,down,bfly,idx}.b32 with clamp/segment mask; member mask checked"
+    ),
+}
