@@ -12,9 +12,8 @@ from dataclasses import dataclass
 from ..arch import PTX_VERSION, TARGETS
 from ..ptx import Kernel, KernelBuilder, emit
 from ..ptx.ir import Address, Guard, Reg
+from .online_softmax import NEG_INF, online_weights
 
-LOG2E = 1.4426950408889634  # ex2 is the only hardware exp: exp(x) = ex2(x * log2 e)
-NEG_INF = float("-inf")
 MAX_HEAD_DIM = 256
 MAX_SLOTS = MAX_HEAD_DIM // 32  # head-dim slots per lane: lane, lane+32, ...
 MAX_WARPS = 32
@@ -323,10 +322,7 @@ def attend_position(
         b.set(dot, "fma.rn.f32", setup.q[s], k[s], dot, guard=guards[s])
     score = b.op("mul.f32", warp_sum(b, dot), shape.scale)
     m_new = b.op("max.f32", state.m, score)
-    # While m' is still -inf (only -inf scores so far) subtract 0, not -inf: -inf - -inf is NaN.
-    safe = b.op("selp.f32", 0.0, m_new, b.op("setp.eq.f32", m_new, NEG_INF))
-    corr = b.op("ex2.approx.f32", b.op("mul.f32", b.op("sub.f32", state.m, safe), LOG2E))
-    p = b.op("ex2.approx.f32", b.op("mul.f32", b.op("sub.f32", score, safe), LOG2E))
+    corr, (p,) = online_weights(b, state.m, m_new, [score], natural=True)
     b.set(state.l, "fma.rn.f32", state.l, corr, p)
     for s in range(shape.slots):
         b.set(state.o[s], "mul.f32", state.o[s], corr, guard=guards[s])

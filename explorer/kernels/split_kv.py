@@ -15,8 +15,6 @@ import math
 from ..ptx import Kernel, KernelBuilder
 from ..ptx.ir import Address, Guard, Reg, SpecialReg, Vector
 from .common import (
-    LOG2E,
-    NEG_INF,
     TARGETS,
     AttentionKernelBase,
     AttentionShape,
@@ -24,6 +22,7 @@ from .common import (
     maybe_guard,
     require_int,
 )
+from .online_softmax import LOG2E, NEG_INF, chunk_bounds, exp2_diff, running_max, safe_max
 from .split_kv_combine import build_combine, merge_in_last_cta
 from .split_kv_geometry import (
     CTAS_PER_SM,
@@ -47,7 +46,7 @@ from .split_kv_mma import (
     TILE,
     MmaStream,
 )
-from .split_kv_state import SoftmaxStates, finite_or_zero
+from .split_kv_state import SoftmaxStates
 from .vector_io import DTYPES, elements_per_chunk, load_chunk
 
 
@@ -325,9 +324,7 @@ class _SplitBuilder:
         max_seq_len)."""
         b, k, splits = self.b, self.k, self.splits
         seq_len = b.op("min.u32", self.raw_len, k.max_seq_len)  # never read past the cache
-        chunk = b.op("div.u32", b.op("add.u32", seq_len, b.op("sub.u32", splits, 1)), splits)
-        self.start = b.op("min.u32", b.op("mul.lo.u32", self.split, chunk), seq_len)
-        self.end = b.op("min.u32", b.op("add.u32", self.start, chunk), seq_len)
+        self.start, self.end = chunk_bounds(b, seq_len, splits, self.split)
 
     def _coordinates(self, lens: Reg) -> None:
         b, g = self.b, self.g
@@ -492,13 +489,11 @@ class _SplitBuilder:
             col = b.op("mad.lo.u32", elem, 4, rec)
             ms = [b.op("ld.shared.f32", Address(rec, w * stride + k.head_dim * 4))
                   for w in range(k.num_warps)]
-            big_m = ms[0]
-            for m in ms[1:]:
-                big_m = b.op("max.f32", big_m, m)
-            safe = finite_or_zero(b, big_m)
+            big_m = running_max(b, ms[0], ms[1:])
+            safe = safe_max(b, big_m)
             big_l, out = b.op("mov.f32", 0.0), b.op("mov.f32", 0.0)
             for w, m in enumerate(ms):
-                f = b.op("ex2.approx.ftz.f32", b.op("sub.f32", m, safe))
+                f = exp2_diff(b, m, safe)
                 l_w = b.op("ld.shared.f32", Address(rec, w * stride + k.head_dim * 4 + 4))
                 b.set(big_l, "fma.rn.f32", l_w, f, big_l)
                 o_w = b.op("ld.shared.f32", Address(col, w * stride))

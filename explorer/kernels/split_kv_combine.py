@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from ..ptx import Kernel, KernelBuilder
 from ..ptx.ir import Address, Guard, Reg
-from .common import NEG_INF, maybe_guard
+from .common import maybe_guard
+from .online_softmax import NEG_INF, exp2_diff, rescale_factor, running_max
 from .vector_io import DTYPES, store_value
 
 CHUNK = 32  # splits read at once per thread in the combine (3 loads each)
@@ -46,15 +47,12 @@ def merge_and_store(b: KernelBuilder, k, row: Reg, elem: Reg, in_row: Reg | None
     big_m, big_l, acc = b.op("mov.f32", NEG_INF), b.op("mov.f32", 0.0), b.op("mov.f32", 0.0)
     for chunk in _chunks(range(k.num_splits)):
         loads = [_load_split(b, ml, o_base, s, k.head_dim, in_row, load) for s in chunk]
-        new_m = big_m
-        for m, _, _ in loads:
-            new_m = b.op("max.f32", new_m, m)
-        safe = b.op("selp.f32", 0.0, new_m, b.op("setp.eq.f32", new_m, NEG_INF))
-        rescale = b.op("ex2.approx.ftz.f32", b.op("sub.f32", big_m, safe))
+        new_m = running_max(b, big_m, [m for m, _, _ in loads])
+        safe, rescale = rescale_factor(b, big_m, new_m)
         b.set(big_l, "mul.f32", big_l, rescale)
         b.set(acc, "mul.f32", acc, rescale)
         for m, l, o in loads:
-            f = b.op("ex2.approx.ftz.f32", b.op("sub.f32", m, safe))
+            f = exp2_diff(b, m, safe)
             b.set(big_l, "fma.rn.f32", l, f, big_l)
             b.set(acc, "fma.rn.f32", o, f, acc)
         b.set(big_m, "mov.f32", new_m)

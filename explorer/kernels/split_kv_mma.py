@@ -26,8 +26,8 @@ Per warp and tile of 16 positions:
 from __future__ import annotations
 
 from ..ptx.ir import Address, Guard, Reg, Vector
-from .common import LOG2E, NEG_INF, maybe_guard
-from .split_kv_state import finite_or_zero
+from .common import maybe_guard
+from .online_softmax import LOG2E, NEG_INF, online_weights, rescale_sum
 
 MMA = "mma.sync.aligned.m16n8k16.row.col.f32.{t}.{t}.f32"
 LOW_HALVES, HIGH_HALVES = 0x5410, 0x7632  # prmt selectors: {a.lo, b.lo}, {a.hi, b.hi}
@@ -263,12 +263,8 @@ class MmaStream:
             other = b.set(b.fresh("f32"), "shfl.sync.bfly.b32", mx, offset, 31, -1)
             mx = b.op("max.f32", mx, other)
         m_new = b.op("max.f32", self.m, mx)
-        safe = finite_or_zero(b, m_new)
-        corr = b.op("ex2.approx.ftz.f32", b.op("sub.f32", self.m, safe))
-        p = [b.op("ex2.approx.ftz.f32", b.op("sub.f32", xi, safe)) for xi in x]
-        b.set(self.l, "mul.f32", self.l, corr)
-        for pi in p:
-            b.set(self.l, "add.f32", self.l, pi)
+        corr, p = online_weights(b, self.m, m_new, x)
+        rescale_sum(b, self.l, corr, p)
         for pairs in self.o:
             for c0, c1 in pairs:
                 b.set(c0, "mul.f32", c0, corr)
