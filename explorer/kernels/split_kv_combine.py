@@ -15,6 +15,7 @@ from ..ptx import Kernel, KernelBuilder
 from ..ptx.ir import Address, Guard, Reg
 from .common import maybe_guard
 from .online_softmax import NEG_INF, exp2_diff, rescale_factor, running_max
+from .split_kv_setup import Ids, Pointers
 from .vector_io import DTYPES, store_value
 
 CHUNK = 32  # splits read at once per thread in the combine (3 loads each)
@@ -81,29 +82,32 @@ def _load_split(b: KernelBuilder, ml: Reg, o_base: Reg, s: int, head_dim: int, i
     return m, l, o
 
 
-def merge_in_last_cta(b: KernelBuilder, k, sb, counters: Reg, out: Reg) -> None:
+def merge_in_last_cta(b: KernelBuilder, k, ids: Ids, ptrs: Pointers, base: Reg) -> None:
     """The end of the split entry when it merges: every thread makes its partial writes
     visible (`membar.gl`), thread 0 counts the CTA in (`atom.add` on the group's counter), and
     the CTA that counts last merges the group's q heads (reading the partials past L1, `.cg`)
-    and resets the counter to 0 for the next launch. `sb` is the split entry's builder."""
+    and resets the counter to 0 for the next launch. `base` is the shared word thread 0
+    passes the count through (the warps' records, read by then)."""
+    counters, out = ptrs.merge
     b.comment("phase: the last CTA of this (sequence, KV head) merges the splits")
     b.op("membar.gl")
     b.op("bar.sync", 0)
-    counter = b.op("mad.wide.u32", b.op("mad.lo.u32", sb.seq, k.num_kv_heads, sb.kvh), 4,
+    counter = b.op("mad.wide.u32", b.op("mad.lo.u32", ids.seq, k.num_kv_heads, ids.kv_head), 4,
                    counters)
-    thread0 = b.op("setp.eq.u32", sb.tid, 0)
+    thread0 = b.op("setp.eq.u32", ids.tid, 0)
     with b.if_(thread0, "count"):
         before = b.op("atom.global.add.u32", Address(counter), 1)
-        b.op("st.shared.u32", Address(sb.base), before)
+        b.op("st.shared.u32", Address(base), before)
     b.op("bar.sync", 0)
-    before = b.op("ld.shared.u32", Address(sb.base))
+    before = b.op("ld.shared.u32", Address(base))
     not_last = b.op("setp.ne.u32", before, k.num_splits - 1)
     b.op("ret", guard=Guard(not_last))
     b.op("membar.gl")
-    with b.loop(sb.tid, k.group * k.head_dim, "merge", step=32 * k.num_warps) as idx:
+    with b.loop(ids.tid, k.group * k.head_dim, "merge", step=32 * k.num_warps) as idx:
         head = b.op("div.u32", idx, k.head_dim)
         elem = b.op("rem.u32", idx, k.head_dim)
-        q_head = b.op("mad.lo.u32", sb.kvh, k.group, head)
-        row = b.op("mad.lo.u32", sb.seq, k.num_heads, q_head)
-        merge_and_store(b, k, row, elem, None, sb.po, sb.pml, out, "ld.global.cg.f32")
+        q_head = b.op("mad.lo.u32", ids.kv_head, k.group, head)
+        row = b.op("mad.lo.u32", ids.seq, k.num_heads, q_head)
+        merge_and_store(b, k, row, elem, None, ptrs.partial_o, ptrs.partial_ml, out,
+                        "ld.global.cg.f32")
     b.op("st.global.u32", Address(counter), 0, guard=Guard(thread0))

@@ -1,0 +1,80 @@
+"""The first phases of the split-KV kernel's split entry, shared by its CUDA-core and
+tensor-core paths, and the frozen records they hand on: the global pointers from the
+parameters (`Pointers`), this CTA's and this thread's coordinates (`Ids`) and the positions
+this split walks (`SplitRange`). PTX through the builder only; the per-path lane layouts live
+in `split_kv_rows.py` and `split_kv_mma.py`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..ptx import KernelBuilder
+from ..ptx.ir import Address, Reg
+from .online_softmax import chunk_bounds
+
+
+@dataclass(frozen=True)
+class Pointers:
+    """Global addresses of the split entry's parameters, in parameter order."""
+
+    q: Reg
+    k: Reg
+    v: Reg
+    seq_lens: Reg
+    partial_o: Reg
+    partial_ml: Reg
+    merge: tuple[Reg, ...]  # merge="last-cta": counters and out; else empty
+
+
+@dataclass(frozen=True)
+class Ids:
+    """This CTA's split, KV head and sequence, the number of splits, this thread's id, lane
+    and warp, and the sequence's length as loaded (not yet clamped to max_seq_len)."""
+
+    split: Reg
+    kv_head: Reg
+    seq: Reg
+    splits: Reg
+    tid: Reg
+    lane: Reg
+    warp: Reg
+    raw_len: Reg
+
+
+@dataclass(frozen=True)
+class SplitRange:
+    """The positions [start, end) of the sequence this CTA's split walks."""
+
+    start: Reg
+    end: Reg
+
+
+def load_pointers(b: KernelBuilder, params: tuple[tuple[str, str], ...]) -> Pointers:
+    """`ld.param.u64` and `cvta.to.global.u64` of every parameter, in order."""
+    syms = [b.param(n, t) for n, t in params]
+    b.comment("phase: setup (split, KV head, sequence, this lane's row slot and chunk)")
+    q, k, v, lens, po, pml, *merge = (
+        b.op("cvta.to.global.u64", b.op("ld.param.u64", Address(s))) for s in syms
+    )
+    return Pointers(q, k, v, lens, po, pml, tuple(merge))
+
+
+def load_ids(b: KernelBuilder, seq_lens: Reg) -> Ids:
+    """This CTA's split, KV head, sequence, thread, lane and warp, and the load of the
+    sequence's length (clamped by `split_range`, after the q loads: both loads are in
+    flight)."""
+    split, kv_head, seq = (b.special(f"ctaid.{a}") for a in "xyz")
+    splits = b.special("nctaid.x")
+    tid = b.special("tid.x")
+    lane = b.op("and.b32", tid, 31)
+    warp = b.op("shr.u32", tid, 5)
+    raw_len = b.op("ld.global.u32", Address(b.op("mad.wide.u32", seq, 4, seq_lens)))
+    return Ids(split, kv_head, seq, splits, tid, lane, warp, raw_len)
+
+
+def split_range(b: KernelBuilder, max_seq_len: int, ids: Ids) -> SplitRange:
+    """This CTA's row range [start, end) of the sequence (its length clamped to
+    max_seq_len)."""
+    seq_len = b.op("min.u32", ids.raw_len, max_seq_len)  # never read past the cache
+    return SplitRange(*chunk_bounds(b, seq_len, ids.splits, ids.split))
