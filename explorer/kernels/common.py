@@ -279,6 +279,12 @@ def warp_sum(b: KernelBuilder, value: Reg) -> Reg:
     return b.set(b.fresh("f32"), "shfl.sync.idx.b32", value, 0, 31, -1)
 
 
+def shuffle_xor(b: KernelBuilder, value: Reg, lane_mask: int) -> Reg:
+    """`value` of lane `lane ^ lane_mask`, into a fresh f32 register: `shfl.sync.bfly.b32
+    %f, value, lane_mask, 31, -1` (the step of a butterfly reduction)."""
+    return b.set(b.fresh("f32"), "shfl.sync.bfly.b32", value, lane_mask, 31, -1)
+
+
 @dataclass
 class SoftmaxState:
     """Loop-carried online-softmax state of one warp: running max, sum and output slots."""

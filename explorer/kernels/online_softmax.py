@@ -17,6 +17,18 @@ LOG2E = 1.4426950408889634  # ex2 is the only hardware exp: exp(x) = ex2(x * log
 NEG_INF = float("-inf")
 
 
+def log2_score(b: KernelBuilder, dot: Reg, scale: float) -> Reg:
+    """A score in log2 units, `dot * scale * log2 e` (`mul.f32` by one immediate), so that
+    every later exponential is a bare `ex2` (`exp2_diff`)."""
+    return b.op("mul.f32", dot, scale * LOG2E)
+
+
+def masked_score(b: KernelBuilder, score: Reg, valid: Reg) -> Reg:
+    """`score` where `valid`, else -inf (weight 0, and no effect on the max): `selp.f32 %f,
+    score, 0fFF800000, valid`."""
+    return b.op("selp.f32", score, NEG_INF, valid)
+
+
 def safe_max(b: KernelBuilder, m: Reg) -> Reg:
     """`m`, or 0 while m is -inf (nothing seen yet), so that `x - safe` is never
     `-inf - -inf` (NaN): `setp.eq.f32 %p, m, 0fFF800000` then `selp.f32 %f, 0f00000000, m, %p`.

@@ -29,8 +29,8 @@ from dataclasses import dataclass
 
 from ..ptx import KernelBuilder
 from ..ptx.ir import Address, Guard, Reg, Vector
-from .common import maybe_guard
-from .online_softmax import LOG2E, NEG_INF, online_weights, rescale_sum
+from .common import maybe_guard, shuffle_xor
+from .online_softmax import NEG_INF, log2_score, masked_score, online_weights, rescale_sum
 from .split_kv_setup import Ids, SplitRange
 
 MMA = "mma.sync.aligned.m16n8k16.row.col.f32.{t}.{t}.f32"
@@ -262,7 +262,7 @@ def _consume(t: _Tiles, p0: Reg, k_rows, v_rows, tail: bool = False) -> None:
     b = t.b
     scores = [_scores(t, chunks) for chunks in k_rows]
     if tail:
-        scores = [[b.op("selp.f32", x, NEG_INF, _valid(t, p0, 8 * z + j, t.lanes.t, 2))
+        scores = [[masked_score(b, x, _valid(t, p0, 8 * z + j, t.lanes.t, 2))
                    for j, x in enumerate(pair)] for z, pair in enumerate(scores)]
     p = _softmax(t, [x for pair in scores for x in pair])
     zero = t.lanes.zero
@@ -311,8 +311,7 @@ def _scores(t: _Tiles, chunks) -> tuple[Reg, Reg]:
             kb = Vector((words[2 * half], words[2 * half + 1]))
             b.set(Vector((s0, s1, j0, j1)), t.mma, a, kb, acc)
             acc = Vector((s0, s1, zf, zf))
-    scale = t.k.scale * LOG2E
-    return b.op("mul.f32", s0, scale), b.op("mul.f32", s1, scale)
+    return log2_score(b, s0, t.k.scale), log2_score(b, s1, t.k.scale)
 
 
 def _softmax(t: _Tiles, x: list[Reg]) -> list[Reg]:
@@ -321,8 +320,7 @@ def _softmax(t: _Tiles, x: list[Reg]) -> list[Reg]:
     b, state = t.b, t.state
     mx = b.op("max.f32", b.op("max.f32", x[0], x[1]), b.op("max.f32", x[2], x[3]))
     for offset in (1, 2):
-        other = b.set(b.fresh("f32"), "shfl.sync.bfly.b32", mx, offset, 31, -1)
-        mx = b.op("max.f32", mx, other)
+        mx = b.op("max.f32", mx, shuffle_xor(b, mx, offset))
     m_new = b.op("max.f32", state.m, mx)
     corr, p = online_weights(b, state.m, m_new, x)
     rescale_sum(b, state.l, corr, p)
@@ -354,8 +352,7 @@ def reduce_quad_sum(b: KernelBuilder, state: MmaState) -> None:
     """The four lanes of a quad hold parts of q head g's sum: add them."""
     b.comment("phase: quad reduction (the lanes of a q head add their parts of the sum)")
     for offset in (1, 2):
-        other = b.set(b.fresh("f32"), "shfl.sync.bfly.b32", state.l, offset, 31, -1)
-        b.set(state.l, "add.f32", state.l, other)
+        b.set(state.l, "add.f32", state.l, shuffle_xor(b, state.l, offset))
 
 
 def publish_tiles(b: KernelBuilder, k, ids: Ids, lanes: MmaLanes, state: MmaState, smem

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 from ..ptx import KernelBuilder
 from ..ptx.ir import Address, Guard, Reg, Vector
-from .common import maybe_guard
-from .online_softmax import LOG2E, NEG_INF
+from .common import maybe_guard, shuffle_xor
+from .online_softmax import log2_score, masked_score
 from .split_kv_setup import Ids, SplitRange
 from .split_kv_state import SoftmaxStates
 from .vector_io import DTYPES, load_chunk
@@ -164,11 +164,9 @@ def _score(r: _Rows, head: int, k_regs: list[Reg], valid: Reg) -> Reg:
         b.set(dot, "fma.rn.f32", qv, kv, dot)
     offset = r.k.geometry.lanes_per_row // 2
     while offset:
-        other = b.set(b.fresh("f32"), "shfl.sync.bfly.b32", dot, offset, 31, -1)
-        dot = b.op("add.f32", dot, other)
+        dot = b.op("add.f32", dot, shuffle_xor(b, dot, offset))
         offset //= 2
-    score = b.op("mul.f32", dot, r.k.scale * LOG2E)
-    return b.op("selp.f32", score, NEG_INF, valid)
+    return masked_score(b, log2_score(b, dot, r.k.scale), valid)
 
 
 def merge_row_slots(b: KernelBuilder, k, state: SoftmaxStates) -> None:
@@ -180,8 +178,7 @@ def merge_row_slots(b: KernelBuilder, k, state: SoftmaxStates) -> None:
     offset = g.lanes_per_row
     while offset < 32:
         for i in range(k.group):
-            other = [b.set(b.fresh("f32"), "shfl.sync.bfly.b32", x, offset, 31, -1)
-                     for x in (state.m[i], state.l[i], *state.o[i])]
+            other = [shuffle_xor(b, x, offset) for x in (state.m[i], state.l[i], *state.o[i])]
             state.merge(b, i, other[0], other[1], other[2:])
         offset *= 2
 
