@@ -15,7 +15,15 @@ from . import split_kv_mma as mma
 from . import split_kv_rows as rows
 from .online_softmax import exp2_diff, running_max, safe_max
 from .split_kv_combine import merge_in_last_cta
-from .split_kv_setup import Ids, Pointers, load_ids, load_pointers, split_range
+from .split_kv_setup import (
+    Ids,
+    Pointers,
+    head_elements,
+    load_ids,
+    load_pointers,
+    q_head_row,
+    split_range,
+)
 
 
 def build_split(k) -> Kernel:
@@ -51,11 +59,8 @@ def reduce_warps(b: KernelBuilder, k, ids: Ids, ptrs: Pointers, base: Reg) -> No
     """Threads share the (head, element) pairs: merge the warps' records at `base`, write the
     split's unnormalised output, its max (log2 units) and its sum to the workspace."""
     b.comment("phase: final sum (merge warps; write this split's partial output, max, sum)")
-    total, threads = k.group * k.head_dim, 32 * k.num_warps
     stride = k.warp_record_bytes
-    with b.loop(ids.tid, total, "pairs", step=threads) as idx:
-        head = b.op("div.u32", idx, k.head_dim)
-        elem = b.op("rem.u32", idx, k.head_dim)
+    with head_elements(b, k, ids, "pairs") as (head, elem):
         rec = b.op("mad.lo.u32", head, k.record_words * 4, base)
         col = b.op("mad.lo.u32", elem, 4, rec)
         ms = [b.op("ld.shared.f32", Address(rec, w * stride + k.head_dim * 4))
@@ -69,8 +74,7 @@ def reduce_warps(b: KernelBuilder, k, ids: Ids, ptrs: Pointers, base: Reg) -> No
             b.set(big_l, "fma.rn.f32", l_w, f, big_l)
             o_w = b.op("ld.shared.f32", Address(col, w * stride))
             b.set(out, "fma.rn.f32", o_w, f, out)
-        q_head = b.op("mad.lo.u32", ids.kv_head, k.group, head)
-        row = b.op("mad.lo.u32", b.op("mad.lo.u32", ids.seq, k.num_heads, q_head),
+        row = b.op("mad.lo.u32", q_head_row(b, k, ids, head),
                    b.op("mov.u32", SpecialReg("nctaid.x")), ids.split)
         flat = b.op("mad.lo.u32", row, k.head_dim, elem)
         b.op("st.global.f32", Address(b.op("mad.wide.u32", flat, 4, ptrs.partial_o)), out)

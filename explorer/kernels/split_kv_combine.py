@@ -15,7 +15,7 @@ from ..ptx import Kernel, KernelBuilder
 from ..ptx.ir import Address, Guard, Reg
 from .common import maybe_guard
 from .online_softmax import NEG_INF, exp2_diff, rescale_factor, running_max
-from .split_kv_setup import Ids, Pointers
+from .split_kv_setup import Ids, Pointers, head_elements, q_head_row
 from .vector_io import DTYPES, store_value
 
 CHUNK = 32  # splits read at once per thread in the combine (3 loads each)
@@ -103,11 +103,8 @@ def merge_in_last_cta(b: KernelBuilder, k, ids: Ids, ptrs: Pointers, base: Reg) 
     not_last = b.op("setp.ne.u32", before, k.num_splits - 1)
     b.op("ret", guard=Guard(not_last))
     b.op("membar.gl")
-    with b.loop(ids.tid, k.group * k.head_dim, "merge", step=32 * k.num_warps) as idx:
-        head = b.op("div.u32", idx, k.head_dim)
-        elem = b.op("rem.u32", idx, k.head_dim)
-        q_head = b.op("mad.lo.u32", ids.kv_head, k.group, head)
-        row = b.op("mad.lo.u32", ids.seq, k.num_heads, q_head)
+    with head_elements(b, k, ids, "merge") as (head, elem):
+        row = q_head_row(b, k, ids, head)
         merge_and_store(b, k, row, elem, None, ptrs.partial_o, ptrs.partial_ml, out,
                         "ld.global.cg.f32")
     b.op("st.global.u32", Address(counter), 0, guard=Guard(thread0))

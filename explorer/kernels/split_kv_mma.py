@@ -31,7 +31,7 @@ from ..ptx import KernelBuilder
 from ..ptx.ir import Address, Guard, Reg, Vector
 from .common import maybe_guard, shuffle_xor
 from .online_softmax import NEG_INF, log2_score, masked_score, online_weights, rescale_sum
-from .split_kv_setup import Ids, SplitRange
+from .split_kv_setup import Ids, SplitRange, q_head_row
 
 MMA = "mma.sync.aligned.m16n8k16.row.col.f32.{t}.{t}.f32"
 LOW_HALVES, HIGH_HALVES = 0x5410, 0x7632  # prmt selectors: {a.lo, b.lo}, {a.hi, b.hi}
@@ -130,8 +130,7 @@ def load_q_fragments(b: KernelBuilder, k, ids: Ids, lanes: MmaLanes, q_ptr: Reg
                      ) -> tuple[tuple[Reg, ...], ...]:
     """Q of q head g (zero for rows past the group): the A fragments of every k-step."""
     b.comment(f"phase: load Q ({k.group} q heads of this KV head, as {k.dtype} A fragments)")
-    head = b.op("mad.lo.u32", ids.seq, k.num_heads,
-                b.op("mad.lo.u32", ids.kv_head, k.group, lanes.g))
+    head = q_head_row(b, k, ids, lanes.g)
     row = b.op("add.s64", q_ptr, b.op("mul.wide.u32", head, k.head_dim * 2))
     row = b.op("add.s64", row, b.op("mul.wide.u32", lanes.t, 16))
     q = []

@@ -7,6 +7,8 @@ in `split_kv_rows.py` and `split_kv_mma.py`.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from ..ptx import KernelBuilder
@@ -78,3 +80,19 @@ def split_range(b: KernelBuilder, max_seq_len: int, ids: Ids) -> SplitRange:
     max_seq_len)."""
     seq_len = b.op("min.u32", ids.raw_len, max_seq_len)  # never read past the cache
     return SplitRange(*chunk_bounds(b, seq_len, ids.splits, ids.split))
+
+
+def q_head_row(b: KernelBuilder, k, ids: Ids, head: Reg) -> Reg:
+    """`seq * num_heads + kv_head * group + head`: the (sequence, q head) row of q, out and
+    the workspace for q head `head` of this CTA's group (`mad.lo.u32`, `mad.lo.u32`)."""
+    q_head = b.op("mad.lo.u32", ids.kv_head, k.group, head)
+    return b.op("mad.lo.u32", ids.seq, k.num_heads, q_head)
+
+
+@contextmanager
+def head_elements(b: KernelBuilder, k, ids: Ids, hint: str) -> Iterator[tuple[Reg, Reg]]:
+    """The CTA's threads loop over the (q head of the group, element) pairs, yielding
+    `(head, elem)`: `b.loop` from tid below group * head_dim by the thread count, then
+    `div.u32` and `rem.u32` by head_dim."""
+    with b.loop(ids.tid, k.group * k.head_dim, hint, step=32 * k.num_warps) as idx:
+        yield b.op("div.u32", idx, k.head_dim), b.op("rem.u32", idx, k.head_dim)
