@@ -190,7 +190,7 @@ class AttentionKernelBase:
         }
 
 
-@dataclass
+@dataclass(frozen=True)
 class Setup:
     """Registers every thread holds after the prologue."""
 
@@ -285,9 +285,10 @@ def shuffle_xor(b: KernelBuilder, value: Reg, lane_mask: int) -> Reg:
     return b.set(b.fresh("f32"), "shfl.sync.bfly.b32", value, lane_mask, 31, -1)
 
 
-@dataclass
+@dataclass(frozen=True)
 class SoftmaxState:
-    """Loop-carried online-softmax state of one warp: running max, sum and output slots."""
+    """Loop-carried online-softmax state of one warp: running max, sum and output slots
+    (updated in place through `b.set`, never replaced)."""
 
     m: Reg
     l: Reg

@@ -9,6 +9,8 @@ builder. The kernel's configuration, launches and buffer shapes are `split_kv.py
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..ptx import Kernel, KernelBuilder
 from ..ptx.ir import Address, Guard, Reg, SpecialReg
 from . import split_kv_mma as mma
@@ -25,8 +27,11 @@ from .split_kv_setup import (
     split_range,
 )
 
+if TYPE_CHECKING:
+    from .split_kv import SplitKVDecodeAttentionKernel as SplitKV
 
-def build_split(k) -> Kernel:
+
+def build_split(k: SplitKV) -> Kernel:
     """The split entry of kernel `k` (a `SplitKVDecodeAttentionKernel`)."""
     # `.maxntid`: ptxas keeps registers within what one CTA of this size may use (16 warps:
     # 128 per thread), so a launch never fails for lack of registers
@@ -55,7 +60,7 @@ def build_split(k) -> Kernel:
     return b.build()
 
 
-def reduce_warps(b: KernelBuilder, k, ids: Ids, ptrs: Pointers, base: Reg) -> None:
+def reduce_warps(b: KernelBuilder, k: SplitKV, ids: Ids, ptrs: Pointers, base: Reg) -> None:
     """Threads share the (head, element) pairs: merge the warps' records at `base`, write the
     split's unnormalised output, its max (log2 units) and its sum to the workspace."""
     b.comment("phase: final sum (merge warps; write this split's partial output, max, sum)")

@@ -11,6 +11,8 @@ latency per chunk. A rolled loop waited one latency per split, twice (66 splits 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..ptx import Kernel, KernelBuilder
 from ..ptx.ir import Address, Guard, Reg
 from .common import maybe_guard
@@ -18,10 +20,13 @@ from .online_softmax import NEG_INF, exp2_diff, rescale_factor, running_max
 from .split_kv_setup import Ids, Pointers, head_elements, q_head_row
 from .vector_io import DTYPES, store_value
 
+if TYPE_CHECKING:
+    from .split_kv import SplitKVDecodeAttentionKernel as SplitKV
+
 CHUNK = 32  # splits read at once per thread in the combine (3 loads each)
 
 
-def build_combine(k) -> Kernel:
+def build_combine(k: SplitKV) -> Kernel:
     """`out = sum_s 2^(m_s - M) o_s / sum_s 2^(m_s - M) l_s`, M = max_s m_s (log2 units);
     zeros where no position was attended."""
     b = KernelBuilder(k.combine_entry)
@@ -36,7 +41,7 @@ def build_combine(k) -> Kernel:
     return b.build()
 
 
-def merge_and_store(b: KernelBuilder, k, row: Reg, elem: Reg, in_row: Reg | None, po: Reg,
+def merge_and_store(b: KernelBuilder, k: SplitKV, row: Reg, elem: Reg, in_row: Reg | None, po: Reg,
                     pml: Reg, out: Reg, load: str) -> None:
     """Merge the splits of `row` (sequence * num_heads + q head) for element `elem` (in the row
     where `in_row`; always if None) and store it to out; partials read with `load` (`.cg`
@@ -82,7 +87,7 @@ def _load_split(b: KernelBuilder, ml: Reg, o_base: Reg, s: int, head_dim: int, i
     return m, l, o
 
 
-def merge_in_last_cta(b: KernelBuilder, k, ids: Ids, ptrs: Pointers, base: Reg) -> None:
+def merge_in_last_cta(b: KernelBuilder, k: SplitKV, ids: Ids, ptrs: Pointers, base: Reg) -> None:
     """The end of the split entry when it merges: every thread makes its partial writes
     visible (`membar.gl`), thread 0 counts the CTA in (`atom.add` on the group's counter), and
     the CTA that counts last merges the group's q heads (reading the partials past L1, `.cg`)

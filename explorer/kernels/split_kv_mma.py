@@ -26,12 +26,16 @@ Per warp and tile of 16 positions:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..ptx import KernelBuilder
-from ..ptx.ir import Address, Guard, Reg, Vector
+from ..ptx.ir import Address, Guard, Reg, Symbol, Vector
 from .common import maybe_guard, shuffle_xor
 from .online_softmax import NEG_INF, log2_score, masked_score, online_weights, rescale_sum
 from .split_kv_setup import Ids, SplitRange, q_head_row
+
+if TYPE_CHECKING:
+    from .split_kv import SplitKVDecodeAttentionKernel as SplitKV
 
 MMA = "mma.sync.aligned.m16n8k16.row.col.f32.{t}.{t}.f32"
 LOW_HALVES, HIGH_HALVES = 0x5410, 0x7632  # prmt selectors: {a.lo, b.lo}, {a.hi, b.hi}
@@ -80,7 +84,7 @@ class _Tiles:
     row 0, and of this lane's chunk in it), the end of the whole tiles and of the split."""
 
     b: KernelBuilder
-    k: object
+    k: SplitKV
     lanes: MmaLanes
     q: tuple[tuple[Reg, ...], ...]
     state: MmaState
@@ -105,7 +109,7 @@ def _v_chunks(head_dim: int) -> int:
 
 
 # -- setup ----------------------------------------------------------------------------------
-def mma_lanes(b: KernelBuilder, k, ids: Ids) -> MmaLanes:
+def mma_lanes(b: KernelBuilder, k: SplitKV, ids: Ids) -> MmaLanes:
     g = b.op("shr.u32", ids.lane, 2)
     t = b.op("and.b32", ids.lane, 3)
     zero = b.op("mov.b32", 0)
@@ -126,7 +130,7 @@ def _below(b: KernelBuilder, head_dim: int, idx: Reg, top: int, scale: int, base
     return b.op("setp.lt.u32", idx, (head_dim - base + scale - 1) // scale)
 
 
-def load_q_fragments(b: KernelBuilder, k, ids: Ids, lanes: MmaLanes, q_ptr: Reg
+def load_q_fragments(b: KernelBuilder, k: SplitKV, ids: Ids, lanes: MmaLanes, q_ptr: Reg
                      ) -> tuple[tuple[Reg, ...], ...]:
     """Q of q head g (zero for rows past the group): the A fragments of every k-step."""
     b.comment(f"phase: load Q ({k.group} q heads of this KV head, as {k.dtype} A fragments)")
@@ -143,7 +147,7 @@ def load_q_fragments(b: KernelBuilder, k, ids: Ids, lanes: MmaLanes, q_ptr: Reg
 
 
 # -- the stream -----------------------------------------------------------------------------
-def stream_tiles(b: KernelBuilder, k, ids: Ids, lanes: MmaLanes, q, span: SplitRange,
+def stream_tiles(b: KernelBuilder, k: SplitKV, ids: Ids, lanes: MmaLanes, q, span: SplitRange,
                  k_ptr: Reg, v_ptr: Reg) -> MmaState:
     """The tile loop over [start, end), then the partial last tile: returns the state."""
     row_bytes = k.head_dim * 2
@@ -354,8 +358,8 @@ def reduce_quad_sum(b: KernelBuilder, state: MmaState) -> None:
         b.set(state.l, "add.f32", state.l, shuffle_xor(b, state.l, offset))
 
 
-def publish_tiles(b: KernelBuilder, k, ids: Ids, lanes: MmaLanes, state: MmaState, smem
-                  ) -> Reg:
+def publish_tiles(b: KernelBuilder, k: SplitKV, ids: Ids, lanes: MmaLanes, state: MmaState,
+                  smem: Symbol) -> Reg:
     """Lanes of q heads in the group write o (their dims), m and l to the warp's record.
     Returns the address of the warps' records (warp w's at `base + w * warp_record_bytes`)."""
     b.comment("phase: cross-warp merge (each warp publishes o, m, l per q head)")

@@ -11,14 +11,18 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..ptx import KernelBuilder
-from ..ptx.ir import Address, Guard, Reg, Vector
+from ..ptx.ir import Address, Guard, Reg, Symbol, Vector
 from .common import maybe_guard, shuffle_xor
 from .online_softmax import log2_score, masked_score
 from .split_kv_setup import Ids, SplitRange
 from .split_kv_state import SoftmaxStates
 from .vector_io import DTYPES, load_chunk
+
+if TYPE_CHECKING:
+    from .split_kv import SplitKVDecodeAttentionKernel as SplitKV
 
 
 @dataclass(frozen=True)
@@ -40,7 +44,7 @@ class _Rows:
     and the split's end."""
 
     b: KernelBuilder
-    k: object
+    k: SplitKV
     lanes: RowLanes
     q: tuple[tuple[Reg, ...], ...]
     k_base: Reg
@@ -49,7 +53,7 @@ class _Rows:
     end: Reg
 
 
-def row_lanes(b: KernelBuilder, k, ids: Ids) -> RowLanes:
+def row_lanes(b: KernelBuilder, k: SplitKV, ids: Ids) -> RowLanes:
     g = k.geometry
     slot = b.op("shr.u32", ids.lane, int(math.log2(g.lanes_per_row)))
     col = b.op("and.b32", ids.lane, g.lanes_per_row - 1)
@@ -61,7 +65,7 @@ def row_lanes(b: KernelBuilder, k, ids: Ids) -> RowLanes:
     return RowLanes(slot, col, chunk_ok, b.op("mul.wide.u32", col, 16))
 
 
-def load_q(b: KernelBuilder, k, ids: Ids, lanes: RowLanes, q_ptr: Reg
+def load_q(b: KernelBuilder, k: SplitKV, ids: Ids, lanes: RowLanes, q_ptr: Reg
            ) -> tuple[tuple[Reg, ...], ...]:
     """This lane's q elements of every q head of the group, as f32 (0 past head_dim)."""
     g = k.geometry
@@ -81,7 +85,7 @@ def load_q(b: KernelBuilder, k, ids: Ids, lanes: RowLanes, q_ptr: Reg
     return tuple(q)
 
 
-def stream_rows(b: KernelBuilder, k, ids: Ids, lanes: RowLanes, q, span: SplitRange,
+def stream_rows(b: KernelBuilder, k: SplitKV, ids: Ids, lanes: RowLanes, q, span: SplitRange,
                 k_ptr: Reg, v_ptr: Reg) -> SoftmaxStates:
     """The chunk loop over [start, end): returns the lane's softmax state of every head."""
     g = k.geometry
@@ -169,7 +173,7 @@ def _score(r: _Rows, head: int, k_regs: list[Reg], valid: Reg) -> Reg:
     return masked_score(b, log2_score(b, dot, r.k.scale), valid)
 
 
-def merge_row_slots(b: KernelBuilder, k, state: SoftmaxStates) -> None:
+def merge_row_slots(b: KernelBuilder, k: SplitKV, state: SoftmaxStates) -> None:
     """The warp's row slots hold separate states: merge them with butterfly shuffles."""
     g = k.geometry
     if g.rows_per_warp == 1:
@@ -183,8 +187,8 @@ def merge_row_slots(b: KernelBuilder, k, state: SoftmaxStates) -> None:
         offset *= 2
 
 
-def publish_rows(b: KernelBuilder, k, ids: Ids, lanes: RowLanes, state: SoftmaxStates,
-                 smem) -> Reg:
+def publish_rows(b: KernelBuilder, k: SplitKV, ids: Ids, lanes: RowLanes, state: SoftmaxStates,
+                 smem: Symbol) -> Reg:
     """Row slot 0 of each warp writes its (o, m, l) per head to shared memory. Returns the
     address of the warps' records (warp w's at `base + w * warp_record_bytes`)."""
     g = k.geometry

@@ -10,10 +10,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..ptx import KernelBuilder
 from ..ptx.ir import Address, Reg
 from .online_softmax import chunk_bounds
+
+if TYPE_CHECKING:
+    from .split_kv import SplitKVDecodeAttentionKernel as SplitKV
 
 
 @dataclass(frozen=True)
@@ -82,7 +86,7 @@ def split_range(b: KernelBuilder, max_seq_len: int, ids: Ids) -> SplitRange:
     return SplitRange(*chunk_bounds(b, seq_len, ids.splits, ids.split))
 
 
-def q_head_row(b: KernelBuilder, k, ids: Ids, head: Reg) -> Reg:
+def q_head_row(b: KernelBuilder, k: SplitKV, ids: Ids, head: Reg) -> Reg:
     """`seq * num_heads + kv_head * group + head`: the (sequence, q head) row of q, out and
     the workspace for q head `head` of this CTA's group (`mad.lo.u32`, `mad.lo.u32`)."""
     q_head = b.op("mad.lo.u32", ids.kv_head, k.group, head)
@@ -90,7 +94,7 @@ def q_head_row(b: KernelBuilder, k, ids: Ids, head: Reg) -> Reg:
 
 
 @contextmanager
-def head_elements(b: KernelBuilder, k, ids: Ids, hint: str) -> Iterator[tuple[Reg, Reg]]:
+def head_elements(b: KernelBuilder, k: SplitKV, ids: Ids, hint: str) -> Iterator[tuple[Reg, Reg]]:
     """The CTA's threads loop over the (q head of the group, element) pairs, yielding
     `(head, elem)`: `b.loop` from tid below group * head_dim by the thread count, then
     `div.u32` and `rem.u32` by head_dim."""
