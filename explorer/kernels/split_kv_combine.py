@@ -17,7 +17,7 @@ from ..ptx import Kernel, KernelBuilder
 from ..ptx.ir import Address, Guard, Reg
 from .common import maybe_guard
 from .online_softmax import NEG_INF, exp2_diff, rescale_factor, running_max
-from .split_kv_setup import Ids, Pointers, head_elements, q_head_row
+from .split_kv_setup import Ids, Pointers, head_elements, kv_index, q_head_row
 from .vector_io import DTYPES, store_value
 
 if TYPE_CHECKING:
@@ -93,12 +93,10 @@ def merge_in_last_cta(b: KernelBuilder, k: SplitKV, ids: Ids, ptrs: Pointers, ba
     the CTA that counts last merges the group's q heads (reading the partials past L1, `.cg`)
     and resets the counter to 0 for the next launch. `base` is the shared word thread 0
     passes the count through (the warps' records, read by then)."""
-    counters, out = ptrs.merge
     b.comment("phase: the last CTA of this (sequence, KV head) merges the splits")
     b.op("membar.gl")
     b.op("bar.sync", 0)
-    counter = b.op("mad.wide.u32", b.op("mad.lo.u32", ids.seq, k.num_kv_heads, ids.kv_head), 4,
-                   counters)
+    counter = b.op("mad.wide.u32", kv_index(b, k, ids), 4, ptrs.counters)
     thread0 = b.op("setp.eq.u32", ids.tid, 0)
     with b.if_(thread0, "count"):
         before = b.op("atom.global.add.u32", Address(counter), 1)
@@ -110,6 +108,6 @@ def merge_in_last_cta(b: KernelBuilder, k: SplitKV, ids: Ids, ptrs: Pointers, ba
     b.op("membar.gl")
     with head_elements(b, k, ids, "merge") as (head, elem):
         row = q_head_row(b, k, ids, head)
-        merge_and_store(b, k, row, elem, None, ptrs.partial_o, ptrs.partial_ml, out,
+        merge_and_store(b, k, row, elem, None, ptrs.partial_o, ptrs.partial_ml, ptrs.out,
                         "ld.global.cg.f32")
     b.op("st.global.u32", Address(counter), 0, guard=Guard(thread0))

@@ -32,7 +32,7 @@ from ..ptx import KernelBuilder
 from ..ptx.ir import Address, Guard, Reg, Symbol, Vector
 from .common import maybe_guard, shuffle_xor
 from .online_softmax import NEG_INF, log2_score, masked_score, online_weights, rescale_sum
-from .split_kv_setup import Ids, SplitRange, q_head_row
+from .split_kv_setup import Ids, SplitRange, kv_slab_bytes, q_head_row
 
 if TYPE_CHECKING:
     from .split_kv import SplitKVDecodeAttentionKernel as SplitKV
@@ -151,8 +151,7 @@ def stream_tiles(b: KernelBuilder, k: SplitKV, ids: Ids, lanes: MmaLanes, q, spa
                  k_ptr: Reg, v_ptr: Reg) -> MmaState:
     """The tile loop over [start, end), then the partial last tile: returns the state."""
     row_bytes = k.head_dim * 2
-    cache = b.op("mad.lo.u32", ids.seq, k.num_kv_heads, ids.kv_head)
-    offset = b.op("shl.b64", b.op("mul.wide.u32", cache, k.max_seq_len * k.head_dim), 1)
+    offset = kv_slab_bytes(b, k, ids)
     k_lane = b.op("mad.lo.u32", lanes.g, row_bytes, b.op("shl.b32", lanes.t, 4))
     v_lane = b.op("mad.lo.u32", lanes.t, 2 * row_bytes, b.op("shl.b32", lanes.g, 4))
     k_cache = b.op("add.s64", k_ptr, offset)

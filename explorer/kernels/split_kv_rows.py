@@ -17,7 +17,7 @@ from ..ptx import KernelBuilder
 from ..ptx.ir import Address, Guard, Reg, Symbol, Vector
 from .common import maybe_guard, shuffle_xor
 from .online_softmax import log2_score, masked_score
-from .split_kv_setup import Ids, SplitRange
+from .split_kv_setup import Ids, SplitRange, kv_slab_bytes
 from .split_kv_state import SoftmaxStates
 from .vector_io import DTYPES, load_chunk
 
@@ -89,10 +89,7 @@ def stream_rows(b: KernelBuilder, k: SplitKV, ids: Ids, lanes: RowLanes, q, span
                 k_ptr: Reg, v_ptr: Reg) -> SoftmaxStates:
     """The chunk loop over [start, end): returns the lane's softmax state of every head."""
     g = k.geometry
-    esize = DTYPES[k.dtype]
-    cache = b.op("mad.lo.u32", ids.seq, k.num_kv_heads, ids.kv_head)
-    offset = b.op("mul.wide.u32", cache, k.max_seq_len * k.head_dim)
-    offset = b.op("add.s64", b.op("shl.b64", offset, int(math.log2(esize))), lanes.col_bytes)
+    offset = b.op("add.s64", kv_slab_bytes(b, k, ids), lanes.col_bytes)
     k_base, v_base = b.op("add.s64", k_ptr, offset), b.op("add.s64", v_ptr, offset)
     state = SoftmaxStates.initial(b, k.group, g.lane_elems)
     first_row = b.op("mad.lo.u32", ids.warp, g.rows_per_warp, lanes.slot)

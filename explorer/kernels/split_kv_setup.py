@@ -7,6 +7,7 @@ in `split_kv_rows.py` and `split_kv_mma.py`.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING
 from ..ptx import KernelBuilder
 from ..ptx.ir import Address, Reg
 from .online_softmax import chunk_bounds
+from .vector_io import DTYPES
 
 if TYPE_CHECKING:
     from .split_kv import SplitKVDecodeAttentionKernel as SplitKV
@@ -30,7 +32,8 @@ class Pointers:
     seq_lens: Reg
     partial_o: Reg
     partial_ml: Reg
-    merge: tuple[Reg, ...]  # merge="last-cta": counters and out; else empty
+    counters: Reg | None = None  # merge="last-cta" only
+    out: Reg | None = None  # merge="last-cta" only
 
 
 @dataclass(frozen=True)
@@ -63,7 +66,7 @@ def load_pointers(b: KernelBuilder, params: tuple[tuple[str, str], ...]) -> Poin
     q, k, v, lens, po, pml, *merge = (
         b.op("cvta.to.global.u64", b.op("ld.param.u64", Address(s))) for s in syms
     )
-    return Pointers(q, k, v, lens, po, pml, tuple(merge))
+    return Pointers(q, k, v, lens, po, pml, *merge)
 
 
 def load_ids(b: KernelBuilder, seq_lens: Reg) -> Ids:
@@ -84,6 +87,20 @@ def split_range(b: KernelBuilder, max_seq_len: int, ids: Ids) -> SplitRange:
     max_seq_len)."""
     seq_len = b.op("min.u32", ids.raw_len, max_seq_len)  # never read past the cache
     return SplitRange(*chunk_bounds(b, seq_len, ids.splits, ids.split))
+
+
+def kv_index(b: KernelBuilder, k: SplitKV, ids: Ids) -> Reg:
+    """`seq * num_kv_heads + kv_head` (`mad.lo.u32`): this CTA's (sequence, KV head) pair,
+    the index of its K/V slab and of its merge counter."""
+    return b.op("mad.lo.u32", ids.seq, k.num_kv_heads, ids.kv_head)
+
+
+def kv_slab_bytes(b: KernelBuilder, k: SplitKV, ids: Ids) -> Reg:
+    """The byte offset of this CTA's K/V slab (row 0 of its KV head in its sequence):
+    `kv_index`, `mul.wide.u32` by max_seq_len * head_dim, `shl.b64` by log2 of the element
+    size."""
+    elems = b.op("mul.wide.u32", kv_index(b, k, ids), k.max_seq_len * k.head_dim)
+    return b.op("shl.b64", elems, int(math.log2(DTYPES[k.dtype])))
 
 
 def q_head_row(b: KernelBuilder, k: SplitKV, ids: Ids, head: Reg) -> Reg:
