@@ -224,8 +224,7 @@ def prologue(b: KernelBuilder, shape: AttentionShape, indirect: bool) -> Setup:
     seq_len = b.op("min.u32", raw_len, shape.max_seq_len)  # never read past the cache
     tid = b.special("tid.x")
     head = b.special("ctaid.x")
-    lane = b.op("and.b32", tid, 31)
-    warp = b.op("shr.u32", tid, 5)
+    lane, warp = lane_and_warp(b, tid)
     # GQA: kv_head = head * num_kv_heads / num_heads
     kv_head = b.op("div.u32", b.op("mul.lo.u32", head, shape.num_kv_heads), shape.num_heads)
     lane_bytes = b.op("mul.wide.u32", lane, 4)
@@ -268,6 +267,11 @@ def _slot_guard(shape: AttentionShape, slot: int, partial: Reg | None) -> Guard 
 
 def slot_guards(setup: Setup, shape: AttentionShape) -> list[Guard | None]:
     return [_slot_guard(shape, s, setup.partial) for s in range(shape.slots)]
+
+
+def lane_and_warp(b: KernelBuilder, tid: Reg) -> tuple[Reg, Reg]:
+    """This thread's lane and warp from its id: `and.b32 tid, 31` and `shr.u32 tid, 5`."""
+    return b.op("and.b32", tid, 31), b.op("shr.u32", tid, 5)
 
 
 def warp_sum(b: KernelBuilder, value: Reg) -> Reg:

@@ -32,7 +32,14 @@ from ..ptx import KernelBuilder
 from ..ptx.ir import Address, Guard, Reg, Symbol, Vector
 from .common import maybe_guard, shuffle_xor
 from .online_softmax import NEG_INF, log2_score, masked_score, online_weights, rescale_sum
-from .split_kv_setup import Ids, SplitRange, kv_slab_bytes, q_head_row
+from .split_kv_setup import (
+    Ids,
+    SplitRange,
+    kv_slab_bytes,
+    q_head_row,
+    store_max_sum,
+    warp_record,
+)
 
 if TYPE_CHECKING:
     from .split_kv import SplitKVDecodeAttentionKernel as SplitKV
@@ -361,9 +368,7 @@ def publish_tiles(b: KernelBuilder, k: SplitKV, ids: Ids, lanes: MmaLanes, state
                   smem: Symbol) -> Reg:
     """Lanes of q heads in the group write o (their dims), m and l to the warp's record.
     Returns the address of the warps' records (warp w's at `base + w * warp_record_bytes`)."""
-    b.comment("phase: cross-warp merge (each warp publishes o, m, l per q head)")
-    base = b.op("mov.u32", smem)
-    rec = b.op("mad.lo.u32", ids.warp, k.warp_record_bytes, base)
+    base, rec = warp_record(b, k, ids, smem)
     rec = b.op("mad.lo.u32", lanes.g, k.record_words * 4, rec)
     col = b.op("mad.lo.u32", lanes.t, 64, rec)  # dim 16t: 64 bytes per t
     for h, pairs in enumerate(state.o):
@@ -374,7 +379,6 @@ def publish_tiles(b: KernelBuilder, k: SplitKV, ids: Ids, lanes: MmaLanes, state
                 b.op("st.shared.f32", Address(col, 256 * h + 32 * j + 4 * i), pairs[i][j],
                      guard=Guard(guard))
     first = b.op("and.pred", lanes.head_ok, b.op("setp.eq.u32", lanes.t, 0))
-    b.op("st.shared.f32", Address(rec, k.head_dim * 4), state.m, guard=Guard(first))
-    b.op("st.shared.f32", Address(rec, k.head_dim * 4 + 4), state.l, guard=Guard(first))
+    store_max_sum(b, k, rec, 0, state.m, state.l, first)
     b.op("bar.sync", 0)
     return base

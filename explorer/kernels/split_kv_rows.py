@@ -17,7 +17,7 @@ from ..ptx import KernelBuilder
 from ..ptx.ir import Address, Guard, Reg, Symbol, Vector
 from .common import maybe_guard, shuffle_xor
 from .online_softmax import log2_score, masked_score
-from .split_kv_setup import Ids, SplitRange, kv_slab_bytes
+from .split_kv_setup import Ids, SplitRange, kv_slab_bytes, store_max_sum, warp_record
 from .split_kv_state import SoftmaxStates
 from .vector_io import DTYPES, load_chunk
 
@@ -189,9 +189,7 @@ def publish_rows(b: KernelBuilder, k: SplitKV, ids: Ids, lanes: RowLanes, state:
     """Row slot 0 of each warp writes its (o, m, l) per head to shared memory. Returns the
     address of the warps' records (warp w's at `base + w * warp_record_bytes`)."""
     g = k.geometry
-    b.comment("phase: cross-warp merge (each warp publishes o, m, l per q head)")
-    base = b.op("mov.u32", smem)
-    rec = b.op("mad.lo.u32", ids.warp, k.warp_record_bytes, base)
+    base, rec = warp_record(b, k, ids, smem)
     col = b.op("mad.lo.u32", lanes.col, g.elems * 4, rec)
     slot0 = b.op("setp.eq.u32", lanes.slot, 0)
     lane0 = b.op("setp.eq.u32", ids.tid, b.op("shl.b32", ids.warp, 5))
@@ -205,9 +203,6 @@ def publish_rows(b: KernelBuilder, k: SplitKV, ids: Ids, lanes: RowLanes, state:
                 off = head + j * g.lanes_per_row * g.elems * 4 + 16 * v4
                 b.op("st.shared.v4.f32", Address(col, off), Vector(tuple(regs)),
                      guard=Guard(ok))
-        b.op("st.shared.f32", Address(rec, head + k.head_dim * 4), state.m[i],
-             guard=Guard(lane0))
-        b.op("st.shared.f32", Address(rec, head + k.head_dim * 4 + 4), state.l[i],
-             guard=Guard(lane0))
+        store_max_sum(b, k, rec, head, state.m[i], state.l[i], lane0)
     b.op("bar.sync", 0)
     return base

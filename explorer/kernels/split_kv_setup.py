@@ -1,8 +1,9 @@
-"""The first phases of the split-KV kernel's split entry, shared by its CUDA-core and
-tensor-core paths, and the frozen records they hand on: the global pointers from the
-parameters (`Pointers`), this CTA's and this thread's coordinates (`Ids`) and the positions
-this split walks (`SplitRange`). PTX through the builder only; the per-path lane layouts live
-in `split_kv_rows.py` and `split_kv_mma.py`.
+"""What the split-KV kernel's CUDA-core and tensor-core paths share in the split entry: the
+first phases and the frozen records they hand on (the global pointers from the parameters,
+`Pointers`; this CTA's and this thread's coordinates, `Ids`; the positions this split walks,
+`SplitRange`), the indices derived from them, and the warps' records in shared memory that
+both paths publish to. PTX through the builder only; the per-path lane layouts live in
+`split_kv_rows.py` and `split_kv_mma.py`.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..ptx import KernelBuilder
-from ..ptx.ir import Address, Reg
+from ..ptx.ir import Address, Guard, Reg, Symbol
+from .common import lane_and_warp
 from .online_softmax import chunk_bounds
 from .vector_io import DTYPES
 
@@ -76,8 +78,7 @@ def load_ids(b: KernelBuilder, seq_lens: Reg) -> Ids:
     split, kv_head, seq = (b.special(f"ctaid.{a}") for a in "xyz")
     splits = b.special("nctaid.x")
     tid = b.special("tid.x")
-    lane = b.op("and.b32", tid, 31)
-    warp = b.op("shr.u32", tid, 5)
+    lane, warp = lane_and_warp(b, tid)
     raw_len = b.op("ld.global.u32", Address(b.op("mad.wide.u32", seq, 4, seq_lens)))
     return Ids(split, kv_head, seq, splits, tid, lane, warp, raw_len)
 
@@ -117,3 +118,21 @@ def head_elements(b: KernelBuilder, k: SplitKV, ids: Ids, hint: str) -> Iterator
     `div.u32` and `rem.u32` by head_dim."""
     with b.loop(ids.tid, k.group * k.head_dim, hint, step=32 * k.num_warps) as idx:
         yield b.op("div.u32", idx, k.head_dim), b.op("rem.u32", idx, k.head_dim)
+
+
+def warp_record(b: KernelBuilder, k: SplitKV, ids: Ids, smem: Symbol) -> tuple[Reg, Reg]:
+    """`(base, rec)`: the address of the warps' records in shared memory (`mov.u32` from the
+    symbol) and this warp's (`mad.lo.u32` by warp_record_bytes). A warp's record holds per q
+    head of the group `record_words` words: head_dim outputs, m, l and two pad words."""
+    b.comment("phase: cross-warp merge (each warp publishes o, m, l per q head)")
+    base = b.op("mov.u32", smem)
+    return base, b.op("mad.lo.u32", ids.warp, k.warp_record_bytes, base)
+
+
+def store_max_sum(b: KernelBuilder, k: SplitKV, rec: Reg, head_offset: int, m: Reg, l: Reg,
+                  guard: Reg) -> None:
+    """m and l after the head_dim outputs of the q head's record at `rec + head_offset`: two
+    `st.shared.f32`, guarded."""
+    at = head_offset + k.head_dim * 4
+    b.op("st.shared.f32", Address(rec, at), m, guard=Guard(guard))
+    b.op("st.shared.f32", Address(rec, at + 4), l, guard=Guard(guard))
