@@ -1,6 +1,8 @@
 """The split-KV kernel's tensor-core path for f16 and bf16: q.k and p.v on
 `mma.sync.aligned.m16n8k16` (f16/bf16 in, f32 accumulate), K and V read straight from global
-memory into the fragments with 16-byte loads. PTX through the builder only.
+memory into the fragments with 16-byte loads. The phases are functions that pass frozen
+records (`MmaLanes`, Q's A fragments, `MmaState`); the coordinates, range and shared-memory
+record come from `split_kv_setup.py`. PTX through the builder only.
 
 Fragments (PTX ISA, m16n8k16; lane = 4g + t): A reg0 = (row g, cols 2t, 2t+1), reg1 = row
 g+8, reg2 = (row g, cols 2t+8, 2t+9), reg3 = row g+8 of those; B reg0 = (rows 2t, 2t+1; col g),
@@ -54,7 +56,6 @@ MIN_TARGET = 80  # mma.m16n8k16 with f16/bf16 needs sm_80
 DEFAULT_PREFETCH = 0  # tiles ahead a warp prefetches into L2 (0: none)
 DEFAULT_MMA_PIPELINE = True
 DEFAULT_MMA_WARPS = 8
-
 
 
 @dataclass(frozen=True)

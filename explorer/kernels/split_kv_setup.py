@@ -121,9 +121,10 @@ def head_elements(b: KernelBuilder, k: SplitKV, ids: Ids, hint: str) -> Iterator
 
 
 def warp_record(b: KernelBuilder, k: SplitKV, ids: Ids, smem: Symbol) -> tuple[Reg, Reg]:
-    """`(base, rec)`: the address of the warps' records in shared memory (`mov.u32` from the
-    symbol) and this warp's (`mad.lo.u32` by warp_record_bytes). A warp's record holds per q
-    head of the group `record_words` words: head_dim outputs, m, l and two pad words."""
+    """`(base, rec)`, after the publish phase's comment: the address of the warps' records in
+    shared memory (`mov.u32` from the symbol) and this warp's (`mad.lo.u32` by
+    warp_record_bytes). A warp's record holds per q head of the group `record_words` words:
+    head_dim outputs, m, l and two pad words."""
     b.comment("phase: cross-warp merge (each warp publishes o, m, l per q head)")
     base = b.op("mov.u32", smem)
     return base, b.op("mad.lo.u32", ids.warp, k.warp_record_bytes, base)
