@@ -1,6 +1,7 @@
-"""The online-softmax algebra every kernel emits, written once: the safe max, the
-exp-difference factors (natural units for the seed kernels, log2 units for split-KV), the
-rescale of a running sum, and the bounds of the chunk of positions one warp or split walks.
+"""The online-softmax algebra every kernel emits, written once: scores in log2 units and
+masked to -inf, the safe max, the exp-difference factors (natural units for the seed kernels,
+log2 units for split-KV), the rescale of a running sum, and the bounds of the chunk of
+positions one warp or split walks.
 
 Each function names the exact PTX it emits, in order; the registers it creates are created
 in that order too (the emitted PTX of every kernel depends on it). What a kernel does with the
