@@ -12,9 +12,8 @@ from dataclasses import dataclass
 from ..arch import PTX_VERSION, TARGETS
 from ..ptx import Kernel, KernelBuilder, emit
 from ..ptx.ir import Address, Guard, Reg
+from .online_softmax import NEG_INF, online_weights
 
-LOG2E = 1.4426950408889634  # ex2 is the only hardware exp: exp(x) = ex2(x * log2 e)
-NEG_INF = float("-inf")
 MAX_HEAD_DIM = 256
 MAX_SLOTS = MAX_HEAD_DIM // 32  # head-dim slots per lane: lane, lane+32, ...
 MAX_WARPS = 32
@@ -191,7 +190,7 @@ class AttentionKernelBase:
         }
 
 
-@dataclass
+@dataclass(frozen=True)
 class Setup:
     """Registers every thread holds after the prologue."""
 
@@ -225,8 +224,7 @@ def prologue(b: KernelBuilder, shape: AttentionShape, indirect: bool) -> Setup:
     seq_len = b.op("min.u32", raw_len, shape.max_seq_len)  # never read past the cache
     tid = b.special("tid.x")
     head = b.special("ctaid.x")
-    lane = b.op("and.b32", tid, 31)
-    warp = b.op("shr.u32", tid, 5)
+    lane, warp = lane_and_warp(b, tid)
     # GQA: kv_head = head * num_kv_heads / num_heads
     kv_head = b.op("div.u32", b.op("mul.lo.u32", head, shape.num_kv_heads), shape.num_heads)
     lane_bytes = b.op("mul.wide.u32", lane, 4)
@@ -271,6 +269,11 @@ def slot_guards(setup: Setup, shape: AttentionShape) -> list[Guard | None]:
     return [_slot_guard(shape, s, setup.partial) for s in range(shape.slots)]
 
 
+def lane_and_warp(b: KernelBuilder, tid: Reg) -> tuple[Reg, Reg]:
+    """This thread's lane and warp from its id: `and.b32 tid, 31` and `shr.u32 tid, 5`."""
+    return b.op("and.b32", tid, 31), b.op("shr.u32", tid, 5)
+
+
 def warp_sum(b: KernelBuilder, value: Reg) -> Reg:
     """Tree sum over the warp: `shfl.sync.down.b32` by 16, 8, 4, 2, 1 with `add.f32`, then
     `shfl.sync.idx.b32` from lane 0 so every lane holds the total."""
@@ -280,9 +283,16 @@ def warp_sum(b: KernelBuilder, value: Reg) -> Reg:
     return b.set(b.fresh("f32"), "shfl.sync.idx.b32", value, 0, 31, -1)
 
 
-@dataclass
+def shuffle_xor(b: KernelBuilder, value: Reg, lane_mask: int) -> Reg:
+    """`value` of lane `lane ^ lane_mask`, into a fresh f32 register: `shfl.sync.bfly.b32
+    %f, value, lane_mask, 31, -1` (the step of a butterfly reduction)."""
+    return b.set(b.fresh("f32"), "shfl.sync.bfly.b32", value, lane_mask, 31, -1)
+
+
+@dataclass(frozen=True)
 class SoftmaxState:
-    """Loop-carried online-softmax state of one warp: running max, sum and output slots."""
+    """Loop-carried online-softmax state of one warp: running max, sum and output slots
+    (updated in place through `b.set`, never replaced)."""
 
     m: Reg
     l: Reg
@@ -323,10 +333,7 @@ def attend_position(
         b.set(dot, "fma.rn.f32", setup.q[s], k[s], dot, guard=guards[s])
     score = b.op("mul.f32", warp_sum(b, dot), shape.scale)
     m_new = b.op("max.f32", state.m, score)
-    # While m' is still -inf (only -inf scores so far) subtract 0, not -inf: -inf - -inf is NaN.
-    safe = b.op("selp.f32", 0.0, m_new, b.op("setp.eq.f32", m_new, NEG_INF))
-    corr = b.op("ex2.approx.f32", b.op("mul.f32", b.op("sub.f32", state.m, safe), LOG2E))
-    p = b.op("ex2.approx.f32", b.op("mul.f32", b.op("sub.f32", score, safe), LOG2E))
+    corr, (p,) = online_weights(b, state.m, m_new, [score], natural=True)
     b.set(state.l, "fma.rn.f32", state.l, corr, p)
     for s in range(shape.slots):
         b.set(state.o[s], "mul.f32", state.o[s], corr, guard=guards[s])

@@ -7,10 +7,8 @@ from __future__ import annotations
 from ..ptx import Kernel, KernelBuilder
 from ..ptx.ir import Address, Guard, Reg, Symbol
 from .common import (
-    LOG2E,
     MAX_SLOTS,
     MAX_WARPS,
-    NEG_INF,
     AttentionKernelBase,
     AttentionShape,
     Setup,
@@ -23,6 +21,7 @@ from .common import (
     store_output,
 )
 from .debug import DebugRecorder
+from .online_softmax import NEG_INF, chunk_bounds, exp_diff
 
 
 class MultiWarpIncrementalAttentionKernel(AttentionKernelBase):
@@ -84,9 +83,7 @@ class MultiWarpIncrementalAttentionKernel(AttentionKernelBase):
         rec = DebugRecorder(b, self.debug_layout, setup.head, setup.lane) if self.debug else None
         state = init_state(b, shape)
         b.comment("phase: chunk loop (warp w walks [w*chunk, min((w+1)*chunk, seq_len)))")
-        chunk = b.op("div.u32", b.op("add.u32", setup.seq_len, w - 1), w)
-        start = b.op("min.u32", b.op("mul.lo.u32", setup.warp, chunk), setup.seq_len)
-        end = b.op("min.u32", b.op("add.u32", start, chunk), setup.seq_len)
+        start, end = chunk_bounds(b, setup.seq_len, w, setup.warp)
         with b.loop(start, end, "chunk") as pos:
             score = attend_position(b, shape, setup, state, pos)
             if rec:
@@ -130,7 +127,7 @@ class MultiWarpIncrementalAttentionKernel(AttentionKernelBase):
                 slot = b.op("mad.lo.u32", i, 4, base)
                 m_w = b.op("ld.shared.f32", Address(slot))
                 l_w = b.op("ld.shared.f32", Address(slot, 4 * w))
-                factor = _exp_diff(b, m_w, big_m)
+                factor = exp_diff(b, m_w, big_m)
                 b.set(big_l, "fma.rn.f32", l_w, factor, big_l)
             b.op("st.shared.f32", Address(smem, 8 * w), big_m)
             b.op("st.shared.f32", Address(smem, 8 * w + 4), big_l)
@@ -146,7 +143,7 @@ class MultiWarpIncrementalAttentionKernel(AttentionKernelBase):
         big_l = b.op("ld.shared.f32", Address(smem, 8 * w + 4))
         f = b.op("mov.f32", 0.0)
         nonempty = b.op("setp.gt.f32", big_l, 0.0)
-        factor = _exp_diff(b, state.m, big_m)
+        factor = exp_diff(b, state.m, big_m)
         b.set(f, "div.rn.f32", factor, big_l, guard=Guard(nonempty))
         if rec:
             rec.per_warp("factor", setup.warp, rec.zero_unless(factor, nonempty))
@@ -175,7 +172,3 @@ class MultiWarpIncrementalAttentionKernel(AttentionKernelBase):
                     b.set(acc[s], "add.f32", acc[s], x[s], guard=guards[s])
             store_output(b, shape, setup, acc)
 
-
-def _exp_diff(b: KernelBuilder, m: Reg, big_m: Reg) -> Reg:
-    """`2^((m - M) * log2e)` = exp(m - M)."""
-    return b.op("ex2.approx.f32", b.op("mul.f32", b.op("sub.f32", m, big_m), LOG2E))

@@ -6,25 +6,24 @@ merges the splits (log-sum-exp). Batch >= 1 with per-sequence lengths in a devic
 Two paths for the per-split work: CUDA cores (f32 always; f16/bf16 with `mma=False`), where
 lanes share a row and reduce dot products with shuffles, and tensor cores (f16/bf16 by
 default, `split_kv_mma.py`), where q.k and p.v are `mma.sync` instructions.
+
+This module holds the kernel object: configuration, launches and buffer shapes. The split
+entry's PTX is written phase by phase in `split_kv_build.py`, the combine's in
+`split_kv_combine.py`.
 """
 
 from __future__ import annotations
 
-import math
-
-from ..ptx import Kernel, KernelBuilder
-from ..ptx.ir import Address, Guard, Reg, SpecialReg, Vector
+from ..ptx import Kernel
 from .common import (
-    LOG2E,
-    NEG_INF,
     TARGETS,
     AttentionKernelBase,
     AttentionShape,
     Launch,
-    maybe_guard,
     require_int,
 )
-from .split_kv_combine import build_combine, merge_in_last_cta
+from .split_kv_build import build_split
+from .split_kv_combine import build_combine
 from .split_kv_geometry import (
     CTAS_PER_SM,
     DEFAULT_SM_COUNT,
@@ -45,10 +44,8 @@ from .split_kv_mma import (
     MAX_GROUP,
     MIN_TARGET,
     TILE,
-    MmaStream,
 )
-from .split_kv_state import SoftmaxStates, finite_or_zero
-from .vector_io import DTYPES, elements_per_chunk, load_chunk
+from .vector_io import DTYPES, elements_per_chunk
 
 
 class SplitKVDecodeAttentionKernel(AttentionKernelBase):
@@ -267,251 +264,7 @@ class SplitKVDecodeAttentionKernel(AttentionKernelBase):
         return super().check_target(target)
 
     def build(self) -> Kernel:
-        return _SplitBuilder(self).build()
-
-
-class _SplitBuilder:
-    """Writes the split entry; one method per phase."""
-
-    def __init__(self, kernel: SplitKVDecodeAttentionKernel) -> None:
-        self.k, self.g = kernel, kernel.geometry
-        # `.maxntid`: ptxas keeps registers within what one CTA of this size may use (16 warps:
-        # 128 per thread), so a launch never fails for lack of registers
-        self.b = KernelBuilder(kernel.entry, max_threads=32 * kernel.num_warps)
-
-    def build(self) -> Kernel:
-        b, k = self.b, self.k
-        self.smem = b.shared("smem", "b8", k.shared_bytes, align=16)
-        syms = [b.param(n, t) for n, t in k.params]
-        b.comment("phase: setup (split, KV head, sequence, this lane's row slot and chunk)")
-        q, kp, vp, lens, self.po, self.pml, *merge_ptrs = (
-            b.op("cvta.to.global.u64", b.op("ld.param.u64", Address(s))) for s in syms
-        )
-        if k.mma:
-            self._ids_and_length(lens)
-            tc = MmaStream(self)
-            tc.lanes()
-            tc.load_q(q)
-            self._range()
-            tc.stream(kp, vp)
-            tc.reduce_quad_sum()
-            tc.publish()
-        else:
-            self._coordinates(lens)
-            self._load_q(q)
-            self._range()
-            state = self._stream(kp, vp)
-            self._merge_row_slots(state)
-            self._publish(state)
-        self._reduce_warps()
-        if k.merge == "last-cta":
-            merge_in_last_cta(b, k, self, *merge_ptrs)
-        b.op("ret")
-        return b.build()
-
-    def _ids_and_length(self, lens: Reg) -> None:
-        """This CTA's split, KV head, sequence, thread, lane and warp, and the load of the
-        sequence's length (used by `_range`, after the q loads: both loads are in flight)."""
-        b = self.b
-        self.split, self.kvh, self.seq = (b.special(f"ctaid.{a}") for a in "xyz")
-        self.splits = b.special("nctaid.x")
-        self.tid = b.special("tid.x")
-        self.lane = b.op("and.b32", self.tid, 31)
-        self.warp = b.op("shr.u32", self.tid, 5)
-        self.raw_len = b.op("ld.global.u32", Address(b.op("mad.wide.u32", self.seq, 4, lens)))
-
-    def _range(self) -> None:
-        """This CTA's row range [start, end) of the sequence (its length clamped to
-        max_seq_len)."""
-        b, k, splits = self.b, self.k, self.splits
-        seq_len = b.op("min.u32", self.raw_len, k.max_seq_len)  # never read past the cache
-        chunk = b.op("div.u32", b.op("add.u32", seq_len, b.op("sub.u32", splits, 1)), splits)
-        self.start = b.op("min.u32", b.op("mul.lo.u32", self.split, chunk), seq_len)
-        self.end = b.op("min.u32", b.op("add.u32", self.start, chunk), seq_len)
-
-    def _coordinates(self, lens: Reg) -> None:
-        b, g = self.b, self.g
-        self._ids_and_length(lens)
-        self.slot = b.op("shr.u32", self.lane, int(math.log2(g.lanes_per_row)))
-        self.col = b.op("and.b32", self.lane, g.lanes_per_row - 1)
-        self.chunk_ok = [
-            b.op("setp.lt.u32", self.col, g.chunks - j * g.lanes_per_row)
-            if (j + 1) * g.lanes_per_row > g.chunks else None
-            for j in range(g.chunks_per_lane)
-        ]
-        self.col_bytes = b.op("mul.wide.u32", self.col, 16)
-
-    def _load_q(self, q_ptr: Reg) -> None:
-        b, k, g = self.b, self.k, self.g
-        b.comment(f"phase: load Q ({k.group} q heads of this KV head, as f32)")
-        esize = DTYPES[k.dtype]
-        first = b.op("mad.lo.u32", self.seq, k.num_heads, b.op("mul.lo.u32", self.kvh, k.group))
-        row = b.op("add.s64", q_ptr, b.op("mul.wide.u32", first, k.head_dim * esize))
-        row = b.op("add.s64", row, self.col_bytes)
-        self.q = []
-        for i in range(k.group):
-            regs = [b.op("mov.f32", 0.0) for _ in range(g.lane_elems)]
-            for j in range(g.chunks_per_lane):
-                addr = Address(row, i * k.head_dim * esize + j * g.lanes_per_row * 16)
-                load_chunk(b, addr, k.dtype, regs[j * g.elems:(j + 1) * g.elems],
-                           maybe_guard(self.chunk_ok[j]))
-            self.q.append(regs)
-
-    def _stream(self, k_ptr: Reg, v_ptr: Reg):
-        b, k, g = self.b, self.k, self.g
-        esize = DTYPES[k.dtype]
-        cache = b.op("mad.lo.u32", self.seq, k.num_kv_heads, self.kvh)
-        offset = b.op("mul.wide.u32", cache, k.max_seq_len * k.head_dim)
-        offset = b.op("add.s64", b.op("shl.b64", offset, int(math.log2(esize))), self.col_bytes)
-        k_base, v_base = b.op("add.s64", k_ptr, offset), b.op("add.s64", v_ptr, offset)
-        self.k_base, self.v_base = k_base, v_base
-        state = SoftmaxStates.initial(b, k.group, g.lane_elems)
-        self.first_row = b.op("mad.lo.u32", self.warp, g.rows_per_warp, self.slot)
-        step = g.rows_per_step
-        if not k.pipeline:
-            b.comment(f"phase: chunk loop ({step} rows per step: {g.num_warps} warps x "
-                      f"{g.rows_per_warp} rows x {g.unroll} deep; K and V loads issued first)")
-            rows = self._buffer()
-            with b.loop(self.start, self.end, "rows", step=step) as row0:
-                self._issue(rows, row0, 0)
-                self._consume(state, rows)
-            return state
-        b.comment(f"phase: chunk loop, software-pipelined: the next {step} rows' K and V loads "
-                  f"are in flight while this step's {step} rows are computed")
-        ping, pong = self._buffer(), self._buffer()
-        self._issue(ping, self.start, 0)
-        with b.loop(self.start, self.end, "rows", step=2 * step) as row0:
-            self._issue(pong, row0, step)
-            self._consume(state, ping)
-            self._issue(ping, row0, 2 * step)
-            self._consume(state, pong)
-        return state
-
-    def _buffer(self) -> tuple[list[list[Reg]], list[Reg]]:
-        """Registers for one step's rows: K and V values (zeroed: a guarded-off load leaves
-        them finite) and a valid predicate per unrolled row."""
-        b, g = self.b, self.g
-        values = [[b.op("mov.f32", 0.0) for _ in range(2 * g.lane_elems)]
-                  for _ in range(g.unroll)]
-        return values, [b.fresh("pred") for _ in range(g.unroll)]
-
-    def _issue(self, rows, row0: Reg, ahead: int) -> None:
-        """Load the K and V rows of the step starting `ahead` rows after `row0`."""
-        b, k, g = self.b, self.k, self.g
-        values, valid = rows
-        for u in range(g.unroll):
-            pos = b.op("add.u32", b.op("add.u32", row0, self.first_row),
-                       ahead + u * g.num_warps * g.rows_per_warp)
-            b.set(valid[u], "setp.lt.u32", pos, self.end)
-            row = b.op("mul.wide.u32", pos, k.head_dim * DTYPES[k.dtype])
-            for base, regs in ((self.k_base, values[u][:g.lane_elems]),
-                               (self.v_base, values[u][g.lane_elems:])):
-                self._load_row(b.op("add.s64", base, row), regs, valid[u])
-
-    def _consume(self, state, rows) -> None:
-        """Scores of a step's rows for every q head, then the online-softmax update."""
-        g, values, valid = self.g, *rows
-        keys = [v[:g.lane_elems] for v in values]
-        vals = [v[g.lane_elems:] for v in values]
-        for i in range(self.k.group):
-            scores = [self._score(i, keys[u], valid[u]) for u in range(g.unroll)]
-            state.update(self.b, i, scores, vals)
-
-    def _load_row(self, addr: Reg, regs: list[Reg], valid: Reg) -> None:
-        b, g = self.b, self.g
-        for j in range(g.chunks_per_lane):
-            guard = valid if self.chunk_ok[j] is None else b.op(
-                "and.pred", valid, self.chunk_ok[j])
-            load_chunk(b, Address(addr, j * g.lanes_per_row * 16), self.k.dtype,
-                       regs[j * g.elems:(j + 1) * g.elems], Guard(guard))
-
-    def _score(self, head: int, k_regs: list[Reg], valid: Reg) -> Reg:
-        """log2-domain score of this row for one q head: dot over the row's lanes (butterfly
-        shuffles within the lane group), times scale * log2 e; -inf past the split's end."""
-        b = self.b
-        dot = b.op("mul.f32", self.q[head][0], k_regs[0])
-        for qv, kv in zip(self.q[head][1:], k_regs[1:], strict=True):
-            b.set(dot, "fma.rn.f32", qv, kv, dot)
-        offset = self.g.lanes_per_row // 2
-        while offset:
-            other = b.set(b.fresh("f32"), "shfl.sync.bfly.b32", dot, offset, 31, -1)
-            dot = b.op("add.f32", dot, other)
-            offset //= 2
-        score = b.op("mul.f32", dot, self.k.scale * LOG2E)
-        return b.op("selp.f32", score, NEG_INF, valid)
-
-    def _merge_row_slots(self, state) -> None:
-        """The warp's row slots hold separate states: merge them with butterfly shuffles."""
-        b, g = self.b, self.g
-        if g.rows_per_warp == 1:
-            return
-        b.comment("phase: warp reduction (merge the warp's row slots)")
-        offset = g.lanes_per_row
-        while offset < 32:
-            for i in range(self.k.group):
-                other = [b.set(b.fresh("f32"), "shfl.sync.bfly.b32", x, offset, 31, -1)
-                         for x in (state.m[i], state.l[i], *state.o[i])]
-                state.merge(b, i, other[0], other[1], other[2:])
-            offset *= 2
-
-    def _publish(self, state) -> None:
-        """Row slot 0 of each warp writes its (o, m, l) per head to shared memory."""
-        b, k, g = self.b, self.k, self.g
-        b.comment("phase: cross-warp merge (each warp publishes o, m, l per q head)")
-        self.base = b.op("mov.u32", self.smem)
-        rec = b.op("mad.lo.u32", self.warp, k.warp_record_bytes, self.base)
-        col = b.op("mad.lo.u32", self.col, g.elems * 4, rec)
-        slot0 = b.op("setp.eq.u32", self.slot, 0)
-        lane0 = b.op("setp.eq.u32", self.tid, b.op("shl.b32", self.warp, 5))
-        for i in range(k.group):
-            head = i * k.record_words * 4
-            for j in range(g.chunks_per_lane):
-                ok = slot0 if self.chunk_ok[j] is None else b.op("and.pred", slot0,
-                                                                 self.chunk_ok[j])
-                for v4 in range(g.elems // 4):
-                    regs = state.o[i][j * g.elems + 4 * v4: j * g.elems + 4 * v4 + 4]
-                    off = head + j * g.lanes_per_row * g.elems * 4 + 16 * v4
-                    b.op("st.shared.v4.f32", Address(col, off), _vector(regs), guard=Guard(ok))
-            b.op("st.shared.f32", Address(rec, head + k.head_dim * 4), state.m[i],
-                 guard=Guard(lane0))
-            b.op("st.shared.f32", Address(rec, head + k.head_dim * 4 + 4), state.l[i],
-                 guard=Guard(lane0))
-        b.op("bar.sync", 0)
-
-    def _reduce_warps(self) -> None:
-        """Threads share the (head, element) pairs: merge the warps' records, write the split's
-        unnormalised output, its max (log2 units) and its sum to the workspace."""
-        b, k = self.b, self.k
-        b.comment("phase: final sum (merge warps; write this split's partial output, max, sum)")
-        total, threads = k.group * k.head_dim, 32 * k.num_warps
-        stride = k.warp_record_bytes
-        with b.loop(self.tid, total, "pairs", step=threads) as idx:
-            head = b.op("div.u32", idx, k.head_dim)
-            elem = b.op("rem.u32", idx, k.head_dim)
-            rec = b.op("mad.lo.u32", head, k.record_words * 4, self.base)
-            col = b.op("mad.lo.u32", elem, 4, rec)
-            ms = [b.op("ld.shared.f32", Address(rec, w * stride + k.head_dim * 4))
-                  for w in range(k.num_warps)]
-            big_m = ms[0]
-            for m in ms[1:]:
-                big_m = b.op("max.f32", big_m, m)
-            safe = finite_or_zero(b, big_m)
-            big_l, out = b.op("mov.f32", 0.0), b.op("mov.f32", 0.0)
-            for w, m in enumerate(ms):
-                f = b.op("ex2.approx.ftz.f32", b.op("sub.f32", m, safe))
-                l_w = b.op("ld.shared.f32", Address(rec, w * stride + k.head_dim * 4 + 4))
-                b.set(big_l, "fma.rn.f32", l_w, f, big_l)
-                o_w = b.op("ld.shared.f32", Address(col, w * stride))
-                b.set(out, "fma.rn.f32", o_w, f, out)
-            q_head = b.op("mad.lo.u32", self.kvh, k.group, head)
-            row = b.op("mad.lo.u32", b.op("mad.lo.u32", self.seq, k.num_heads, q_head),
-                       b.op("mov.u32", SpecialReg("nctaid.x")), self.split)
-            flat = b.op("mad.lo.u32", row, k.head_dim, elem)
-            b.op("st.global.f32", Address(b.op("mad.wide.u32", flat, 4, self.po)), out)
-            first = b.op("setp.eq.u32", elem, 0)
-            ml = b.op("mad.wide.u32", row, 8, self.pml)
-            b.op("st.global.f32", Address(ml), big_m, guard=Guard(first))
-            b.op("st.global.f32", Address(ml, 4), big_l, guard=Guard(first))
+        return build_split(self)
 
 
 MERGES = ("last-cta", "kernel")
@@ -533,6 +286,3 @@ def _check_mma(mma, dtype: str, group: int, head_dim: int) -> bool:
                          f"at most {MAX_GROUP} (one fragment's rows); use mma=False")
     return mma
 
-
-def _vector(regs: list[Reg]) -> Vector:
-    return Vector(tuple(regs))

@@ -11,15 +11,22 @@ latency per chunk. A rolled loop waited one latency per split, twice (66 splits 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..ptx import Kernel, KernelBuilder
 from ..ptx.ir import Address, Guard, Reg
-from .common import NEG_INF, maybe_guard
+from .common import maybe_guard
+from .online_softmax import NEG_INF, exp2_diff, rescale_factor, running_max
+from .split_kv_setup import Ids, Pointers, head_elements, kv_index, q_head_row
 from .vector_io import DTYPES, store_value
+
+if TYPE_CHECKING:
+    from .split_kv import SplitKVDecodeAttentionKernel as SplitKV
 
 CHUNK = 32  # splits read at once per thread in the combine (3 loads each)
 
 
-def build_combine(k) -> Kernel:
+def build_combine(k: SplitKV) -> Kernel:
     """`out = sum_s 2^(m_s - M) o_s / sum_s 2^(m_s - M) l_s`, M = max_s m_s (log2 units);
     zeros where no position was attended."""
     b = KernelBuilder(k.combine_entry)
@@ -34,7 +41,7 @@ def build_combine(k) -> Kernel:
     return b.build()
 
 
-def merge_and_store(b: KernelBuilder, k, row: Reg, elem: Reg, in_row: Reg | None, po: Reg,
+def merge_and_store(b: KernelBuilder, k: SplitKV, row: Reg, elem: Reg, in_row: Reg | None, po: Reg,
                     pml: Reg, out: Reg, load: str) -> None:
     """Merge the splits of `row` (sequence * num_heads + q head) for element `elem` (in the row
     where `in_row`; always if None) and store it to out; partials read with `load` (`.cg`
@@ -46,15 +53,12 @@ def merge_and_store(b: KernelBuilder, k, row: Reg, elem: Reg, in_row: Reg | None
     big_m, big_l, acc = b.op("mov.f32", NEG_INF), b.op("mov.f32", 0.0), b.op("mov.f32", 0.0)
     for chunk in _chunks(range(k.num_splits)):
         loads = [_load_split(b, ml, o_base, s, k.head_dim, in_row, load) for s in chunk]
-        new_m = big_m
-        for m, _, _ in loads:
-            new_m = b.op("max.f32", new_m, m)
-        safe = b.op("selp.f32", 0.0, new_m, b.op("setp.eq.f32", new_m, NEG_INF))
-        rescale = b.op("ex2.approx.ftz.f32", b.op("sub.f32", big_m, safe))
+        new_m = running_max(b, big_m, [m for m, _, _ in loads])
+        safe, rescale = rescale_factor(b, big_m, new_m)
         b.set(big_l, "mul.f32", big_l, rescale)
         b.set(acc, "mul.f32", acc, rescale)
         for m, l, o in loads:
-            f = b.op("ex2.approx.ftz.f32", b.op("sub.f32", m, safe))
+            f = exp2_diff(b, m, safe)
             b.set(big_l, "fma.rn.f32", l, f, big_l)
             b.set(acc, "fma.rn.f32", o, f, acc)
         b.set(big_m, "mov.f32", new_m)
@@ -83,29 +87,27 @@ def _load_split(b: KernelBuilder, ml: Reg, o_base: Reg, s: int, head_dim: int, i
     return m, l, o
 
 
-def merge_in_last_cta(b: KernelBuilder, k, sb, counters: Reg, out: Reg) -> None:
+def merge_in_last_cta(b: KernelBuilder, k: SplitKV, ids: Ids, ptrs: Pointers, base: Reg) -> None:
     """The end of the split entry when it merges: every thread makes its partial writes
     visible (`membar.gl`), thread 0 counts the CTA in (`atom.add` on the group's counter), and
     the CTA that counts last merges the group's q heads (reading the partials past L1, `.cg`)
-    and resets the counter to 0 for the next launch. `sb` is the split entry's builder."""
+    and resets the counter to 0 for the next launch. `base` is the shared word thread 0
+    passes the count through (the warps' records, read by then)."""
     b.comment("phase: the last CTA of this (sequence, KV head) merges the splits")
     b.op("membar.gl")
     b.op("bar.sync", 0)
-    counter = b.op("mad.wide.u32", b.op("mad.lo.u32", sb.seq, k.num_kv_heads, sb.kvh), 4,
-                   counters)
-    thread0 = b.op("setp.eq.u32", sb.tid, 0)
+    counter = b.op("mad.wide.u32", kv_index(b, k, ids), 4, ptrs.counters)
+    thread0 = b.op("setp.eq.u32", ids.tid, 0)
     with b.if_(thread0, "count"):
         before = b.op("atom.global.add.u32", Address(counter), 1)
-        b.op("st.shared.u32", Address(sb.base), before)
+        b.op("st.shared.u32", Address(base), before)
     b.op("bar.sync", 0)
-    before = b.op("ld.shared.u32", Address(sb.base))
+    before = b.op("ld.shared.u32", Address(base))
     not_last = b.op("setp.ne.u32", before, k.num_splits - 1)
     b.op("ret", guard=Guard(not_last))
     b.op("membar.gl")
-    with b.loop(sb.tid, k.group * k.head_dim, "merge", step=32 * k.num_warps) as idx:
-        head = b.op("div.u32", idx, k.head_dim)
-        elem = b.op("rem.u32", idx, k.head_dim)
-        q_head = b.op("mad.lo.u32", sb.kvh, k.group, head)
-        row = b.op("mad.lo.u32", sb.seq, k.num_heads, q_head)
-        merge_and_store(b, k, row, elem, None, sb.po, sb.pml, out, "ld.global.cg.f32")
+    with head_elements(b, k, ids, "merge") as (head, elem):
+        row = q_head_row(b, k, ids, head)
+        merge_and_store(b, k, row, elem, None, ptrs.partial_o, ptrs.partial_ml, ptrs.out,
+                        "ld.global.cg.f32")
     b.op("st.global.u32", Address(counter), 0, guard=Guard(thread0))

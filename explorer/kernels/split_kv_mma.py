@@ -1,6 +1,8 @@
 """The split-KV kernel's tensor-core path for f16 and bf16: q.k and p.v on
 `mma.sync.aligned.m16n8k16` (f16/bf16 in, f32 accumulate), K and V read straight from global
-memory into the fragments with 16-byte loads. PTX through the builder only.
+memory into the fragments with 16-byte loads. The phases are functions that pass frozen
+records (`MmaLanes`, Q's A fragments, `MmaState`); the coordinates, range and shared-memory
+record come from `split_kv_setup.py`. PTX through the builder only.
 
 Fragments (PTX ISA, m16n8k16; lane = 4g + t): A reg0 = (row g, cols 2t, 2t+1), reg1 = row
 g+8, reg2 = (row g, cols 2t+8, 2t+9), reg3 = row g+8 of those; B reg0 = (rows 2t, 2t+1; col g),
@@ -25,9 +27,24 @@ Per warp and tile of 16 positions:
 
 from __future__ import annotations
 
-from ..ptx.ir import Address, Guard, Reg, Vector
-from .common import LOG2E, NEG_INF, maybe_guard
-from .split_kv_state import finite_or_zero
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ..ptx import KernelBuilder
+from ..ptx.ir import Address, Guard, Reg, Symbol, Vector
+from .common import maybe_guard, shuffle_xor
+from .online_softmax import NEG_INF, log2_score, masked_score, online_weights, rescale_sum
+from .split_kv_setup import (
+    Ids,
+    SplitRange,
+    kv_slab_bytes,
+    q_head_row,
+    store_max_sum,
+    warp_record,
+)
+
+if TYPE_CHECKING:
+    from .split_kv import SplitKVDecodeAttentionKernel as SplitKV
 
 MMA = "mma.sync.aligned.m16n8k16.row.col.f32.{t}.{t}.f32"
 LOW_HALVES, HIGH_HALVES = 0x5410, 0x7632  # prmt selectors: {a.lo, b.lo}, {a.hi, b.hi}
@@ -41,280 +58,328 @@ DEFAULT_MMA_PIPELINE = True
 DEFAULT_MMA_WARPS = 8
 
 
-class MmaStream:
-    """Emits the tensor-core stream of one CTA into `sb` (a `_SplitBuilder`, whose
-    coordinates, row range and cross-warp reduction it shares) and leaves per lane the state
-    of q head g: `m` (log2 units, same in the quad), `l` (this lane's share of the sum) and
-    `o[h][i] = (c0, c1)`."""
+@dataclass(frozen=True)
+class MmaLanes:
+    """This lane's place in the fragments (lane = 4g + t), a zero b32 and f32 register,
+    whether row g is a q head of the group, and per K/Q chunk (dims 32c + 8t .. +8) and V
+    chunk (dims 64h + 8g .. +8) a predicate where it may lie past head_dim (None where it
+    never does)."""
 
-    def __init__(self, sb) -> None:
-        self.sb, self.b, self.k = sb, sb.b, sb.k
-        k = self.k
-        self.kc = -(-k.head_dim // 32)  # K chunks per lane: dims 32c + 8t .. +8
-        self.vc = -(-k.head_dim // 64)  # V chunks per lane: dims 64h + 8g .. +8
-        self.mma = MMA.format(t=k.dtype)
-        self.pack = f"cvt.rn.{k.dtype}x2.f32"
-        self.row_bytes = k.head_dim * 2
+    lane: Reg
+    g: Reg
+    t: Reg
+    zero: Reg
+    zf: Reg
+    head_ok: Reg
+    k_ok: tuple[Reg | None, ...]
+    v_ok: tuple[Reg | None, ...]
 
-    # -- setup ----------------------------------------------------------------------------
-    def lanes(self) -> None:
-        b, k = self.b, self.k
-        self.g = b.op("shr.u32", self.sb.lane, 2)
-        self.t = b.op("and.b32", self.sb.lane, 3)
-        self.zero = b.op("mov.b32", 0)
-        self.zf = b.op("mov.f32", 0.0)
-        self.head_ok = b.op("setp.lt.u32", self.g, k.group)
-        # chunk c of K/Q exists for this lane if 32c + 8t < head_dim; chunk h of V if 64h + 8g <
-        self.k_ok = [self._below(self.t, 3, 8, 32 * c) for c in range(self.kc)]
-        self.v_ok = [self._below(self.g, 7, 8, 64 * h) for h in range(self.vc)]
 
-    def _below(self, idx: Reg, top: int, scale: int, base: int) -> Reg | None:
-        """`base + scale * idx < head_dim` as a predicate (idx <= top); None where it always
-        holds."""
-        if base + scale * top < self.k.head_dim:
-            return None
-        limit = (self.k.head_dim - base + scale - 1) // scale
-        return self.b.op("setp.lt.u32", idx, limit)
+@dataclass(frozen=True)
+class MmaState:
+    """Loop-carried per lane for q head g: `m` (log2 units, same in the quad), `l` (this
+    lane's share of the sum) and `o[h][i] = (c0, c1)`; updated in place, never replaced."""
 
-    def load_q(self, q_ptr: Reg) -> None:
-        """Q of q head g (zero for rows past the group): the A fragments of every k-step."""
-        b, k = self.b, self.k
-        b.comment(f"phase: load Q ({k.group} q heads of this KV head, as {k.dtype} A fragments)")
-        head = b.op("mad.lo.u32", self.sb.seq, k.num_heads,
-                    b.op("mad.lo.u32", self.sb.kvh, k.group, self.g))
-        row = b.op("add.s64", q_ptr, b.op("mul.wide.u32", head, self.row_bytes))
-        row = b.op("add.s64", row, b.op("mul.wide.u32", self.t, 16))
-        self.q = []
-        for c in range(self.kc):
-            words = Vector(tuple(b.op("mov.b32", 0) for _ in range(4)))
-            ok = self.head_ok if self.k_ok[c] is None else b.op("and.pred", self.head_ok,
-                                                                self.k_ok[c])
-            b.set(words, "ld.global.nc.v4.b32", Address(row, 64 * c), guard=Guard(ok))
-            self.q.append(words.regs)
+    m: Reg
+    l: Reg
+    o: tuple[tuple[tuple[Reg, Reg], ...], ...]
 
-    # -- the stream -----------------------------------------------------------------------
-    def stream(self, k_ptr: Reg, v_ptr: Reg) -> None:
-        b, k, sb = self.b, self.k, self.sb
-        cache = b.op("mad.lo.u32", sb.seq, k.num_kv_heads, sb.kvh)
-        offset = b.op("shl.b64", b.op("mul.wide.u32", cache, k.max_seq_len * k.head_dim), 1)
-        k_lane = b.op("mad.lo.u32", self.g, self.row_bytes, b.op("shl.b32", self.t, 4))
-        v_lane = b.op("mad.lo.u32", self.t, 2 * self.row_bytes, b.op("shl.b32", self.g, 4))
-        self.k_cache = b.op("add.s64", k_ptr, offset)
-        self.v_cache = b.op("add.s64", v_ptr, offset)
-        self.k_base = b.op("add.s64", self.k_cache, b.op("cvt.u64.u32", k_lane))
-        self.v_base = b.op("add.s64", self.v_cache, b.op("cvt.u64.u32", v_lane))
-        self.m = b.op("mov.f32", NEG_INF)
-        self.l = b.op("mov.f32", 0.0)
-        self.o = [[(b.op("mov.f32", 0.0), b.op("mov.f32", 0.0)) for _ in range(8)]
-                  for _ in range(self.vc)]
-        self.step = step = TILE * k.num_warps
-        first = b.op("mad.lo.u32", sb.warp, TILE, sb.start)
-        # tiles at p < full_end are whole (p + TILE <= end)
-        self.full_end = b.op("sub.u32", b.op("max.u32", sb.end, TILE - 1), TILE - 1)
-        if k.pipeline:
-            p0 = self._pipelined(first)
+
+@dataclass(frozen=True)
+class _Tiles:
+    """What the tile loop's steps read: the builder and kernel, the lane layout, Q's A
+    fragments and the state, the instruction names, the K and V addresses (of the KV head's
+    row 0, and of this lane's chunk in it), the end of the whole tiles and of the split."""
+
+    b: KernelBuilder
+    k: SplitKV
+    lanes: MmaLanes
+    q: tuple[tuple[Reg, ...], ...]
+    state: MmaState
+    mma: str
+    pack: str
+    row_bytes: int
+    step: int
+    k_cache: Reg
+    v_cache: Reg
+    k_base: Reg
+    v_base: Reg
+    full_end: Reg  # tiles at p < full_end are whole (p + TILE <= end)
+    end: Reg
+
+
+def _k_chunks(head_dim: int) -> int:
+    return -(-head_dim // 32)  # K chunks per lane: dims 32c + 8t .. +8
+
+
+def _v_chunks(head_dim: int) -> int:
+    return -(-head_dim // 64)  # V chunks per lane: dims 64h + 8g .. +8
+
+
+# -- setup ----------------------------------------------------------------------------------
+def mma_lanes(b: KernelBuilder, k: SplitKV, ids: Ids) -> MmaLanes:
+    g = b.op("shr.u32", ids.lane, 2)
+    t = b.op("and.b32", ids.lane, 3)
+    zero = b.op("mov.b32", 0)
+    zf = b.op("mov.f32", 0.0)
+    head_ok = b.op("setp.lt.u32", g, k.group)
+    # chunk c of K/Q exists for this lane if 32c + 8t < head_dim; chunk h of V if 64h + 8g <
+    k_ok = tuple(_below(b, k.head_dim, t, 3, 8, 32 * c) for c in range(_k_chunks(k.head_dim)))
+    v_ok = tuple(_below(b, k.head_dim, g, 7, 8, 64 * h) for h in range(_v_chunks(k.head_dim)))
+    return MmaLanes(ids.lane, g, t, zero, zf, head_ok, k_ok, v_ok)
+
+
+def _below(b: KernelBuilder, head_dim: int, idx: Reg, top: int, scale: int, base: int
+           ) -> Reg | None:
+    """`base + scale * idx < head_dim` as a predicate (idx <= top); None where it always
+    holds."""
+    if base + scale * top < head_dim:
+        return None
+    return b.op("setp.lt.u32", idx, (head_dim - base + scale - 1) // scale)
+
+
+def load_q_fragments(b: KernelBuilder, k: SplitKV, ids: Ids, lanes: MmaLanes, q_ptr: Reg
+                     ) -> tuple[tuple[Reg, ...], ...]:
+    """Q of q head g (zero for rows past the group): the A fragments of every k-step."""
+    b.comment(f"phase: load Q ({k.group} q heads of this KV head, as {k.dtype} A fragments)")
+    head = q_head_row(b, k, ids, lanes.g)
+    row = b.op("add.s64", q_ptr, b.op("mul.wide.u32", head, k.head_dim * 2))
+    row = b.op("add.s64", row, b.op("mul.wide.u32", lanes.t, 16))
+    q = []
+    for c, k_ok in enumerate(lanes.k_ok):
+        words = Vector(tuple(b.op("mov.b32", 0) for _ in range(4)))
+        ok = lanes.head_ok if k_ok is None else b.op("and.pred", lanes.head_ok, k_ok)
+        b.set(words, "ld.global.nc.v4.b32", Address(row, 64 * c), guard=Guard(ok))
+        q.append(words.regs)
+    return tuple(q)
+
+
+# -- the stream -----------------------------------------------------------------------------
+def stream_tiles(b: KernelBuilder, k: SplitKV, ids: Ids, lanes: MmaLanes, q, span: SplitRange,
+                 k_ptr: Reg, v_ptr: Reg) -> MmaState:
+    """The tile loop over [start, end), then the partial last tile: returns the state."""
+    row_bytes = k.head_dim * 2
+    offset = kv_slab_bytes(b, k, ids)
+    k_lane = b.op("mad.lo.u32", lanes.g, row_bytes, b.op("shl.b32", lanes.t, 4))
+    v_lane = b.op("mad.lo.u32", lanes.t, 2 * row_bytes, b.op("shl.b32", lanes.g, 4))
+    k_cache = b.op("add.s64", k_ptr, offset)
+    v_cache = b.op("add.s64", v_ptr, offset)
+    k_base = b.op("add.s64", k_cache, b.op("cvt.u64.u32", k_lane))
+    v_base = b.op("add.s64", v_cache, b.op("cvt.u64.u32", v_lane))
+    state = MmaState(
+        b.op("mov.f32", NEG_INF), b.op("mov.f32", 0.0),
+        tuple(tuple((b.op("mov.f32", 0.0), b.op("mov.f32", 0.0)) for _ in range(8))
+              for _ in range(_v_chunks(k.head_dim))))
+    step = TILE * k.num_warps
+    first = b.op("mad.lo.u32", ids.warp, TILE, span.start)
+    full_end = b.op("sub.u32", b.op("max.u32", span.end, TILE - 1), TILE - 1)
+    t = _Tiles(b, k, lanes, q, state, MMA.format(t=k.dtype), f"cvt.rn.{k.dtype}x2.f32",
+               row_bytes, step, k_cache, v_cache, k_base, v_base, full_end, span.end)
+    if k.pipeline:
+        p0 = _pipelined(t, first)
+    else:
+        b.comment(f"phase: tile loop ({TILE} positions per warp per step, {k.num_warps} "
+                  "warps; K and V loads first, then q.k and p.v on tensor cores)")
+        with b.loop(first, full_end, "tiles", step=step) as p0:
+            _consume(t, p0, *_issue(t, p0))
+    b.comment("phase: the last, partial tile (positions past the split masked)")
+    with b.if_(b.op("setp.lt.u32", p0, span.end), "tail"):
+        _consume(t, p0, *_issue(t, p0, tail=True), tail=True)
+    return state
+
+
+def _pipelined(t: _Tiles, first: Reg) -> Reg:
+    """Whole tiles, software-pipelined over two register buffers: the next tile's loads
+    are issued before this tile's mma and softmax, so a warp always has a tile in flight.
+    Returns the register holding the first tile not consumed."""
+    b = t.b
+    b.comment(f"phase: tile loop, software-pipelined ({TILE} positions per warp per step, "
+              f"{t.k.num_warps} warps): the next tile's K and V loads are in flight "
+              "while this tile's q.k and p.v run on tensor cores")
+    bufs = (_buffer(t), _buffer(t))
+    whole = (b.fresh("pred"), b.fresh("pred"))
+    p = b.op("mov.u32", first)
+    b.set(whole[0], "setp.lt.u32", p, t.full_end)
+    _issue(t, p, into=bufs[0], whole=whole[0])
+    top, done = b.label("tiles"), b.label("tiles_end")
+    b.place(top)
+    for cur in (0, 1):
+        nxt = 1 - cur
+        b.op("bra", done, guard=Guard(whole[cur], negated=True))
+        ahead = b.op("add.u32", p, t.step)
+        b.set(whole[nxt], "setp.lt.u32", ahead, t.full_end)
+        _issue(t, ahead, into=bufs[nxt], whole=whole[nxt])
+        _consume(t, p, *bufs[cur])
+        b.set(p, "mov.u32", ahead)
+    b.op("bra.uni", top)
+    b.place(done)
+    return p
+
+
+def _buffer(t: _Tiles):
+    """Registers for one tile's K and V fragments (zero where a chunk does not exist for
+    this lane: those are never loaded)."""
+    b = t.b
+
+    def chunk(ok):
+        return tuple(b.fresh("b32") if ok is None else b.op("mov.b32", 0) for _ in range(4))
+
+    return ([[chunk(ok) for ok in t.lanes.k_ok] for _ in range(2)],
+            [[chunk(ok) for ok in t.lanes.v_ok] for _ in range(4)])
+
+
+def _issue(t: _Tiles, p0: Reg, tail: bool = False, into=None, whole: Reg | None = None):
+    """The K and V loads of the tile at p0 (K: position 8z + g, chunk c; V: positions
+    2t + {0, 1, 8, 9}, chunk h). In the tail, rows past the split are zeros; with `into`
+    the loads fill those registers where `whole` holds. Returns (K, V) fragments."""
+    b, lanes, row_bytes = t.b, t.lanes, t.row_bytes
+    row = b.op("mul.wide.u32", p0, row_bytes)
+    k_addr = b.op("add.s64", t.k_base, row)
+    v_addr = b.op("add.s64", t.v_base, row)
+    into = into or ([None, None], [None] * 4)
+    k_rows = [_load_rows(b, k_addr, 8 * z * row_bytes, 64, lanes.k_ok,
+                         _valid(t, p0, 8 * z, lanes.g, 1) if tail else whole, into[0][z])
+              for z in range(2)]
+    v_rows = [_load_rows(b, v_addr, d * row_bytes, 128, lanes.v_ok,
+                         _valid(t, p0, d, lanes.t, 2) if tail else whole, into[1][i])
+              for i, d in enumerate((0, 1, 8, 9))]
+    if t.k.prefetch and not tail:
+        _prefetch(t, b.op("add.u32", p0, t.k.prefetch * t.step))
+    return k_rows, v_rows
+
+
+def _prefetch(t: _Tiles, ahead: Reg) -> None:
+    """`prefetch.global.L2` of the K and V tile at `ahead` (16 contiguous rows, one
+    128-byte line per lane and round) if that tile is whole: it is in L2 when this warp
+    loads it, and the lines in flight cost no registers."""
+    b = t.b
+    lines = -(-TILE * t.row_bytes // 128)
+    whole = b.op("setp.lt.u32", ahead, t.full_end)
+    start = b.op("mul.wide.u32", ahead, t.row_bytes)
+    lane_line = b.op("mul.wide.u32", t.lanes.lane, 128)
+    for cache in (t.k_cache, t.v_cache):
+        addr = b.op("add.s64", b.op("add.s64", cache, start), lane_line)
+        for r in range(-(-lines // 32)):
+            guard = whole
+            if 32 * (r + 1) > lines:  # the last round: lanes past the tile's lines idle
+                guard = b.op("and.pred", whole,
+                             b.op("setp.lt.u32", t.lanes.lane, lines - 32 * r))
+            b.op("prefetch.global.L2", Address(addr, 32 * 128 * r), guard=Guard(guard))
+
+
+def _consume(t: _Tiles, p0: Reg, k_rows, v_rows, tail: bool = False) -> None:
+    """Scores, online softmax and `O += P V` for one tile."""
+    b = t.b
+    scores = [_scores(t, chunks) for chunks in k_rows]
+    if tail:
+        scores = [[masked_score(b, x, _valid(t, p0, 8 * z + j, t.lanes.t, 2))
+                   for j, x in enumerate(pair)] for z, pair in enumerate(scores)]
+    p = _softmax(t, [x for pair in scores for x in pair])
+    zero = t.lanes.zero
+    a = Vector((b.op(t.pack, p[1], p[0]), zero, b.op(t.pack, p[3], p[2]), zero))
+    _pv(t, a, v_rows)
+
+
+def _valid(t: _Tiles, p0: Reg, offset: int, idx: Reg, scale: int) -> Reg:
+    """`p0 + offset + scale * idx < end`: the position exists in this split."""
+    b = t.b
+    pos = b.op("add.u32", b.op("mad.lo.u32", idx, scale, p0), offset)
+    return b.op("setp.lt.u32", pos, t.end)
+
+
+def _load_rows(b: KernelBuilder, addr: Reg, offset: int, stride: int, chunk_ok,
+               valid: Reg | None, into=None):
+    """One row's 16-byte chunks at `addr + offset + stride * c`, where the chunk exists
+    for this lane and `valid` (if given) holds. Into fresh registers (zeros where skipped),
+    or into those of `into` (`_buffer` zeroed the chunks that never exist)."""
+    out = []
+    for c, ok in enumerate(chunk_ok):
+        guard = ok if valid is None else (valid if ok is None else b.op("and.pred", valid, ok))
+        address = Address(addr, offset + stride * c)
+        if into is not None:
+            words = Vector(into[c])
+        elif guard is None:
+            out.append(b.op("ld.global.nc.v4.b32", address).regs)
+            continue
         else:
-            b.comment(f"phase: tile loop ({TILE} positions per warp per step, {k.num_warps} "
-                      "warps; K and V loads first, then q.k and p.v on tensor cores)")
-            with b.loop(first, self.full_end, "tiles", step=step) as p0:
-                self._consume(p0, *self._issue(p0))
-        b.comment("phase: the last, partial tile (positions past the split masked)")
-        with b.if_(b.op("setp.lt.u32", p0, sb.end), "tail"):
-            self._consume(p0, *self._issue(p0, tail=True), tail=True)
+            words = Vector(tuple(b.op("mov.b32", 0) for _ in range(4)))
+        b.set(words, "ld.global.nc.v4.b32", address, guard=maybe_guard(guard))
+        out.append(words.regs)
+    return out
 
-    def _pipelined(self, first: Reg) -> Reg:
-        """Whole tiles, software-pipelined over two register buffers: the next tile's loads
-        are issued before this tile's mma and softmax, so a warp always has a tile in flight.
-        Returns the register holding the first tile not consumed."""
-        b, step = self.b, self.step
-        b.comment(f"phase: tile loop, software-pipelined ({TILE} positions per warp per step, "
-                  f"{self.k.num_warps} warps): the next tile's K and V loads are in flight "
-                  "while this tile's q.k and p.v run on tensor cores")
-        bufs = (self._buffer(), self._buffer())
-        whole = (b.fresh("pred"), b.fresh("pred"))
-        p = b.op("mov.u32", first)
-        b.set(whole[0], "setp.lt.u32", p, self.full_end)
-        self._issue(p, into=bufs[0], whole=whole[0])
-        top, done = b.label("tiles"), b.label("tiles_end")
-        b.place(top)
-        for cur in (0, 1):
-            nxt = 1 - cur
-            b.op("bra", done, guard=Guard(whole[cur], negated=True))
-            ahead = b.op("add.u32", p, step)
-            b.set(whole[nxt], "setp.lt.u32", ahead, self.full_end)
-            self._issue(ahead, into=bufs[nxt], whole=whole[nxt])
-            self._consume(p, *bufs[cur])
-            b.set(p, "mov.u32", ahead)
-        b.op("bra.uni", top)
-        b.place(done)
-        return p
 
-    def _buffer(self):
-        """Registers for one tile's K and V fragments (zero where a chunk does not exist for
-        this lane: those are never loaded)."""
-        b = self.b
+def _scores(t: _Tiles, chunks) -> tuple[Reg, Reg]:
+    """c0, c1 of `Q K^T` for one 8-position tile: positions 2t, 2t+1, q head g, in log2
+    units (times scale * log2 e)."""
+    b, zero, zf = t.b, t.lanes.zero, t.lanes.zf
+    s0, s1, j0, j1 = (b.fresh("f32") for _ in range(4))
+    acc = Vector((zf,) * 4)
+    for c, words in enumerate(chunks):
+        for half in range(2):
+            q0, q1 = t.q[c][2 * half], t.q[c][2 * half + 1]
+            a = Vector((q0, zero, q1, zero))
+            kb = Vector((words[2 * half], words[2 * half + 1]))
+            b.set(Vector((s0, s1, j0, j1)), t.mma, a, kb, acc)
+            acc = Vector((s0, s1, zf, zf))
+    return log2_score(b, s0, t.k.scale), log2_score(b, s1, t.k.scale)
 
-        def chunk(ok):
-            return tuple(b.fresh("b32") if ok is None else b.op("mov.b32", 0) for _ in range(4))
 
-        return ([[chunk(ok) for ok in self.k_ok] for _ in range(2)],
-                [[chunk(ok) for ok in self.v_ok] for _ in range(4)])
+def _softmax(t: _Tiles, x: list[Reg]) -> list[Reg]:
+    """The online-softmax update of q head g over the tile's 16 positions (this lane holds
+    4 of them); returns the 4 weights p."""
+    b, state = t.b, t.state
+    mx = b.op("max.f32", b.op("max.f32", x[0], x[1]), b.op("max.f32", x[2], x[3]))
+    for offset in (1, 2):
+        mx = b.op("max.f32", mx, shuffle_xor(b, mx, offset))
+    m_new = b.op("max.f32", state.m, mx)
+    corr, p = online_weights(b, state.m, m_new, x)
+    rescale_sum(b, state.l, corr, p)
+    for pairs in state.o:
+        for c0, c1 in pairs:
+            b.set(c0, "mul.f32", c0, corr)
+            b.set(c1, "mul.f32", c1, corr)
+    b.set(state.m, "mov.f32", m_new)
+    return p
 
-    def _issue(self, p0: Reg, tail: bool = False, into=None, whole: Reg | None = None):
-        """The K and V loads of the tile at p0 (K: position 8z + g, chunk c; V: positions
-        2t + {0, 1, 8, 9}, chunk h). In the tail, rows past the split are zeros; with `into`
-        the loads fill those registers where `whole` holds. Returns (K, V) fragments."""
-        b = self.b
-        row = b.op("mul.wide.u32", p0, self.row_bytes)
-        k_addr = b.op("add.s64", self.k_base, row)
-        v_addr = b.op("add.s64", self.v_base, row)
-        into = into or ([None, None], [None] * 4)
-        k_rows = [self._load_rows(k_addr, 8 * z * self.row_bytes, 64, self.k_ok,
-                                  self._valid(p0, 8 * z, self.g, 1) if tail else whole,
-                                  into[0][z])
-                  for z in range(2)]
-        v_rows = [self._load_rows(v_addr, d * self.row_bytes, 128, self.v_ok,
-                                  self._valid(p0, d, self.t, 2) if tail else whole,
-                                  into[1][i])
-                  for i, d in enumerate((0, 1, 8, 9))]
-        if self.k.prefetch and not tail:
-            self._prefetch(b.op("add.u32", p0, self.k.prefetch * self.step))
-        return k_rows, v_rows
 
-    def _prefetch(self, ahead: Reg) -> None:
-        """`prefetch.global.L2` of the K and V tile at `ahead` (16 contiguous rows, one
-        128-byte line per lane and round) if that tile is whole: it is in L2 when this warp
-        loads it, and the lines in flight cost no registers."""
-        b = self.b
-        lines = -(-TILE * self.row_bytes // 128)
-        whole = b.op("setp.lt.u32", ahead, self.full_end)
-        start = b.op("mul.wide.u32", ahead, self.row_bytes)
-        lane_line = b.op("mul.wide.u32", self.sb.lane, 128)
-        for cache in (self.k_cache, self.v_cache):
-            addr = b.op("add.s64", b.op("add.s64", cache, start), lane_line)
-            for r in range(-(-lines // 32)):
-                guard = whole
-                if 32 * (r + 1) > lines:  # the last round: lanes past the tile's lines idle
-                    guard = b.op("and.pred", whole,
-                                 b.op("setp.lt.u32", self.sb.lane, lines - 32 * r))
-                b.op("prefetch.global.L2", Address(addr, 32 * 128 * r), guard=Guard(guard))
+def _pv(t: _Tiles, a: Vector, v_rows) -> None:
+    """`O += P V` over the 16 positions: one mma per n-tile (8 output dims)."""
+    b, zf = t.b, t.lanes.zf
+    for h, pairs in enumerate(t.state.o):
+        for i in range(8):
+            sel = LOW_HALVES if i % 2 == 0 else HIGH_HALVES
+            words = [v_rows[d][h][i // 2] for d in range(4)]  # positions 2t+{0,1,8,9}
+            lo = b.op("prmt.b32", words[0], words[1], sel)
+            hi = b.op("prmt.b32", words[2], words[3], sel)
+            c0, c1 = pairs[i]
+            j0, j1 = b.fresh("f32"), b.fresh("f32")
+            b.set(Vector((c0, c1, j0, j1)), t.mma, a, Vector((lo, hi)),
+                  Vector((c0, c1, zf, zf)))
 
-    def _consume(self, p0: Reg, k_rows, v_rows, tail: bool = False) -> None:
-        """Scores, online softmax and `O += P V` for one tile."""
-        b = self.b
-        scores = [self._scores(chunks) for chunks in k_rows]
-        if tail:
-            scores = [[b.op("selp.f32", x, NEG_INF, self._valid(p0, 8 * z + j, self.t, 2))
-                       for j, x in enumerate(pair)] for z, pair in enumerate(scores)]
-        p = self._softmax([x for pair in scores for x in pair])
-        a = Vector((b.op(self.pack, p[1], p[0]), self.zero, b.op(self.pack, p[3], p[2]),
-                    self.zero))
-        self._pv(a, v_rows)
 
-    def _valid(self, p0: Reg, offset: int, idx: Reg, scale: int) -> Reg:
-        """`p0 + offset + scale * idx < end`: the position exists in this split."""
-        b = self.b
-        pos = b.op("add.u32", b.op("mad.lo.u32", idx, scale, p0), offset)
-        return b.op("setp.lt.u32", pos, self.sb.end)
+# -- after the stream -----------------------------------------------------------------------
+def reduce_quad_sum(b: KernelBuilder, state: MmaState) -> None:
+    """The four lanes of a quad hold parts of q head g's sum: add them."""
+    b.comment("phase: quad reduction (the lanes of a q head add their parts of the sum)")
+    for offset in (1, 2):
+        b.set(state.l, "add.f32", state.l, shuffle_xor(b, state.l, offset))
 
-    def _load_rows(self, addr: Reg, offset: int, stride: int, chunk_ok, valid: Reg | None,
-                   into=None):
-        """One row's 16-byte chunks at `addr + offset + stride * c`, where the chunk exists
-        for this lane and `valid` (if given) holds. Into fresh registers (zeros where skipped),
-        or into those of `into` (`_buffer` zeroed the chunks that never exist)."""
-        b = self.b
-        out = []
-        for c, ok in enumerate(chunk_ok):
-            guard = ok if valid is None else (valid if ok is None else b.op("and.pred", valid, ok))
-            address = Address(addr, offset + stride * c)
-            if into is not None:
-                words = Vector(into[c])
-            elif guard is None:
-                out.append(b.op("ld.global.nc.v4.b32", address).regs)
-                continue
-            else:
-                words = Vector(tuple(b.op("mov.b32", 0) for _ in range(4)))
-            b.set(words, "ld.global.nc.v4.b32", address, guard=maybe_guard(guard))
-            out.append(words.regs)
-        return out
 
-    def _scores(self, chunks) -> tuple[Reg, Reg]:
-        """c0, c1 of `Q K^T` for one 8-position tile: positions 2t, 2t+1, q head g, in log2
-        units (times scale * log2 e)."""
-        b = self.b
-        s0, s1, j0, j1 = (b.fresh("f32") for _ in range(4))
-        acc = Vector((self.zf,) * 4)
-        for c, words in enumerate(chunks):
-            for half in range(2):
-                q0, q1 = self.q[c][2 * half], self.q[c][2 * half + 1]
-                a = Vector((q0, self.zero, q1, self.zero))
-                kb = Vector((words[2 * half], words[2 * half + 1]))
-                b.set(Vector((s0, s1, j0, j1)), self.mma, a, kb, acc)
-                acc = Vector((s0, s1, self.zf, self.zf))
-        scale = self.k.scale * LOG2E
-        return b.op("mul.f32", s0, scale), b.op("mul.f32", s1, scale)
-
-    def _softmax(self, x: list[Reg]) -> list[Reg]:
-        """The online-softmax update of q head g over the tile's 16 positions (this lane holds
-        4 of them); returns the 4 weights p."""
-        b = self.b
-        mx = b.op("max.f32", b.op("max.f32", x[0], x[1]), b.op("max.f32", x[2], x[3]))
-        for offset in (1, 2):
-            other = b.set(b.fresh("f32"), "shfl.sync.bfly.b32", mx, offset, 31, -1)
-            mx = b.op("max.f32", mx, other)
-        m_new = b.op("max.f32", self.m, mx)
-        safe = finite_or_zero(b, m_new)
-        corr = b.op("ex2.approx.ftz.f32", b.op("sub.f32", self.m, safe))
-        p = [b.op("ex2.approx.ftz.f32", b.op("sub.f32", xi, safe)) for xi in x]
-        b.set(self.l, "mul.f32", self.l, corr)
-        for pi in p:
-            b.set(self.l, "add.f32", self.l, pi)
-        for pairs in self.o:
-            for c0, c1 in pairs:
-                b.set(c0, "mul.f32", c0, corr)
-                b.set(c1, "mul.f32", c1, corr)
-        b.set(self.m, "mov.f32", m_new)
-        return p
-
-    def _pv(self, a: Vector, v_rows) -> None:
-        """`O += P V` over the 16 positions: one mma per n-tile (8 output dims)."""
-        b = self.b
-        for h in range(self.vc):
+def publish_tiles(b: KernelBuilder, k: SplitKV, ids: Ids, lanes: MmaLanes, state: MmaState,
+                  smem: Symbol) -> Reg:
+    """Lanes of q heads in the group write o (their dims), m and l to the warp's record.
+    Returns the address of the warps' records (warp w's at `base + w * warp_record_bytes`)."""
+    base, rec = warp_record(b, k, ids, smem)
+    rec = b.op("mad.lo.u32", lanes.g, k.record_words * 4, rec)
+    col = b.op("mad.lo.u32", lanes.t, 64, rec)  # dim 16t: 64 bytes per t
+    for h, pairs in enumerate(state.o):
+        for j in range(2):
+            ok = _below(b, k.head_dim, lanes.t, 3, 16, 64 * h + 8 * j)
+            guard = lanes.head_ok if ok is None else b.op("and.pred", lanes.head_ok, ok)
             for i in range(8):
-                sel = LOW_HALVES if i % 2 == 0 else HIGH_HALVES
-                words = [v_rows[d][h][i // 2] for d in range(4)]  # positions 2t+{0,1,8,9}
-                lo = b.op("prmt.b32", words[0], words[1], sel)
-                hi = b.op("prmt.b32", words[2], words[3], sel)
-                c0, c1 = self.o[h][i]
-                j0, j1 = b.fresh("f32"), b.fresh("f32")
-                b.set(Vector((c0, c1, j0, j1)), self.mma, a, Vector((lo, hi)),
-                      Vector((c0, c1, self.zf, self.zf)))
-
-    # -- after the stream -----------------------------------------------------------------
-    def reduce_quad_sum(self) -> None:
-        """The four lanes of a quad hold parts of q head g's sum: add them."""
-        b = self.b
-        b.comment("phase: quad reduction (the lanes of a q head add their parts of the sum)")
-        for offset in (1, 2):
-            other = b.set(b.fresh("f32"), "shfl.sync.bfly.b32", self.l, offset, 31, -1)
-            b.set(self.l, "add.f32", self.l, other)
-
-    def publish(self) -> None:
-        """Lanes of q heads in the group write o (their dims), m and l to the warp's record."""
-        b, k, sb = self.b, self.k, self.sb
-        b.comment("phase: cross-warp merge (each warp publishes o, m, l per q head)")
-        sb.base = b.op("mov.u32", sb.smem)
-        rec = b.op("mad.lo.u32", sb.warp, k.warp_record_bytes, sb.base)
-        rec = b.op("mad.lo.u32", self.g, k.record_words * 4, rec)
-        col = b.op("mad.lo.u32", self.t, 64, rec)  # dim 16t: 64 bytes per t
-        for h in range(self.vc):
-            for j in range(2):
-                ok = self._below(self.t, 3, 16, 64 * h + 8 * j)
-                guard = self.head_ok if ok is None else b.op("and.pred", self.head_ok, ok)
-                for i in range(8):
-                    b.op("st.shared.f32", Address(col, 256 * h + 32 * j + 4 * i),
-                         self.o[h][i][j], guard=Guard(guard))
-        first = b.op("and.pred", self.head_ok, b.op("setp.eq.u32", self.t, 0))
-        b.op("st.shared.f32", Address(rec, k.head_dim * 4), self.m, guard=Guard(first))
-        b.op("st.shared.f32", Address(rec, k.head_dim * 4 + 4), self.l, guard=Guard(first))
-        b.op("bar.sync", 0)
+                b.op("st.shared.f32", Address(col, 256 * h + 32 * j + 4 * i), pairs[i][j],
+                     guard=Guard(guard))
+    first = b.op("and.pred", lanes.head_ok, b.op("setp.eq.u32", lanes.t, 0))
+    store_max_sum(b, k, rec, 0, state.m, state.l, first)
+    b.op("bar.sync", 0)
+    return base

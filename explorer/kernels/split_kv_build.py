@@ -1,0 +1,89 @@
+"""The split entry of `SplitKVDecodeAttentionKernel` as PTX, phase by phase: setup
+(`split_kv_setup.py`), the CUDA-core or tensor-core stream over the split's positions
+(`split_kv_rows.py`, `split_kv_mma.py`), the merge of the CTA's warps into the split's
+partial output, max and sum in the workspace, and with merge="last-cta" the merge of the
+splits (`split_kv_combine.py`). Each phase returns a frozen record of register handles that
+the next takes as an argument; loop-carried registers are updated in place through the
+builder. The kernel's configuration, launches and buffer shapes are `split_kv.py`'s.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..ptx import Kernel, KernelBuilder
+from ..ptx.ir import Address, Guard, Reg, SpecialReg
+from . import split_kv_mma as mma
+from . import split_kv_rows as rows
+from .online_softmax import exp2_diff, running_max, safe_max
+from .split_kv_combine import merge_in_last_cta
+from .split_kv_setup import (
+    Ids,
+    Pointers,
+    head_elements,
+    load_ids,
+    load_pointers,
+    q_head_row,
+    split_range,
+)
+
+if TYPE_CHECKING:
+    from .split_kv import SplitKVDecodeAttentionKernel as SplitKV
+
+
+def build_split(k: SplitKV) -> Kernel:
+    """The split entry of kernel `k` (a `SplitKVDecodeAttentionKernel`)."""
+    # `.maxntid`: ptxas keeps registers within what one CTA of this size may use (16 warps:
+    # 128 per thread), so a launch never fails for lack of registers
+    b = KernelBuilder(k.entry, max_threads=32 * k.num_warps)
+    smem = b.shared("smem", "b8", k.shared_bytes, align=16)
+    ptrs = load_pointers(b, k.params)
+    ids = load_ids(b, ptrs.seq_lens)
+    if k.mma:
+        lanes = mma.mma_lanes(b, k, ids)
+        q = mma.load_q_fragments(b, k, ids, lanes, ptrs.q)
+        span = split_range(b, k.max_seq_len, ids)
+        state = mma.stream_tiles(b, k, ids, lanes, q, span, ptrs.k, ptrs.v)
+        mma.reduce_quad_sum(b, state)
+        base = mma.publish_tiles(b, k, ids, lanes, state, smem)
+    else:
+        lanes = rows.row_lanes(b, k, ids)
+        q = rows.load_q(b, k, ids, lanes, ptrs.q)
+        span = split_range(b, k.max_seq_len, ids)
+        state = rows.stream_rows(b, k, ids, lanes, q, span, ptrs.k, ptrs.v)
+        rows.merge_row_slots(b, k, state)
+        base = rows.publish_rows(b, k, ids, lanes, state, smem)
+    reduce_warps(b, k, ids, ptrs, base)
+    if k.merge == "last-cta":
+        merge_in_last_cta(b, k, ids, ptrs, base)
+    b.op("ret")
+    return b.build()
+
+
+def reduce_warps(b: KernelBuilder, k: SplitKV, ids: Ids, ptrs: Pointers, base: Reg) -> None:
+    """Threads share the (head, element) pairs: merge the warps' records at `base`, write the
+    split's unnormalised output, its max (log2 units) and its sum to the workspace."""
+    b.comment("phase: final sum (merge warps; write this split's partial output, max, sum)")
+    stride = k.warp_record_bytes
+    with head_elements(b, k, ids, "pairs") as (head, elem):
+        rec = b.op("mad.lo.u32", head, k.record_words * 4, base)
+        col = b.op("mad.lo.u32", elem, 4, rec)
+        ms = [b.op("ld.shared.f32", Address(rec, w * stride + k.head_dim * 4))
+              for w in range(k.num_warps)]
+        big_m = running_max(b, ms[0], ms[1:])
+        safe = safe_max(b, big_m)
+        big_l, out = b.op("mov.f32", 0.0), b.op("mov.f32", 0.0)
+        for w, m in enumerate(ms):
+            f = exp2_diff(b, m, safe)
+            l_w = b.op("ld.shared.f32", Address(rec, w * stride + k.head_dim * 4 + 4))
+            b.set(big_l, "fma.rn.f32", l_w, f, big_l)
+            o_w = b.op("ld.shared.f32", Address(col, w * stride))
+            b.set(out, "fma.rn.f32", o_w, f, out)
+        row = b.op("mad.lo.u32", q_head_row(b, k, ids, head),
+                   b.op("mov.u32", SpecialReg("nctaid.x")), ids.split)
+        flat = b.op("mad.lo.u32", row, k.head_dim, elem)
+        b.op("st.global.f32", Address(b.op("mad.wide.u32", flat, 4, ptrs.partial_o)), out)
+        first = b.op("setp.eq.u32", elem, 0)
+        ml = b.op("mad.wide.u32", row, 8, ptrs.partial_ml)
+        b.op("st.global.f32", Address(ml), big_m, guard=Guard(first))
+        b.op("st.global.f32", Address(ml, 4), big_l, guard=Guard(first))
