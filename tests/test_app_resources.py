@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 
 from explorer import arch
-from explorer.arch import ARCHS
 from explorer.app import occupancy, resources
 from explorer.app.render import emit
 from explorer.app.state import Config, build_kernel
+from explorer.arch import ARCHS
 from explorer.ptx import ptxas
 from explorer.ptx.ptxas import find_ptxas
 
