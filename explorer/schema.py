@@ -84,8 +84,9 @@ class Option:
         values = [str(v) for v in self.choices or (True, False)]
         if self.default is None:
             values.append("None")
-        return ", ".join(values[:-1]) + " or " + values[-1] if self.kind is bool else (
-            ", ".join(values))
+        if self.kind is bool and len(values) > 1:
+            return ", ".join(values[:-1]) + " or " + values[-1]
+        return ", ".join(values)
 
     def word(self, value: object) -> object:
         """The UI word for `value` (the value itself for an option without words)."""
@@ -117,11 +118,13 @@ class Option:
                 raise ValueError(f"{name} must be a number in {self.accepted} (or None for "
                                  f"{self.derived}), got {value!r}")
             return float(value)
-        allowed = self.choices or ((True, False) if self.kind is bool else ())
-        if not any(value is v or (self.kind is str and isinstance(value, str) and value == v)
-                   for v in allowed):
-            if self.kind is bool and not self.choices:
-                raise ValueError(f"{name} must be {self.accepted}, got {value!r}")
+        if self.kind is str:
+            ok = isinstance(value, str) and value in self.choices
+        else:  # bool: by identity, so that 1, 0 and np.bool_ are refused
+            ok = any(value is v for v in self.choices or (True, False))
+        if not ok and self.kind is bool and not self.choices:
+            raise ValueError(f"{name} must be {self.accepted}, got {value!r}")
+        if not ok:
             note = f" ({self.note})" if self.note else ""
             raise ValueError(f"{name}={value!r}; accepted: {self.accepted}{note}")
         return value

@@ -170,3 +170,14 @@ def test_dtype_reaches_kernels_that_take_one_and_is_ignored_by_the_others():
     multi = Config(dtype="f16")
     assert "dtype" not in kernel_args(multi) and "f16" not in describe(multi)
     assert changed_views(multi, multi.replace(dtype="bf16")) == frozenset()
+
+
+def test_configurations_with_the_same_ptx_share_one_emitted_text():
+    from explorer.app import render
+
+    render._emit.cache_clear()
+    text = render.emit(Config())
+    for same_ptx in (Config(seq_len=10), Config(backend="sim"), Config(dtype="bf16")):
+        assert render.emit(same_ptx) is text  # multi-warp takes no dtype: the same PTX
+    assert render._emit.cache_info().misses == 1
+    assert render.emit(Config(head_dim=64)) != text
