@@ -1,7 +1,7 @@
 """`python -m explorer` (also the `explorer` console script): emit, check, resources, snapshot.
 
     explorer emit      --head-dim 128 --warps 4          # print the PTX
-    explorer check     --seq-len 1000 --backend cuda     # run against the float64 reference
+    explorer check     --seq-len 300 --backend sim       # run against the float64 reference
     explorer resources --target sm_90                    # ptxas registers, spills, shared, barriers
     explorer snapshot  --out DIR --against head_dim=64   # the app's HTML page and PNGs
 
@@ -12,7 +12,6 @@ or ptxas exits 3. No tracebacks for a user's mistake.
 from __future__ import annotations
 
 import argparse
-import inspect
 import math
 import os
 import sys
@@ -20,11 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from . import reference, runtime
+from . import reference, runtime, schema
 from .check import INPUT_KINDS, compare, compare_states, make_inputs, reference_output
 from .dtypes import NUMPY
-from .kernels import KERNELS, TARGETS
-from .kernels.split_kv import MMA_CHOICES
+from .kernels import KERNELS
 from .ptx import ptxas
 from .runtime.errors import BackendUnavailable
 from .sim import SimError
@@ -89,61 +87,58 @@ def _seed(text: str) -> int:
 
 
 def _add_kernel_options(cmd: argparse.ArgumentParser) -> None:
-    cmd.add_argument("--kernel", default="multi-warp", choices=sorted(KERNELS))
-    cmd.add_argument("--max-seq-len", type=int, default=4096)
-    cmd.add_argument("--head-dim", type=int, default=128)
-    cmd.add_argument("--num-heads", type=int, default=32)
-    cmd.add_argument("--num-kv-heads", type=int, default=8)
-    cmd.add_argument("--warps", type=int, help="warps per head (multi-warp; default 4)")
-    cmd.add_argument("--scale", type=float, help="score scale (default 1/sqrt(head_dim))")
-    cmd.add_argument("--indirect", action="store_true", help="read seq_len from device memory")
-    cmd.add_argument("--debug", action="store_true",
-                     help="the debug variant, which also records each warp's softmax state")
-    cmd.add_argument("--batch", type=int, help="sequences per launch (split-kv; default 1)")
-    cmd.add_argument("--dtype", choices=("f32", "f16", "bf16"),
-                     help="storage dtype of q, K, V and out (split-kv; default f32)")
-    cmd.add_argument("--splits", type=int, help="CTAs per sequence (split-kv; default: fill "
-                     "whole waves of the SMs)")
-    cmd.add_argument("--unroll", type=int, help="rows in flight per lane (split-kv, CUDA-core "
-                     "path; default from a register estimate)")
-    cmd.add_argument("--merge", choices=("kernel", "last-cta"), help="where split-kv merges "
-                     "its splits: a second kernel (default) or the last CTA of each group")
-    cmd.add_argument("--mma", choices=list(MMA_CHOICES), help="q.k and p.v on tensor cores "
-                     "(split-kv, f16/bf16; auto, the default: on where the group has <= 8 q "
-                     "heads and head_dim <= 128)")
-    cmd.add_argument("--target", default="sm_80", choices=TARGETS)
+    """--kernel, one flag per option of any kernel (`explorer.schema`), and --target."""
+    cmd.add_argument("--kernel", default=schema.DEFAULT_KERNEL, choices=sorted(KERNELS))
+    for option in schema.every_option():
+        cmd.add_argument(option.cli_flag, dest=option.name, default=None,
+                         help=_flag_help(option), **_flag_kind(option))
+    cmd.add_argument("--target", default=schema.TARGET.initial, choices=schema.TARGET.choices,
+                     help=f"{schema.TARGET.help} (default {schema.TARGET.initial})")
 
 
-# Options that only some kernels take: option -> constructor parameter.
-KERNEL_OPTIONS = {"warps": "num_warps", "batch": "batch", "dtype": "dtype",
-                  "splits": "num_splits", "unroll": "unroll", "mma": "mma", "merge": "merge"}
+def _flag_kind(option: schema.Option) -> dict[str, object]:
+    """argparse's view of an option: a switch for a flag that is off by default, words for
+    auto/on/off, choices for strings, a number otherwise."""
+    if option.words:
+        return {"choices": [word for word, _ in option.words]}
+    if option.kind is bool:
+        return {"action": "store_true"}
+    if option.kind is str:
+        return {"choices": option.choices}
+    return {"type": option.kind}
+
+
+def _flag_help(option: schema.Option) -> str:
+    """The option's help, which kernels take it (where not all do) and its default (per kernel
+    where they differ)."""
+    takers = schema.takers(option.name)
+    defaults = {}
+    for kernel in takers:
+        row = schema.option(kernel, option.name)
+        defaults[kernel] = row.derived if row.initial is None else str(row.word(row.initial))
+    only = f"{' and '.join(takers)} only; " if len(takers) < len(schema.KERNEL_OPTIONS) else ""
+    if len(set(defaults.values())) == 1:
+        return f"{option.help} ({only}default {defaults[takers[0]]})"
+    return f"{option.help} ({only}default {'; '.join(f'{k}: {d}' for k, d in defaults.items())})"
 
 
 def make_kernel(args: argparse.Namespace):
-    cls = KERNELS[args.kernel]
-    params = inspect.signature(cls).parameters
-    kwargs = dict(
-        max_seq_len=args.max_seq_len,
-        head_dim=args.head_dim,
-        num_heads=args.num_heads,
-        num_kv_heads=args.num_kv_heads,
-        scale=args.scale,
-        debug=args.debug,
-    )
-    if "indirect_seq_len" in params:
-        kwargs["indirect_seq_len"] = args.indirect
-    if "num_warps" in params and params["num_warps"].default is inspect.Parameter.empty:
-        kwargs["num_warps"] = 4  # the multi-warp kernel's default for the command line
-    for option, name in KERNEL_OPTIONS.items():
-        value = getattr(args, option)
-        if value is None:
+    """The kernel the options describe: each option given on the command line, else the
+    explorer's starting value (shared with the app), else the constructor's default.
+    UsageError for an option the chosen kernel does not take."""
+    kwargs = {}
+    for option in schema.every_option():
+        given = getattr(args, option.name)
+        if given is None or schema.takes(args.kernel, option.name):
             continue
-        if name not in params:
-            takers = [k for k, c in KERNELS.items() if name in inspect.signature(c).parameters]
-            raise UsageError(f"--{option} applies to {' and '.join(takers)} only, "
-                             f"not {args.kernel}")
-        kwargs[name] = MMA_CHOICES[value] if option == "mma" else value
-    return cls(**kwargs)
+        raise UsageError(f"{option.cli_flag} applies to {' and '.join(schema.takers(option.name))}"
+                         f" only, not {args.kernel}")
+    for option in schema.options(args.kernel):
+        given = getattr(args, option.name)
+        value = option.initial if given is None else option.value_of(given)
+        if value is not schema.REQUIRED:
+            kwargs[option.name] = value
+    return KERNELS[args.kernel](**kwargs)
 
 
 def cmd_emit(kernel, args) -> int:

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import pytest
 
+from explorer import arch
 from explorer.app import occupancy, resources
 from explorer.app.render import emit
 from explorer.app.state import Config, build_kernel
+from explorer.arch import ARCHS
 from explorer.ptx import ptxas
 from explorer.ptx.ptxas import find_ptxas
 
@@ -18,10 +20,10 @@ needs_ptxas = pytest.mark.skipif(find_ptxas() is None,
 def test_architectures_cover_the_targets():
     from explorer.kernels import TARGETS
 
-    assert set(TARGETS) <= set(occupancy.ARCHS)
-    assert occupancy.ARCHS["sm_90"].max_warps_per_sm == 64
-    assert occupancy.ARCHS["sm_86"].max_warps_per_sm == 48
-    assert occupancy.ARCHS["sm_75"].max_ctas_per_sm == 16
+    assert set(TARGETS) <= set(ARCHS)
+    assert ARCHS["sm_90"].max_warps_per_sm == 64
+    assert ARCHS["sm_86"].max_warps_per_sm == 48
+    assert ARCHS["sm_75"].max_ctas_per_sm == 16
 
 
 @pytest.mark.parametrize("target, threads, regs, smem, ctas, limiter", [
@@ -47,8 +49,8 @@ def test_occupancy_names_the_limiting_resource(target, threads, regs, smem, ctas
 
 def test_register_allocation_rounds_per_warp():
     # 33 regs x 32 lanes = 1056 -> 1280 per warp; 65536 / 1280 = 51 warps -> 48 (groups of 4)
-    assert occupancy.ctas_by_registers(occupancy.ARCHS["sm_90"], 33, 4) == 12
-    assert occupancy.ctas_by_registers(occupancy.ARCHS["sm_90"], 256, 4) == 0
+    assert arch.ctas_by_registers(ARCHS["sm_90"], 33, 4) == 12
+    assert arch.ctas_by_registers(ARCHS["sm_90"], 256, 4) == 0
 
 
 def test_occupancy_refuses_unknown_targets():
@@ -66,7 +68,7 @@ def test_ptxas_report_occupancy_and_cache():
     assert resources.cached(ptx, kernel.entry, config.target, with_sass=False) is found
     html = resources.render(found, kernel)
     for words in ("registers per thread", "Occupancy estimate", "limits", "CTAs per SM",
-                  "H100 SXM"):
+                  ARCHS[config.target].part):
         assert words in html
 
 

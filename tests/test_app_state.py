@@ -29,7 +29,7 @@ def test_default_configuration_is_the_issues():
     assert (config.kernel, config.head_dim, config.num_heads, config.num_kv_heads) == (
         "multi-warp", 128, 32, 8)
     assert (config.num_warps, config.max_seq_len, config.seq_len, config.target) == (
-        4, 512, 512, "sm_90")
+        4, 512, 512, "sm_80")
     assert ptx_problems(config) == [] and run_problems(config) == []
 
 
@@ -38,7 +38,7 @@ def test_default_configuration_is_the_issues():
     ({"num_warps": 8}, PTX_VIEWS | RUN_VIEWS),
     ({"gqa_ratio": 8}, PTX_VIEWS | RUN_VIEWS),
     ({"indirect": True}, PTX_VIEWS | RUN_VIEWS),
-    ({"target": "sm_80"}, PTX_VIEWS),  # a run does not depend on the PTX target
+    ({"target": "sm_90"}, PTX_VIEWS),  # a run does not depend on the PTX target
     ({"seq_len": 100}, RUN_VIEWS),  # seq_len is a launch argument, not in the PTX
     ({"backend": "sim"}, RUN_VIEWS),
     ({"head_dim": 128}, frozenset()),  # no change, nothing to redraw
@@ -170,3 +170,14 @@ def test_dtype_reaches_kernels_that_take_one_and_is_ignored_by_the_others():
     multi = Config(dtype="f16")
     assert "dtype" not in kernel_args(multi) and "f16" not in describe(multi)
     assert changed_views(multi, multi.replace(dtype="bf16")) == frozenset()
+
+
+def test_configurations_with_the_same_ptx_share_one_emitted_text():
+    from explorer.app import render
+
+    render._emit.cache_clear()
+    text = render.emit(Config())
+    for same_ptx in (Config(seq_len=10), Config(backend="sim"), Config(dtype="bf16")):
+        assert render.emit(same_ptx) is text  # multi-warp takes no dtype: the same PTX
+    assert render._emit.cache_info().misses == 1
+    assert render.emit(Config(head_dim=64)) != text

@@ -16,7 +16,7 @@ from explorer.ptx.ptxas import find_ptxas
 def test_emit_prints_the_kernels_ptx(capsys):
     assert main(["emit", "--head-dim", "64", "--warps", "2", "--target", "sm_90"]) == 0
     out = capsys.readouterr().out
-    kernel = MultiWarpIncrementalAttentionKernel(4096, 64, 32, 8, 2)
+    kernel = MultiWarpIncrementalAttentionKernel(512, 64, 32, 8, 2)  # the shared defaults
     assert out == kernel.emit("sm_90")
 
 

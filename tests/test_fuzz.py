@@ -181,7 +181,8 @@ def invalid_configurations(draw):
              if f in inspect.signature(cls).parameters]
     bad = draw(st.sampled_from([*ranges, *flags, "scale", "combination"]
                                + (["dtype"] if cls is Split else [])))
-    optional = bad in ("num_splits", "unroll", "num_warps")  # None means the default there
+    # None means the default there (num_kv_heads: num_heads)
+    optional = bad in ("num_splits", "unroll", "num_warps", "num_kv_heads")
     if bad in ranges:
         lo, hi = ranges[bad]
         kwargs[bad] = draw(st.integers(max_value=lo - 1) | st.integers(min_value=hi + 1)

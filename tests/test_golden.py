@@ -22,43 +22,63 @@ ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = Path(__file__).resolve().parent / "golden"
 
 
+# Short names of the options in a golden file's name; a bool option shows as its first word.
+TAGS = {"max_seq_len": "msl", "head_dim": "hd", "num_heads": "h", "num_kv_heads": "kv",
+        "num_warps": "w", "dtype": ""}
+
+
 @dataclass(frozen=True)
 class GoldenConfig:
+    """A kernel built from the schema's starting values (the CLI's and the app's defaults)
+    with `changes` on top; its file is named by the options that are not left to the kernel."""
+
     kernel: str  # a key of explorer.kernels.KERNELS
-    max_seq_len: int
-    head_dim: int
-    num_heads: int
-    num_kv_heads: int
-    num_warps: int | None = None  # multi-warp only
-    indirect: bool = False
+    changes: tuple[tuple[str, object], ...] = ()
     target: str = "sm_80"
 
     @property
+    def options(self) -> dict[str, object]:
+        from explorer import schema  # here, so the --regen script can set sys.path
+
+        start = {o.name: o.initial for o in schema.options(self.kernel)
+                 if o.initial is not schema.REQUIRED and o.initial is not None}
+        return start | dict(self.changes)
+
+    @property
     def path(self) -> Path:
-        warps = f"_w{self.num_warps}" if self.num_warps is not None else ""
-        indirect = "_indirect" if self.indirect else ""
-        name = (
-            f"{self.kernel}_msl{self.max_seq_len}_hd{self.head_dim}_h{self.num_heads}"
-            f"_kv{self.num_kv_heads}{warps}{indirect}_{self.target.replace('_', '')}.ptx"
-        )
-        return GOLDEN / name
+        from explorer import schema
+
+        parts = [self.kernel]
+        for option in schema.options(self.kernel):
+            value = self.options.get(option.name)
+            if option.name in TAGS and value is not None:
+                parts.append(f"{TAGS[option.name]}{value}")
+            elif value is True:
+                parts.append(option.name.split("_")[0])
+        return GOLDEN / f"{'_'.join(parts)}_{self.target.replace('_', '')}.ptx"
 
     def emit(self) -> str:
-        from explorer.kernels import KERNELS  # here, so the --regen script can set sys.path
+        from explorer.kernels import KERNELS
 
-        shape = (self.max_seq_len, self.head_dim, self.num_heads, self.num_kv_heads)
-        warps = () if self.num_warps is None else (self.num_warps,)
-        kernel = KERNELS[self.kernel](*shape, *warps, indirect_seq_len=self.indirect)
-        return kernel.emit(target=self.target)
+        return KERNELS[self.kernel](**self.options).emit(target=self.target)
 
 
+def golden(kernel: str, target: str = "sm_80", **changes) -> GoldenConfig:
+    return GoldenConfig(kernel, tuple(changes.items()), target)
+
+
+SEED_SHAPE = dict(max_seq_len=4096, head_dim=128, num_heads=32, num_kv_heads=8)
 CONFIGS = [
-    GoldenConfig("multi-warp", 4096, 128, 32, 8, num_warps=4),
-    GoldenConfig("multi-warp", 4096, 128, 32, 8, num_warps=8),  # the seed's shape
-    GoldenConfig("multi-warp", 4096, 128, 32, 8, num_warps=4, indirect=True),
-    GoldenConfig("single-warp", 4096, 128, 32, 8),
-    GoldenConfig("multi-warp", 1024, 80, 12, 2, num_warps=3),  # a partial last slot
-    GoldenConfig("single-warp", 2048, 256, 4, 1, indirect=True),
+    golden("multi-warp", **SEED_SHAPE, num_warps=4),
+    golden("multi-warp", **SEED_SHAPE, num_warps=8),  # the seed's shape
+    golden("multi-warp", **SEED_SHAPE, num_warps=4, indirect_seq_len=True),
+    golden("single-warp", **SEED_SHAPE),
+    golden("multi-warp", max_seq_len=1024, head_dim=80, num_heads=12, num_kv_heads=2,
+           num_warps=3),  # a partial last slot
+    golden("single-warp", max_seq_len=2048, head_dim=256, num_heads=4, num_kv_heads=1,
+           indirect_seq_len=True),
+    golden("split-kv"),  # the explorer's starting shape: f32 on CUDA cores
+    golden("split-kv", "sm_90", dtype="f16"),  # tensor cores
 ]
 
 

@@ -173,8 +173,8 @@ def test_bad_target_raises_value_error(target):
 def test_not_found_when_nothing_anywhere(monkeypatch, tmp_path):
     missing = tmp_path / "no-such-ptxas"
     monkeypatch.setenv("PTXAS", str(missing))
-    monkeypatch.setattr(ptxas_mod, "_ptxas_from_wheel", lambda: None)
-    monkeypatch.setattr(ptxas_mod, "_ptxas_from_path", lambda: None)
+    monkeypatch.setattr(ptxas_mod, "_tool_from_wheel", lambda name, subdirs: None)
+    monkeypatch.setattr(ptxas_mod.shutil, "which", lambda name: None)
     assert find_ptxas() is None
     with pytest.raises(PtxasNotFound) as info:
         assemble(SMALL_KERNEL, "sm_80")
@@ -188,3 +188,17 @@ def test_env_override_comes_first(monkeypatch, tmp_path):
     fake.chmod(0o755)
     monkeypatch.setenv("PTXAS", str(fake))
     assert find_ptxas() == str(fake)
+
+
+def test_find_tool_looks_in_the_variable_then_the_wheel_then_path(monkeypatch, tmp_path):
+    fake = tmp_path / "nvdisasm"
+    fake.write_text("#!/bin/sh\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("NVDISASM", str(fake))
+    assert ptxas_mod.find_tool("nvdisasm", "NVDISASM", ("cu13/bin",)) == str(fake)
+    monkeypatch.setenv("NVDISASM", str(tmp_path / "missing"))  # not executable: skipped
+    monkeypatch.setattr(ptxas_mod, "_tool_from_wheel", lambda name, subdirs: None)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert ptxas_mod.find_tool("nvdisasm", "NVDISASM", ("cu13/bin",)) == str(fake)
+    monkeypatch.setenv("PATH", "")
+    assert ptxas_mod.find_tool("nvdisasm", "NVDISASM", ("cu13/bin",)) is None

@@ -1,7 +1,7 @@
 """The explorer's control widgets: one per `Config` field, built from the kernel registry and
-the target list, and kept in step with the state (GQA ratios offered are exactly the divisors
-of num_heads; seq_len's range follows max_seq_len; warps, indirect, dtype and tensor cores are
-disabled for kernels without them).
+the configuration schema (labels, tooltips, ranges and choices of the kernels' options), and
+kept in step with the state (GQA ratios offered are exactly the divisors of num_heads;
+seq_len's range follows max_seq_len; a control whose option the kernel lacks is disabled).
 
 It holds no state of its own: `Controls.show(config)` sets the widgets from a configuration
 without firing the app's handler, and `on_change` reports (field, value) pairs.
@@ -13,18 +13,13 @@ from collections.abc import Callable
 
 import ipywidgets as w
 
-from ..kernels import KERNELS, TARGETS
+from .. import schema
+from ..kernels import KERNELS
 from . import theme
-from .state import (
-    BACKEND_CHOICES,
-    DTYPE_CHOICES,
-    MAX_SEQ_LEN_CHOICES,
-    MMA_CHOICES,
-    OPTIONAL_PARAMETERS,
-    Config,
-    gqa_ratios,
-    takes,
-)
+from .state import BACKEND_CHOICES, MAX_SEQ_LEN_CHOICES, Config, gqa_ratios
+
+# the controls that set a kernel option (disabled where the kernel has no such option)
+KERNEL_CONTROLS = tuple(dict.fromkeys(o.control for o in schema.every_option() if o.control))
 
 LABEL_WIDTH = "96px"
 GROUP_WIDTH = "350px"
@@ -55,6 +50,21 @@ def ratio_options(num_heads: int) -> list[tuple[str, int]]:
             for r in gqa_ratios(num_heads)]
 
 
+def _described(control: str) -> dict[str, str]:
+    """A control's label and tooltip from the schema: help, accepted values, how the kernel
+    picks its default, and the kernels that take it when not all do."""
+    option = schema.control_option(control)
+    accepted = ", ".join(w for w, _ in option.words) if option.words else option.accepted
+    tip = f"{option.help} ({accepted})"
+    if option.derived:
+        tip += f"; {option.word(None) if option.words else 'default'}: {option.derived}"
+    takers = [k for k, rows in schema.KERNEL_OPTIONS.items()
+              if any(o.control == control for o in rows)]
+    if takers and len(takers) < len(schema.KERNEL_OPTIONS):
+        tip += f"; {', '.join(takers)} only"
+    return {"description": option.title, "tooltip": tip}
+
+
 class Controls:
     """The widgets, laid out in two rows, and their link to the app."""
 
@@ -63,26 +73,24 @@ class Controls:
         self._handler: Callable[[str, object], None] | None = None
         self.widgets: dict[str, w.ValueWidget] = {
             "kernel": w.Dropdown(options=list(KERNELS), description="kernel"),
-            "head_dim": w.IntText(description="head_dim",
-                                  tooltip="1..256; lane l owns dims l, l+32, ..."),
-            "num_warps": w.IntSlider(min=1, max=32, description="warps/head",
-                                     continuous_update=False),
-            "num_heads": w.IntText(description="q heads"),
+            "head_dim": w.IntText(**_described("head_dim")),
+            "num_warps": w.IntSlider(min=1, max=schema.MAX_WARPS,
+                                     continuous_update=False, **_described("num_warps")),
+            "num_heads": w.IntText(**_described("num_heads")),
             "gqa_ratio": w.Dropdown(options=ratio_options(config.num_heads),
                                     description="GQA ratio"),
             "max_seq_len": w.Dropdown(
                 options=sorted({*MAX_SEQ_LEN_CHOICES, config.max_seq_len}),
-                description="max_seq_len",
+                **_described("max_seq_len"),
             ),
             "seq_len": w.IntSlider(min=0, max=config.max_seq_len, description="seq_len",
                                    continuous_update=False),
-            "indirect": w.Checkbox(description="indirect seq_len", indent=False),
-            "dtype": w.Dropdown(options=list(DTYPE_CHOICES), description="dtype",
-                                tooltip="storage dtype of q, K, V and out (split-kv)"),
-            "mma": w.Dropdown(options=list(MMA_CHOICES), description="tensor cores",
-                              tooltip="q.k and p.v on mma.sync (split-kv, f16/bf16, sm_80+); "
-                              "auto: where the kernel's default uses them"),
-            "target": w.Dropdown(options=list(TARGETS), description="target"),
+            "indirect": w.Checkbox(indent=False, **_described("indirect")),
+            "dtype": w.Dropdown(options=list(schema.control_option("dtype").choices),
+                                **_described("dtype")),
+            "mma": w.Dropdown(options=[word for word, _ in schema.control_option("mma").words],
+                              **_described("mma")),
+            "target": w.Dropdown(options=list(schema.TARGET.choices), **_described("target")),
             "backend": w.ToggleButtons(options=list(BACKEND_CHOICES),
                                        style={"button_width": "62px"},
                                        tooltips=["GPU when CuPy finds one, else the simulator",
@@ -125,8 +133,10 @@ class Controls:
                 value = getattr(config, name)
                 if widget.value != value:
                     widget.value = value
-            for control, parameter in OPTIONAL_PARAMETERS.items():
-                ws[control].disabled = not takes(config.kernel, parameter)
+            enabled = {o.control for o in schema.KERNEL_OPTIONS.get(config.kernel, ())}
+            for control in KERNEL_CONTROLS:
+                if control in ws:
+                    ws[control].disabled = control not in enabled
         finally:
             self._muted = False
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 
+from ..kernels import KERNELS
 from . import theme
 from .diff import PtxDiff, render_diff
 from .highlight import phase_legend, render_ptx
@@ -26,13 +27,14 @@ from .state import (
 
 
 @functools.lru_cache(maxsize=128)
-def _emit(key: tuple, config: Config) -> str:
-    return build_kernel(config).emit(config.target)
+def _emit(kernel: str, args: tuple, target: str) -> str:
+    return KERNELS[kernel](**dict(args)).emit(target)
 
 
 def emit(config: Config) -> str:
-    """The PTX of a valid configuration (cached by everything the PTX depends on)."""
-    return _emit(ptx_key(config), config)
+    """The PTX of a valid configuration, cached by what the PTX depends on alone (kernel, its
+    arguments, target), so configurations that differ in seq_len or backend share it."""
+    return _emit(*ptx_key(config))
 
 
 def problems_html(problems: list[str]) -> str:

@@ -1,38 +1,27 @@
 """The Resources view's data: ptxas' report for the chosen target, the occupancy estimate, and
 the SASS from nvdisasm when it is installed; and its HTML.
 
-ptxas is found by `explorer.ptx.ptxas`; nvdisasm the same way (`$NVDISASM`, the pip wheel
-`nvidia-cuda-nvdisasm` next to ptxas' wheel, then PATH). Results are cached by (PTX, target),
-so going back to a configuration shows its report at once. Without ptxas the view says so and
+ptxas and nvdisasm are found by `explorer.ptx.ptxas.find_tool` (nvdisasm: `$NVDISASM`, the
+pip wheel `nvidia-cuda-nvdisasm` next to ptxas' wheel, then PATH). Results are cached by
+(PTX, target), so going back to a configuration shows its report at once. The typical part
+per target that the grid is read against is `explorer.arch`'s. Without ptxas the view says so and
 estimates occupancy from the kernel's shared memory and warps alone. It assembles; it never
 launches.
 """
 
 from __future__ import annotations
 
-import importlib.util
-import os
-import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..arch import ARCHS, LIMITERS, NO_LIMIT
 from ..ptx import ptxas
 from . import occupancy, theme
 
 NVDISASM_HINT = 'pip install "nvidia-cuda-nvdisasm>=13,<14" (the same 13.x line as ptxas)'
 WHEEL_SUBDIRS = ("cu13/bin", "cuda_nvdisasm/bin")
-# A typical part per architecture, to read the grid against (SM count is a product fact).
-REFERENCE_PARTS = {
-    "sm_75": ("Tesla T4", 40),
-    "sm_80": ("A100", 108),
-    "sm_86": ("A10", 72),
-    "sm_87": ("Jetson AGX Orin", 16),
-    "sm_89": ("L4", 58),
-    "sm_90": ("H100 SXM", 132),
-    "sm_90a": ("H100 SXM", 132),
-}
 
 
 @dataclass(frozen=True)
@@ -52,19 +41,7 @@ class Resources:
 
 def find_nvdisasm() -> str | None:
     """Path of nvdisasm: `$NVDISASM`, the pip wheel, then PATH; else None."""
-    env = os.environ.get("NVDISASM")
-    if env and os.path.isfile(env) and os.access(env, os.X_OK):
-        return env
-    try:
-        spec = importlib.util.find_spec("nvidia")
-    except (ImportError, ValueError):
-        spec = None
-    for root in (spec.submodule_search_locations or []) if spec else []:
-        for subdir in WHEEL_SUBDIRS:
-            candidate = Path(root) / subdir / "nvdisasm"
-            if candidate.is_file() and os.access(candidate, os.X_OK):
-                return str(candidate)
-    return shutil.which("nvdisasm")
+    return ptxas.find_tool("nvdisasm", "NVDISASM", WHEEL_SUBDIRS)
 
 
 def disassemble(cubin: bytes, nvdisasm: str, timeout: float = 60) -> str:
@@ -143,10 +120,10 @@ def _report_table(reports: dict[str, ptxas.PtxasReport]) -> str:
 
 def _occupancy_table(occ: occupancy.Occupancy) -> str:
     rows = []
-    for name in occupancy.LIMITERS:
+    for name in LIMITERS:
         mark = "◀ limits" if name in occ.limiters else ""
         ctas = occ.ctas_by[name]
-        if ctas == occupancy.NO_LIMIT:
+        if ctas == NO_LIMIT:
             allowed = "not counted (no ptxas)" if name == "registers" else "no limit"
         else:
             allowed = str(ctas)
@@ -155,7 +132,7 @@ def _occupancy_table(occ: occupancy.Occupancy) -> str:
 
 
 def _occupancy_summary(occ: occupancy.Occupancy, kernel, target: str) -> str:
-    part, sms = REFERENCE_PARTS.get(target, ("", 0))
+    part, sms = (ARCHS[target].part, ARCHS[target].sm_count) if target in ARCHS else ("", 0)
     grid = kernel.grid[0] * kernel.grid[1] * kernel.grid[2]
     text = (
         f"{occ.ctas_per_sm} CTAs per SM ({occ.warps_per_sm} of {occ.arch.max_warps_per_sm} "

@@ -9,11 +9,11 @@ never emits, assembles or runs anything.
 from __future__ import annotations
 
 import dataclasses
-import inspect
 from dataclasses import dataclass, field
 
-from ..kernels import KERNELS, TARGETS
-from ..kernels.split_kv import MMA_CHOICES
+from .. import schema
+from ..arch import TARGETS
+from ..kernels import KERNELS
 
 BACKEND_CHOICES = ("auto", "sim", "cuda")
 VIEWS = ("ptx", "diff", "resources", "run", "warps")
@@ -26,23 +26,25 @@ MAX_SEQ_LEN_CHOICES = (64, 128, 256, 512, 1024, 2048, 4096)
 
 @dataclass(frozen=True)
 class Config:
-    """One configuration of the explorer's controls.
+    """One configuration of the explorer's controls; its defaults are `explorer.schema`'s
+    starting values, which the command line shares.
 
-    `gqa_ratio` is q heads per KV head; `num_kv_heads = num_heads // gqa_ratio`. `num_warps`
-    is ignored by kernels whose constructor has no such parameter (the single-warp kernel).
+    `gqa_ratio` is q heads per KV head; `num_kv_heads = num_heads // gqa_ratio`. A control is
+    ignored by kernels without its option (`schema.takes`): warps by the single-warp kernel,
+    dtype and tensor cores by all but split-kv.
     """
 
-    kernel: str = "multi-warp"
-    head_dim: int = 128
-    num_warps: int = 4
-    num_heads: int = 32
-    gqa_ratio: int = 4
-    max_seq_len: int = 512
-    seq_len: int = 512
-    indirect: bool = False
-    dtype: str = "f32"  # storage dtype, for kernels that take one (split-kv)
-    mma: str = "auto"  # tensor cores (split-kv): auto (the kernel's default), on or off
-    target: str = "sm_90"
+    kernel: str = schema.DEFAULT_KERNEL
+    head_dim: int = schema.HEAD_DIM.initial
+    num_warps: int = schema.NUM_WARPS.initial
+    num_heads: int = schema.NUM_HEADS.initial
+    gqa_ratio: int = schema.NUM_HEADS.initial // schema.NUM_KV_HEADS.initial
+    max_seq_len: int = schema.MAX_SEQ_LEN.initial
+    seq_len: int = schema.MAX_SEQ_LEN.initial
+    indirect: bool = schema.INDIRECT.initial
+    dtype: str = schema.control_option("dtype").initial  # storage dtype (split-kv)
+    mma: str = schema.control_option("mma").word(None)  # tensor cores: auto, on or off
+    target: str = schema.TARGET.initial
     backend: str = "auto"
 
     @property
@@ -53,15 +55,9 @@ class Config:
         return dataclasses.replace(self, **changes)
 
 
-def kernel_parameters(kernel: str) -> frozenset[str]:
-    """The constructor parameters of a kernel in `explorer.kernels.KERNELS`."""
-    cls = KERNELS[kernel]
-    return frozenset(inspect.signature(cls.__init__).parameters) - {"self"}
-
-
 def takes(kernel: str, parameter: str) -> bool:
     """Whether the kernel's constructor has `parameter` (its control is enabled)."""
-    return kernel in KERNELS and parameter in kernel_parameters(kernel)
+    return schema.takes(kernel, parameter)
 
 
 def takes_warps(kernel: str) -> bool:
@@ -69,47 +65,24 @@ def takes_warps(kernel: str) -> bool:
     return takes(kernel, "num_warps")
 
 
-# control (Config field) -> the constructor parameter it sets, for the optional ones
-OPTIONAL_PARAMETERS = {"num_warps": "num_warps", "indirect": "indirect_seq_len", "dtype": "dtype",
-                       "mma": "mma"}
-DTYPE_CHOICES = ("f32", "f16", "bf16")
-
-
 def kernel_args(config: Config) -> dict[str, object]:
-    """The constructor arguments the configuration gives its kernel (no debug flag): the
-    shape, and each optional control the kernel takes; other parameters keep their
-    defaults."""
-    args: dict[str, object] = {
-        "max_seq_len": config.max_seq_len,
-        "head_dim": config.head_dim,
-        "num_heads": config.num_heads,
-        "num_kv_heads": config.num_kv_heads,
-    }
-    for control, parameter in OPTIONAL_PARAMETERS.items():
-        if takes(config.kernel, parameter):
-            args[parameter] = getattr(config, control)
-    if "mma" in args:
-        if args["mma"] not in MMA_CHOICES:
-            raise ValueError(f"tensor cores={args['mma']!r}; accepted: {', '.join(MMA_CHOICES)}")
-        args["mma"] = MMA_CHOICES[args["mma"]]
-    return args
+    """The constructor arguments the configuration gives its kernel (no debug flag): each
+    option of the kernel that has a control, UI words turned into values; other options keep
+    their defaults. An unknown kernel gets the shape only."""
+    rows = schema.KERNEL_OPTIONS.get(config.kernel, schema.SHAPE)
+    return {o.name: o.value_of(getattr(config, o.control)) for o in rows if o.control}
 
 
 def build_kernel(config: Config, debug: bool = False):
     """The kernel object of a configuration. Raises ValueError naming the bad parameter."""
     if config.kernel not in KERNELS:
         raise ValueError(f"kernel={config.kernel!r}; accepted: {', '.join(KERNELS)}")
-    params = kernel_parameters(config.kernel)
     args = kernel_args(config)
-    if "debug" in params:
+    if takes(config.kernel, "debug"):
         args["debug"] = debug
     elif debug:
         raise ValueError(f"the {config.kernel} kernel has no debug variant")
-    missing = [
-        name
-        for name, p in inspect.signature(KERNELS[config.kernel].__init__).parameters.items()
-        if name != "self" and p.default is inspect.Parameter.empty and name not in args
-    ]
+    missing = [o.name for o in schema.options(config.kernel) if o.required and o.name not in args]
     if missing:
         raise ValueError(f"the {config.kernel} kernel needs {', '.join(missing)}, "
                          "which the explorer has no control for yet")
@@ -217,16 +190,13 @@ def normalize(config: Config) -> tuple[Config, list[str]]:
 def config_from_kernel(kernel, target: str, seq_len: int, backend: str) -> Config:
     """The configuration that builds `kernel`. Raises ValueError when the kernel was built
     with options the explorer has no control for (they are named)."""
-    config = Config(
-        kernel=kernel.name, head_dim=kernel.head_dim,
-        num_warps=getattr(kernel, "num_warps", Config.num_warps),
-        num_heads=kernel.num_heads, gqa_ratio=kernel.num_heads // kernel.num_kv_heads,
-        max_seq_len=kernel.max_seq_len, seq_len=seq_len,
-        indirect=bool(getattr(kernel, "indirect_seq_len", False)), target=target,
-        backend=backend, dtype=getattr(kernel, "dtype", Config.dtype),
-        mma={True: "on", False: "off"}.get(getattr(kernel, "mma", None), Config.mma),
-    )
-    want, got = kernel.config(), build_kernel(config).config()
+    want = kernel.config()
+    fields = {f.name for f in dataclasses.fields(Config)}
+    controls = {o.control: o.word(want[o.name]) for o in schema.options(kernel.name)
+                if o.control in fields}
+    config = Config(kernel=kernel.name, gqa_ratio=kernel.num_heads // kernel.num_kv_heads,
+                    seq_len=seq_len, target=target, backend=backend, **controls)
+    got = build_kernel(config).config()
     differ = sorted(k for k in want if k != "debug" and want[k] != got.get(k))
     if differ:
         raise ValueError(f"the explorer has no control for {', '.join(differ)}: "

@@ -36,7 +36,8 @@ class Explorer(w.VBox):
     """The explorer app: controls, live PTX/diff/resources, runs and warp plots.
 
     `Explorer()` starts from the default configuration (multi-warp, head_dim 128, 32 q heads,
-    GQA ratio 4, 4 warps, max_seq_len 512, sm_90); pass a `Config` to start elsewhere.
+    GQA ratio 4, 4 warps, max_seq_len 512, sm_80: `explorer.schema`'s, which the command line
+    shares); pass a `Config` to start elsewhere.
     `auto_run` runs the kernel after each change (debounced); `threads=False` does all work
     inline (tests, headless runs).
     """

@@ -1,6 +1,6 @@
 """The attention kernels, each written through `explorer.ptx.KernelBuilder`."""
 
-from .common import TARGETS
+from ..arch import TARGETS
 from .multi_warp import MultiWarpIncrementalAttentionKernel
 from .single_warp import IncrementalAttentionKernel
 from .split_kv import SplitKVDecodeAttentionKernel

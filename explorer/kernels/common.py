@@ -1,41 +1,22 @@
-"""What the seed's two attention kernels share: argument validation, the kernel object's
-interface, and the PTX pieces both emit (pointer setup, the per-position online-softmax step,
+"""What the seed's two attention kernels share: the kernel object's interface (its constructor
+binds and checks its arguments through `explorer.schema`), the checks that span several
+arguments, and the PTX pieces both emit (pointer setup, the per-position online-softmax step,
 the warp sum). It writes PTX through the builder only; it launches nothing.
 """
 
 from __future__ import annotations
 
 import math
-import numbers
 from dataclasses import dataclass
 
+from .. import schema
 from ..arch import PTX_VERSION, TARGETS
 from ..ptx import Kernel, KernelBuilder, emit
 from ..ptx.ir import Address, Guard, Reg
+from ..schema import MAX_ELEMENTS_PER_KV_HEAD, MAX_HEAD_DIM, require_int
 from .online_softmax import NEG_INF, online_weights
 
-MAX_HEAD_DIM = 256
 MAX_SLOTS = MAX_HEAD_DIM // 32  # head-dim slots per lane: lane, lane+32, ...
-MAX_WARPS = 32
-MAX_ELEMENTS_PER_KV_HEAD = 2**31 - 1  # positions are indexed in 32 bits
-SCALE_RANGE = (1e-30, 1e30)  # scale is an f32 immediate; f32 holds 1e30 * log2(e) easily
-
-
-def require_int(name: str, value: object, lo: int, hi: int) -> int:
-    """`value` as a Python int (NumPy integers accepted); ValueError naming `name` otherwise."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ValueError(f"{name} must be an integer in {lo}..{hi}, got {value!r}")
-    if not lo <= value <= hi:
-        raise ValueError(f"{name}={value} is outside the accepted range {lo}..{hi}")
-    return int(value)
-
-
-def _require_scale(scale: object) -> float:
-    lo, hi = SCALE_RANGE
-    if isinstance(scale, bool) or not isinstance(scale, numbers.Real) or not lo <= scale <= hi:
-        raise ValueError(f"scale must be a number in {lo:g}..{hi:g} (or None for "
-                         f"1/sqrt(head_dim)), got {scale!r}")
-    return float(scale)
 
 
 def validate_target(target: str) -> str:
@@ -65,10 +46,12 @@ class AttentionShape:
     scale: float
 
     @staticmethod
-    def checked(max_seq_len, head_dim, num_heads, num_kv_heads, scale) -> AttentionShape:
-        head_dim = require_int("head_dim", head_dim, 1, MAX_HEAD_DIM)
-        max_seq_len = require_int("max_seq_len", max_seq_len, 1, MAX_ELEMENTS_PER_KV_HEAD)
-        num_heads = require_int("num_heads", num_heads, 1, 65535)
+    def checked(values: dict[str, object]) -> AttentionShape:
+        """The shape of options already checked one by one (`schema.bind`): num_kv_heads
+        (default num_heads) must divide num_heads, the cache fit 32-bit indexing."""
+        num_heads, head_dim, max_seq_len = (values[k] for k in
+                                            ("num_heads", "head_dim", "max_seq_len"))
+        num_kv_heads = num_heads if values["num_kv_heads"] is None else values["num_kv_heads"]
         num_kv_heads = require_int("num_kv_heads", num_kv_heads, 1, num_heads)
         if num_heads % num_kv_heads:
             raise ValueError(
@@ -80,7 +63,8 @@ class AttentionShape:
                 f"max_seq_len * head_dim = {max_seq_len * head_dim} is too large for 32-bit "
                 f"indexing (accepted: at most {MAX_ELEMENTS_PER_KV_HEAD})"
             )
-        scale = 1.0 / math.sqrt(head_dim) if scale is None else _require_scale(scale)
+        scale = values["scale"]
+        scale = 1.0 / math.sqrt(head_dim) if scale is None else scale
         return AttentionShape(max_seq_len, head_dim, num_heads, num_kv_heads, scale)
 
     @property
@@ -89,26 +73,39 @@ class AttentionShape:
 
 
 class AttentionKernelBase:
-    """The interface every kernel object keeps: entry, params, grid, block, shared bytes, emit."""
+    """The interface every kernel object keeps: entry, params, grid, block, shared bytes, emit.
+
+    A subclass names its row of `explorer.schema.KERNEL_OPTIONS` (`name`); its constructor's
+    signature is that row's, and `configure` sets what the options decide beyond the shape.
+    """
 
     name = ""
     base_entry = ""
     dtype = "f32"  # storage dtype of q, k, v and out
     batch = 1
+    indirect_seq_len = False
+    debug = False
 
-    def __init__(self, shape: AttentionShape, indirect_seq_len: bool, debug: bool) -> None:
-        for flag, value in (("indirect_seq_len", indirect_seq_len), ("debug", debug)):
-            if not isinstance(value, bool):
-                raise ValueError(f"{flag} must be True or False, got {value!r}")
-        self.debug = debug
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.__signature__ = schema.signature(cls.name)
+
+    def __init__(self, *args, **kwargs) -> None:
+        values = schema.bind(self.name, args, kwargs)
+        shape = AttentionShape.checked(values)
+        self.shape = shape
         self.max_seq_len = shape.max_seq_len
         self.head_dim = shape.head_dim
         self.num_heads = shape.num_heads
         self.num_kv_heads = shape.num_kv_heads
         self.scale = shape.scale
-        self.indirect_seq_len = indirect_seq_len
-        self.shape = shape
+        self.indirect_seq_len = values.get("indirect_seq_len", self.indirect_seq_len)
+        self.debug = values.get("debug", self.debug)
         self._kernel: Kernel | None = None
+        self.configure(values)
+
+    def configure(self, values: dict[str, object]) -> None:
+        """Set the attributes the options other than the shape decide."""
 
     @property
     def entry(self) -> str:
@@ -147,7 +144,7 @@ class AttentionKernelBase:
         """`target` if this kernel can be emitted for it; else ValueError saying why."""
         return validate_target(target)
 
-    def emit(self, target: str = "sm_80") -> str:
+    def emit(self, target: str = schema.TARGET.default) -> str:
         return emit(self.kernels, target=self.check_target(target), version=PTX_VERSION)
 
     def buffer_shapes(self) -> dict[str, tuple[int, ...]]:
@@ -179,15 +176,9 @@ class AttentionKernelBase:
         return f"{type(self).__name__}({fields})"
 
     def config(self) -> dict[str, object]:
-        return {
-            "max_seq_len": self.max_seq_len,
-            "head_dim": self.head_dim,
-            "num_heads": self.num_heads,
-            "num_kv_heads": self.num_kv_heads,
-            "scale": self.scale,
-            "indirect_seq_len": self.indirect_seq_len,
-            "debug": self.debug,
-        }
+        """Every constructor option's value, the derived ones resolved: `type(k)(**k.config())`
+        builds the same kernel."""
+        return {o.name: getattr(self, o.name) for o in schema.options(self.name)}
 
 
 @dataclass(frozen=True)

@@ -8,15 +8,12 @@ from ..ptx import Kernel, KernelBuilder
 from ..ptx.ir import Address, Guard, Reg, Symbol
 from .common import (
     MAX_SLOTS,
-    MAX_WARPS,
     AttentionKernelBase,
-    AttentionShape,
     Setup,
     SoftmaxState,
     attend_position,
     init_state,
     prologue,
-    require_int,
     slot_guards,
     store_output,
 )
@@ -30,25 +27,16 @@ class MultiWarpIncrementalAttentionKernel(AttentionKernelBase):
 
     Shared memory, f32 words: `[0, W)` local maxes, `[W, 2W)` local sums, `2W` global max,
     `2W + 1` global sum, then W rows of head_dim partial outputs.
+
+    Constructor options: `explorer.schema.KERNEL_OPTIONS["multi-warp"]` (num_warps 4 unless
+    given).
     """
 
     name = "multi-warp"
     base_entry = "multi_warp_attention"
 
-    def __init__(
-        self,
-        max_seq_len: int,
-        head_dim: int,
-        num_heads: int,
-        num_kv_heads: int,
-        num_warps: int,
-        scale: float | None = None,
-        indirect_seq_len: bool = False,
-        debug: bool = False,
-    ) -> None:
-        shape = AttentionShape.checked(max_seq_len, head_dim, num_heads, num_kv_heads, scale)
-        super().__init__(shape, indirect_seq_len, debug)
-        self.num_warps = require_int("num_warps", num_warps, 1, MAX_WARPS)
+    def configure(self, values: dict[str, object]) -> None:
+        self.num_warps = values["num_warps"]
 
     @property
     def num_warps_per_head(self) -> int:
@@ -71,9 +59,6 @@ class MultiWarpIncrementalAttentionKernel(AttentionKernelBase):
     @property
     def shared_bytes(self) -> int:
         return self.rows_offset + self.num_warps * self.head_dim * 4
-
-    def config(self) -> dict[str, object]:
-        return {**super().config(), "num_warps": self.num_warps}
 
     def build(self) -> Kernel:
         b = KernelBuilder(self.entry)

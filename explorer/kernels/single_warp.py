@@ -7,7 +7,6 @@ from ..ptx import Kernel, KernelBuilder
 from ..ptx.ir import Guard
 from .common import (
     AttentionKernelBase,
-    AttentionShape,
     attend_position,
     init_state,
     prologue,
@@ -23,23 +22,16 @@ class IncrementalAttentionKernel(AttentionKernelBase):
     Params: `q_ptr, k_ptr, v_ptr, out_ptr .u64`, then `seq_len .u32` (or `seq_len_ptr .u64`
     when `indirect_seq_len`). Layouts: q/out `[num_heads, head_dim]`, K/V
     `[num_kv_heads, max_seq_len, head_dim]`, all f32.
+
+    Constructor options: `explorer.schema.KERNEL_OPTIONS["single-warp"]` (num_kv_heads
+    defaults to num_heads, as the seed's `IncrementalAttentionKernel::new(max_seq_len,
+    head_dim, num_heads)`).
     """
 
     name = "single-warp"
     base_entry = "incremental_attention"
 
-    def __init__(
-        self,
-        max_seq_len: int,
-        head_dim: int,
-        num_heads: int,
-        num_kv_heads: int,
-        scale: float | None = None,
-        indirect_seq_len: bool = False,
-        debug: bool = False,
-    ) -> None:
-        shape = AttentionShape.checked(max_seq_len, head_dim, num_heads, num_kv_heads, scale)
-        super().__init__(shape, indirect_seq_len, debug)
+    def configure(self, values: dict[str, object]) -> None:
         self.num_warps = 1
 
     @property

@@ -14,38 +14,32 @@ entry's PTX is written phase by phase in `split_kv_build.py`, the combine's in
 
 from __future__ import annotations
 
+from ..arch import ARCHS, MAX_STATIC_SHARED
 from ..ptx import Kernel
 from .common import (
-    TARGETS,
     AttentionKernelBase,
-    AttentionShape,
     Launch,
-    require_int,
 )
 from .split_kv_build import build_split
 from .split_kv_combine import build_combine
 from .split_kv_geometry import (
-    CTAS_PER_SM,
-    DEFAULT_SM_COUNT,
-    MAX_STATIC_SHARED,
     MAX_U32_INDEX,
-    WARPS_PER_SM,
     Geometry,
+    counted_ctas_per_sm,
     default_f32_warps,
     default_num_splits,
     default_unroll,
+    mma_register_estimate,
     register_estimate,
-    resident_ctas,
 )
 from .split_kv_mma import (
     DEFAULT_MMA_PIPELINE,
     DEFAULT_MMA_WARPS,
     DEFAULT_PREFETCH,
     MAX_GROUP,
-    MIN_TARGET,
     TILE,
 )
-from .vector_io import DTYPES, elements_per_chunk
+from .vector_io import elements_per_chunk
 
 
 class SplitKVDecodeAttentionKernel(AttentionKernelBase):
@@ -67,83 +61,54 @@ class SplitKVDecodeAttentionKernel(AttentionKernelBase):
     name = "split-kv"
     base_entry = "split_kv_attention"
 
-    def __init__(
-        self,
-        max_seq_len: int,
-        head_dim: int,
-        num_heads: int,
-        num_kv_heads: int,
-        batch: int = 1,
-        num_warps: int | None = None,
-        num_splits: int | None = None,
-        dtype: str = "f32",
-        unroll: int | None = None,
-        pipeline: bool | None = None,
-        scale: float | None = None,
-        sm_count: int = DEFAULT_SM_COUNT,
-        debug: bool = False,
-        mma: bool | None = None,
-        prefetch: int | None = None,
-        merge: str = "kernel",
-    ) -> None:
-        shape = AttentionShape.checked(max_seq_len, head_dim, num_heads, num_kv_heads, scale)
-        if debug is not False:
-            raise ValueError(f"debug={debug!r}: the split-kv kernel has no debug variant yet "
-                             "(accepted: False)")
-        super().__init__(shape, indirect_seq_len=True, debug=False)
-        if not isinstance(dtype, str) or dtype not in DTYPES:
-            raise ValueError(f"dtype={dtype!r}; accepted: {', '.join(DTYPES)}")
+    indirect_seq_len = True  # the lengths are always a device array, one per sequence
+
+    def configure(self, values: dict[str, object]) -> None:
+        """The options' values, then the measured defaults (docs/performance.md) for those
+        left None, then the checks that span several of them."""
+        dtype, head_dim = values["dtype"], self.head_dim
         if head_dim % elements_per_chunk(dtype):
             raise ValueError(
                 f"head_dim={head_dim} must be a multiple of {elements_per_chunk(dtype)} for "
                 f"{dtype} (16-byte loads)"
             )
-        self.dtype = dtype
-        if merge not in MERGES:
-            raise ValueError(f"merge={merge!r}; accepted: {', '.join(map(repr, MERGES))} (the "
-                             "last CTA of a group merges its splits, or a second kernel does)")
-        self.merge = merge
-        self.batch = require_int("batch", batch, 1, 65535)
-        self.mma = _check_mma(mma, dtype, num_heads // num_kv_heads, head_dim)
+        self.dtype, self.merge = dtype, values["merge"]
+        self.batch, self.sm_count = values["batch"], values["sm_count"]
+        self.mma = _check_mma(values["mma"], dtype, self.group, head_dim)
+        unroll, prefetch = values["unroll"], values["prefetch"]
         if self.mma and unroll not in (None, 1):
             raise ValueError(f"unroll={unroll!r}: rows in flight per lane belong to the "
                              "CUDA-core path (pass mma=False); the tensor-core path loads a "
                              "16-row tile per warp (pipeline=True: two)")
-        if prefetch is None:
-            prefetch = DEFAULT_PREFETCH if self.mma else 0
-        self.prefetch = require_int("prefetch", prefetch, 0, 4)
+        self.prefetch = (DEFAULT_PREFETCH if self.mma else 0) if prefetch is None else prefetch
         if self.prefetch and not self.mma:
             raise ValueError(f"prefetch={prefetch!r}: L2 prefetching of later tiles belongs to "
                              "the tensor-core path (mma=True); the CUDA-core path pipelines")
-        if num_warps is None:  # the fastest measured (docs/performance.md)
-            num_warps = DEFAULT_MMA_WARPS if self.mma else 2 if dtype != "f32" else (
-                default_f32_warps(sm_count, num_kv_heads * self.batch, self.warp_record_bytes))
-        self.num_warps = require_int("num_warps", num_warps, 1, 16)
-        if pipeline is None:  # measured (docs/performance.md)
-            pipeline = DEFAULT_MMA_PIPELINE if self.mma else dtype == "f32"
-        if not isinstance(pipeline, bool):
-            raise ValueError(f"pipeline must be True or False, got {pipeline!r}")
-        self.pipeline = pipeline
-        if unroll is None:
-            unroll = 1 if self.mma else default_unroll(num_heads // num_kv_heads, head_dim,
-                                                       dtype, pipeline)
-        self.unroll = require_int("unroll", unroll, 1, 8)
-        self.sm_count = require_int("sm_count", sm_count, 1, 10_000)
-        if num_splits is None:
-            num_splits = default_num_splits(sm_count, num_kv_heads, batch, max_seq_len,
-                                            self.ctas_per_sm)
-        self.num_splits = require_int("num_splits", num_splits, 1, 65535)
-        partials = self.batch * num_heads * self.num_splits * head_dim
+        self.num_warps = values["num_warps"] or (
+            DEFAULT_MMA_WARPS if self.mma else 2 if dtype != "f32" else default_f32_warps(
+                self.sm_count, self.num_kv_heads * self.batch, self.warp_record_bytes))
+        pipeline = values["pipeline"]
+        self.pipeline = (DEFAULT_MMA_PIPELINE if self.mma else dtype == "f32") if (
+            pipeline is None) else pipeline
+        self.unroll = unroll or (1 if self.mma else default_unroll(self.group, head_dim, dtype,
+                                                                   self.pipeline))
+        self.num_splits = values["num_splits"] or default_num_splits(
+            self.sm_count, self.num_kv_heads, self.batch, self.max_seq_len, self.ctas_per_sm)
+        self._check_sizes()
+
+    def _check_sizes(self) -> None:
+        """The workspace's 32-bit indexing and the CTA's static shared memory."""
+        partials = self.batch * self.num_heads * self.num_splits * self.head_dim
         if partials > MAX_U32_INDEX:  # the workspace and out are indexed in 32 bits
             raise ValueError(
                 f"batch * num_heads * num_splits * head_dim = {partials} is too large for "
                 f"32-bit indexing of the workspace (accepted: at most {MAX_U32_INDEX})"
             )
-        self.geometry = Geometry(head_dim, dtype, self.num_warps, self.unroll)
+        self.geometry = Geometry(self.head_dim, self.dtype, self.num_warps, self.unroll)
         if self.shared_bytes > MAX_STATIC_SHARED:
             raise ValueError(
                 f"num_warps={self.num_warps} with {self.group} q heads per KV head and head_dim "
-                f"{head_dim} needs {self.shared_bytes} bytes of shared memory, over the "
+                f"{self.head_dim} needs {self.shared_bytes} bytes of shared memory, over the "
                 f"{MAX_STATIC_SHARED} a static allocation may use; " + (
                     "use fewer warps" if self.num_warps > 1 else
                     "fewer q heads per KV head or a smaller head_dim")
@@ -151,22 +116,16 @@ class SplitKVDecodeAttentionKernel(AttentionKernelBase):
 
     @property
     def register_estimate(self) -> int:
-        if self.mma:  # 40 + Q, o, and K and V fragments of a tile (two when pipelined)
-            kc, vc = -(-self.head_dim // 32), -(-self.head_dim // 64)
-            return 40 + 4 * kc + 16 * vc + (2 if self.pipeline else 1) * (8 * kc + 16 * vc)
+        if self.mma:
+            return mma_register_estimate(self.head_dim, self.pipeline)
         return register_estimate(self.group, self.geometry.lane_elems, self.unroll, self.dtype,
                                  self.pipeline)
 
     @property
     def ctas_per_sm(self) -> int:
-        """CTAs the splits heuristic counts on per SM (at most CTAS_PER_SM): CUDA cores, enough
-        for WARPS_PER_SM warps; tensor cores, as many as their registers allow (at head_dim 128
-        the estimate, 152 / 216 pipelined, gives the CTA counts of ptxas' 148 / 255 for 2, 4
-        and 8 warps)."""
-        if not self.mma:  # 16 warps per SM: 4 CTAs of 4 warps, 1 of 16
-            return max(1, min(CTAS_PER_SM, WARPS_PER_SM // self.num_warps))
-        return max(1, min(CTAS_PER_SM, resident_ctas(self.register_estimate,
-                                                     32 * self.num_warps)))
+        """CTAs the splits heuristic counts on per SM (`split_kv_geometry.counted_ctas_per_sm`)."""
+        registers = mma_register_estimate(self.head_dim, self.pipeline) if self.mma else None
+        return counted_ctas_per_sm(self.num_warps, registers)
 
     @property
     def rows_per_step(self) -> int:
@@ -249,15 +208,8 @@ class SplitKVDecodeAttentionKernel(AttentionKernelBase):
             Launch(self.combine_entry, self.combine_grid, self.combine_block, combine),
         ]
 
-    def config(self) -> dict[str, object]:
-        cfg = {k: v for k, v in super().config().items() if k not in ("indirect_seq_len", "debug")}
-        return {**cfg, "batch": self.batch, "num_warps": self.num_warps,
-                "num_splits": self.num_splits, "dtype": self.dtype, "unroll": self.unroll,
-                "pipeline": self.pipeline, "mma": self.mma, "prefetch": self.prefetch,
-                "merge": self.merge}
-
     def check_target(self, target: str) -> str:
-        if self.mma and target in TARGETS and int(target[3:5]) < MIN_TARGET:
+        if self.mma and target in ARCHS and not ARCHS[target].mma_f16:
             raise ValueError(f"target={target!r}: the tensor-core path (mma=True, "
                              f"mma.sync.m16n8k16 with {self.dtype}) needs sm_80 or newer; "
                              "pick a newer target or pass mma=False")
@@ -267,17 +219,11 @@ class SplitKVDecodeAttentionKernel(AttentionKernelBase):
         return build_split(self)
 
 
-MERGES = ("last-cta", "kernel")
-MMA_CHOICES = {"auto": None, "on": True, "off": False}  # a control's word -> the mma argument
-
-
 def _check_mma(mma, dtype: str, group: int, head_dim: int) -> bool:
     """The tensor-core path: on by default for f16/bf16 with at most MAX_GROUP q heads per KV
     head and head_dim <= 128 (beyond, its registers spill: mma=True still builds it)."""
     if mma is None:
         return dtype != "f32" and group <= MAX_GROUP and head_dim <= 128
-    if not isinstance(mma, bool):
-        raise ValueError(f"mma must be True, False or None, got {mma!r}")
     if mma and dtype == "f32":
         raise ValueError("mma=True: the tensor-core path takes f16 or bf16 (dtype='f32' would "
                          "lose precision in tf32); use dtype='f16'/'bf16' or mma=False")

@@ -1,21 +1,21 @@
 """How the split-KV kernel lays its work out: which lanes read which 16-byte chunks of a row
 (`Geometry`), how many rows each lane keeps in flight (`default_unroll`, from a register
-estimate), and how many splits a sequence gets (`default_num_splits`). Numbers only; no PTX.
+estimate), how many CTAs per SM the splits heuristic counts on (`counted_ctas_per_sm`, through
+`explorer.arch`'s occupancy formula) and how many splits a sequence gets
+(`default_num_splits`). Numbers only; no PTX.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..arch import MAX_STATIC_SHARED, TUNED, ctas_by_registers
 from .vector_io import DTYPES, elements_per_chunk
 
-DEFAULT_SM_COUNT = 132  # H100 SXM and H200; pass the real count (the runtime does)
 CTAS_PER_SM = 4  # the splits heuristic's target of resident CTAs per SM
 MIN_ROWS_PER_SPLIT = 32
-MAX_STATIC_SHARED = 48 * 1024
 MAX_U32_INDEX = 2**32 - 1  # the largest element index a u32 register holds
-REGISTERS_PER_SM = 65536
-WARPS_PER_SM = 16  # the CUDA-core path's target of resident warps per SM
+WARPS_PER_SM = 16  # the CUDA-core path's target of resident warps per SM (not a hardware limit)
 MIN_SPLITS_F32 = 4
 REGISTER_BUDGET = 200  # the default unroll keeps the estimate below this (ptxas' cap: 255)
 
@@ -53,10 +53,23 @@ def default_f32_warps(sm_count: int, sequences_x_kv_heads: int, warp_bytes: int)
     return 1
 
 
-def resident_ctas(registers: int, threads: int) -> int:
-    """CTAs of `threads` threads using `registers` each that fit one SM's 65,536 registers
-    (sm_80..sm_90; allocation in units of 8 per thread)."""
-    return REGISTERS_PER_SM // (-(-registers // 8) * 8 * threads)
+def mma_register_estimate(head_dim: int, pipeline: bool) -> int:
+    """Rough registers per thread of the tensor-core path: 40, plus Q and o, plus the K and V
+    fragments of a tile (two tiles when pipelined)."""
+    kc, vc = -(-head_dim // 32), -(-head_dim // 64)
+    return 40 + 4 * kc + 16 * vc + (2 if pipeline else 1) * (8 * kc + 16 * vc)
+
+
+def counted_ctas_per_sm(num_warps: int, registers: int | None = None) -> int:
+    """CTAs the splits heuristic counts on per SM, 1..CTAS_PER_SM. CUDA cores (`registers`
+    None): enough for WARPS_PER_SM warps (4 CTAs of 4 warps, 1 of 16). Tensor cores: as many
+    as `registers` (an estimate) allow on the tuned architecture, by whole warps and with no
+    255 cap (at head_dim 128 the estimate, 152 / 216 pipelined, gives the CTA counts of
+    ptxas' 148 / 255 for 2, 4 and 8 warps)."""
+    if registers is None:
+        return max(1, min(CTAS_PER_SM, WARPS_PER_SM // num_warps))
+    fit = ctas_by_registers(TUNED, registers, num_warps, warp_granularity=1, max_registers=None)
+    return max(1, min(CTAS_PER_SM, fit))
 
 
 def default_num_splits(sm_count: int, num_kv_heads: int, batch: int, max_seq_len: int,

@@ -50,7 +50,6 @@ MMA = "mma.sync.aligned.m16n8k16.row.col.f32.{t}.{t}.f32"
 LOW_HALVES, HIGH_HALVES = 0x5410, 0x7632  # prmt selectors: {a.lo, b.lo}, {a.hi, b.hi}
 TILE = 16  # positions per warp per tile
 MAX_GROUP = 8  # q heads per KV head that fit the rows 0..7 of one A fragment
-MIN_TARGET = 80  # mma.m16n8k16 with f16/bf16 needs sm_80
 # Measured on an H200 (docs/performance.md): pipelined, 8 warps, no L2 prefetch was the best
 # at 4K, 16K and 64K; prefetching helps only the unpipelined loop.
 DEFAULT_PREFETCH = 0  # tiles ahead a warp prefetches into L2 (0: none)

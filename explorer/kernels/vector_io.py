@@ -4,10 +4,11 @@ storage dtype: the memory side of the split-KV kernel. PTX through the builder o
 
 from __future__ import annotations
 
+from ..dtypes import DTYPE_BYTES
 from ..ptx import KernelBuilder
 from ..ptx.ir import Address, Guard, Reg, Vector
 
-DTYPES = {"f32": 4, "f16": 2, "bf16": 2}  # storage dtype -> bytes per element
+DTYPES = DTYPE_BYTES  # storage dtype -> bytes per element, from the dtype table
 
 
 def elements_per_chunk(dtype: str) -> int:

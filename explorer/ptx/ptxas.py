@@ -31,6 +31,7 @@ __all__ = [
     "assemble_cubin",
     "assemble_with_cubin",
     "find_ptxas",
+    "find_tool",
     "parse_verbose",
 ]
 
@@ -100,26 +101,30 @@ def _is_executable(path: str | os.PathLike[str]) -> bool:
     return os.path.isfile(path) and os.access(path, os.X_OK)
 
 
-def _ptxas_from_env() -> str | None:
-    path = os.environ.get("PTXAS")
+def _tool_from_env(variable: str) -> str | None:
+    path = os.environ.get(variable)
     return path if path and _is_executable(path) else None
 
 
-def _ptxas_from_wheel() -> str | None:
+def _tool_from_wheel(name: str, subdirs: tuple[str, ...]) -> str | None:
     try:
         spec = importlib.util.find_spec("nvidia")
     except (ImportError, ValueError):
         return None
     for root in (spec.submodule_search_locations or []) if spec else []:
-        for subdir in WHEEL_SUBDIRS:
-            candidate = Path(root) / subdir / "ptxas"
+        for subdir in subdirs:
+            candidate = Path(root) / subdir / name
             if _is_executable(candidate):
                 return str(candidate)
     return None
 
 
-def _ptxas_from_path() -> str | None:
-    return shutil.which("ptxas")
+def find_tool(name: str, variable: str, wheel_subdirs: tuple[str, ...]) -> str | None:
+    """Path of a CUDA command-line tool: the environment variable `variable` (skipped unless
+    it names an executable file), then the NVIDIA pip wheels' `wheel_subdirs` of the
+    `nvidia` namespace package, then PATH; else None."""
+    return (_tool_from_env(variable) or _tool_from_wheel(name, wheel_subdirs)
+            or shutil.which(name))
 
 
 def find_ptxas() -> str | None:
@@ -127,12 +132,7 @@ def find_ptxas() -> str | None:
 
     A ``PTXAS`` that is not an executable file is skipped (``PtxasNotFound`` names it).
     """
-    # looked up by name at call time so tests can replace one source
-    for finder in (_ptxas_from_env, _ptxas_from_wheel, _ptxas_from_path):
-        path = finder()
-        if path:
-            return path
-    return None
+    return find_tool("ptxas", "PTXAS", WHEEL_SUBDIRS)
 
 
 def _require_ptxas(ptxas: str | None) -> str:
