@@ -1,4 +1,5 @@
-"""`python -m explorer` (also the `explorer` console script): emit, check, resources, snapshot.
+"""`python -m explorer` (also the `explorer` console script): emit, check, resources, snapshot,
+bench.
 
     explorer emit      --head-dim 128 --warps 4          # print the PTX
     explorer check     --seq-len 300 --backend sim       # run against the float64 reference
@@ -15,6 +16,7 @@ import argparse
 import math
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -39,16 +41,21 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="explorer", description=__doc__.split("\n\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser,
+                                metavar="command",
+                                help="one of the commands below; `explorer COMMAND "
+                                "--help` lists its options and their defaults")
     for name, help_text in (
         ("emit", "print the kernel's PTX"),
         ("check", "run on a backend and compare with the float64 reference"),
         ("resources", "assemble with ptxas and print registers, spills, shared bytes, barriers"),
-        ("bench", "time the kernels on a GPU against the copy ceiling and PyTorch SDPA"),
+        ("bench", "time the kernels on a GPU against the copy ceiling, PyTorch SDPA and "
+                  "FlashInfer (where importable)"),
     ):
         if name == "bench":
             cmd = sub.add_parser(name, help=help_text)
-            cmd.add_argument("--out", default="bench-out", help="folder for bench.json/.md")
+            cmd.add_argument("--out", default="bench-out",
+                             help="folder for bench.json/.md (default bench-out)")
             cmd.add_argument("--quick", action="store_true", help="1K and 4K only, no sweeps")
             cmd.add_argument("--no-sweeps", action="store_true",
                              help="every seq_len and batch row, without the knob sweeps")
@@ -61,16 +68,21 @@ def build_parser() -> argparse.ArgumentParser:
         _add_kernel_options(cmd)
         if name == "check":
             cmd.add_argument("--seq-len", type=int, help="positions attended (default max)")
-            cmd.add_argument("--backend", default="cuda", choices=runtime.BACKENDS)
-            cmd.add_argument("--inputs", default="normal", choices=INPUT_KINDS)
-            cmd.add_argument("--seed", type=_seed, default=0)
+            cmd.add_argument("--backend", default="cuda", choices=runtime.BACKENDS,
+                             help="the GPU through CuPy, or the CPU simulator (default cuda)")
+            cmd.add_argument("--inputs", default="normal", choices=INPUT_KINDS,
+                             help="random normal q/K/V, or scores that rise with the position "
+                             "so every step rescales (default normal)")
+            cmd.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
     snap = sub.add_parser("snapshot", help="write the explorer's design-review page and PNGs")
     _add_kernel_options(snap)
     snap.add_argument("--seq-len", type=int, help="positions attended (default max)")
-    snap.add_argument("--backend", default="auto", choices=("auto", *runtime.BACKENDS))
+    snap.add_argument("--backend", default="auto", choices=("auto", *runtime.BACKENDS),
+                      help="auto: the GPU where CuPy finds one, else the simulator (default)")
     snap.add_argument("--against", metavar="CHANGES",
                       help="diff against this configuration changed so: head_dim=64,num_warps=8")
-    snap.add_argument("--diff", default="unified", choices=("unified", "side by side"))
+    snap.add_argument("--diff", default="unified", choices=("unified", "side by side"),
+                      help="diff layout (default unified)")
     snap.add_argument("--out", required=True, help="directory to write index.html and PNGs to")
     return parser
 
@@ -193,9 +205,22 @@ def cmd_check(kernel, args) -> int:
     return 0 if result.passed and not (kernel.debug and problems) else 1
 
 
+def writable_folder(path: str) -> Path:
+    """The folder `path`, made if missing; UsageError naming it when it cannot be written."""
+    folder = Path(path)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as err:
+        raise UsageError(f"--out {path}: cannot write there ({err.strerror or err})") from None
+    return folder
+
+
 def cmd_snapshot(kernel, args) -> int:
     from .app import snapshot  # only this command needs the app (plotly, kaleido)
 
+    writable_folder(args.out)
     seq_len = kernel.max_seq_len if args.seq_len is None else args.seq_len
     written, result = snapshot.write_for_kernel(
         kernel, args.target, seq_len, args.backend, args.out, args.against, args.diff
@@ -210,6 +235,7 @@ def cmd_snapshot(kernel, args) -> int:
 def cmd_bench(args) -> int:
     from .bench_suite import run_suite  # needs CuPy and a GPU
 
+    writable_folder(args.out)
     result = run_suite(args.out, quick=args.quick, sweeps=not args.no_sweeps,
                        only=args.only or "")
     print((Path(args.out) / "bench.md").read_text())

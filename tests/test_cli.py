@@ -79,3 +79,11 @@ def test_check_without_a_gpu_says_so(capsys, monkeypatch):
     monkeypatch.setattr(cuda, "cupy", no_gpu)
     assert main(["check", "--backend", "cuda", "--max-seq-len", "64", "--seq-len", "8"]) == 3
     assert "no GPU" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", [["snapshot", "--max-seq-len", "64"], ["bench"]])
+def test_an_unwritable_output_folder_is_one_line_and_exit_2(command, capsys):
+    assert main([*command, "--out", "/proc/nope"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("explorer: error: --out /proc/nope: cannot write there")
+    assert "\n" not in err and "Traceback" not in err
