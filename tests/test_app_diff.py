@@ -62,3 +62,10 @@ def test_identical_texts_say_so():
 def test_unknown_mode_is_refused():
     with pytest.raises(ValueError, match="diff mode"):
         render_diff("a", "b", "a", "b", "sideways")
+
+
+def test_side_by_side_wraps_long_lines_instead_of_cutting_them():
+    long_line = "    ld.global.nc.v4.f32 {%f1, %f2, %f3, %f4}, [%rd99+" + "1" * 120 + "];"
+    diff = side_by_side("ret;\n", long_line + "\nret;\n", "a", "b")
+    assert "1" * 120 in diff.html
+    assert "white-space:pre-wrap" in diff.html

@@ -104,3 +104,9 @@ def test_a_range_of_lines_is_rendered():
     ptx = MultiWarp(64, 32, 4, 1, 2).emit("sm_80")
     html = render_ptx(ptx, 5, 9)
     assert re.findall(r'user-select:none">(\d+)</span>', html) == ["5", "6", "7", "8", "9"]
+
+
+def test_phase_names_keep_their_words_after_a_comma():
+    assert short_phase("the last, partial tile (positions past the split masked)") == (
+        "the last, partial tile")
+    assert short_phase("warp reduction done; lane 0 holds the sum") == "warp reduction done"

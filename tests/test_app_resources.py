@@ -100,3 +100,12 @@ def test_a_clear_note_without_ptxas(monkeypatch):
 
 def test_pending_message_names_the_target():
     assert "Assembling with ptxas for sm_86" in resources.pending("sm_86")
+
+
+@needs_ptxas
+def test_one_cta_per_sm_is_singular():
+    config = Config(num_warps=32, head_dim=256)  # 1,024 threads: one CTA fits
+    kernel = build_kernel(config)
+    html = resources.render(resources.collect(emit(config), kernel.entry, config.target,
+                                              with_sass=False), kernel)
+    assert "1 CTA per SM" in html and "1 CTAs" not in html

@@ -119,7 +119,7 @@ def _cell(number: int | None, inner: str, background: str, marker: str) -> str:
         return f'<td style="background:{theme.PANEL};width:50%"></td>'
     return (
         f'<td style="vertical-align:top;width:50%;padding:0;overflow:hidden">'
-        f"{line_div(number, inner, background, marker)}</td>"
+        f"{line_div(number, inner, background, marker, wrap=True)}</td>"
     )
 
 

@@ -203,8 +203,8 @@ def phases(ptx: str) -> list[PhaseMark]:
 
 def short_phase(name: str) -> str:
     """`chunk loop (warp w walks ...)` -> `chunk loop`; `warp reduction done; lane 0 ...` ->
-    `warp reduction done`."""
-    return re.split(r"[(;:,]", name, maxsplit=1)[0].strip()
+    `warp reduction done`. A comma does not end it: `the last, partial tile` stays whole."""
+    return re.split(r"[(;:]", name, maxsplit=1)[0].strip()
 
 
 Token = tuple[str, str]  # (highlighting kind, text)
@@ -250,8 +250,10 @@ def highlight_lines(ptx: str) -> tuple[str, ...]:
     return tuple(render_tokens(row) for row in line_tokens(ptx))
 
 
-def line_div(number: int | str, inner: str, background: str = "", marker: str = "") -> str:
-    """One code row: the line number, an optional +/- marker, the highlighted text."""
+def line_div(number: int | str, inner: str, background: str = "", marker: str = "",
+             wrap: bool = False) -> str:
+    """One code row: the line number, an optional +/- marker, the highlighted text (`wrap`:
+    long lines wrap instead of running past the box, for the side-by-side diff)."""
     bg = f"background:{background};" if background else ""
     mark = (
         f'<span style="display:inline-block;width:1.4em;text-align:center;color:#57606a">'
@@ -260,7 +262,8 @@ def line_div(number: int | str, inner: str, background: str = "", marker: str = 
         else ""
     )
     return (
-        f'<div style="{bg}{theme.ROW}"><span style="{theme.LINENO}">{number}</span>'
+        f'<div style="{bg}{theme.ROW_WRAP if wrap else theme.ROW}">'
+        f'<span style="{theme.LINENO}">{number}</span>'
         f"{mark} {inner}</div>"
     )
 

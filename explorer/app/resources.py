@@ -135,7 +135,8 @@ def _occupancy_summary(occ: occupancy.Occupancy, kernel, target: str) -> str:
     part, sms = (ARCHS[target].part, ARCHS[target].sm_count) if target in ARCHS else ("", 0)
     grid = kernel.grid[0] * kernel.grid[1] * kernel.grid[2]
     text = (
-        f"{occ.ctas_per_sm} CTAs per SM ({occ.warps_per_sm} of {occ.arch.max_warps_per_sm} "
+        f"{occ.ctas_per_sm} CTA{'' if occ.ctas_per_sm == 1 else 's'} per SM "
+        f"({occ.warps_per_sm} of {occ.arch.max_warps_per_sm} "
         f"warp slots, {occ.fraction:.0%} occupancy); limited by {occ.limiter}."
     )
     if sms:

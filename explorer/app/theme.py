@@ -58,6 +58,8 @@ LINENO = (
     f"color:#8c959f;background:{PANEL};border-right:1px solid {BORDER};user-select:none"
 )
 ROW = "white-space:pre;padding-right:12px"
+# wrapped rows keep the indentation and break long operands anywhere (side-by-side diff)
+ROW_WRAP = "white-space:pre-wrap;overflow-wrap:anywhere;padding-right:12px"
 TABLE = f"border-collapse:collapse;font-family:{SANS};font-size:13px;color:{INK}"
 TH = (
     f"text-align:left;padding:5px 12px;border-bottom:2px solid {BORDER};"
