@@ -146,3 +146,13 @@ def test_tensor_core_control_switches_the_path_and_explains_sm75(app):
     assert ".target sm_75" in text(app.ptx_view)
     app.change(dtype="f32", mma="on", target="sm_90")
     assert "tf32" in text(app.ptx_view)
+
+
+def test_export_paths_are_the_repository_roots_not_the_notebooks_folder(tmp_path):
+    from pathlib import Path
+
+    from explorer.app.widget import export_folder
+
+    root = Path(__file__).resolve().parents[1]
+    assert export_folder("snapshots/explorer") == root / "snapshots" / "explorer"
+    assert export_folder(tmp_path / "x") == tmp_path / "x"

@@ -32,6 +32,19 @@ def _html(css_class: str) -> w.HTML:
     return view
 
 
+def export_folder(path: str | Path) -> Path:
+    """Where an export goes, absolute: a relative path is taken from the repository root when
+    the package runs from a checkout (the notebook's kernel runs in notebooks/), else from the
+    current folder."""
+    path = Path(path).expanduser()
+    if path.is_absolute():
+        return path
+    root = Path(__file__).resolve().parents[2]
+    base = root if (root / "pyproject.toml").is_file() and (root / "explorer").is_dir() else (
+        Path.cwd())
+    return base / path
+
+
 class Explorer(w.VBox):
     """The explorer app: controls, live PTX/diff/resources, runs and warp plots.
 
@@ -270,8 +283,9 @@ class Explorer(w.VBox):
 
     def export(self, out_dir: str | Path | None = None) -> None:
         """Write the snapshot (HTML page and PNGs) of the current state, on the run worker."""
-        target = Path(out_dir or self.export_dir.value or "snapshots/explorer")
-        self.export_status.value = f'<span style="{theme.NOTE}">exporting…</span>'
+        target = export_folder(out_dir or self.export_dir.value or "snapshots/explorer")
+        self.export_status.value = (f'<span style="{theme.NOTE}">exporting to '
+                                    f"{theme.esc(str(target))}…</span>")
 
         def job() -> None:
             from . import snapshot
