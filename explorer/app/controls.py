@@ -21,12 +21,14 @@ from .state import BACKEND_CHOICES, MAX_SEQ_LEN_CHOICES, Config, gqa_ratios
 # the controls that set a kernel option (disabled where the kernel has no such option)
 KERNEL_CONTROLS = tuple(dict.fromkeys(o.control for o in schema.every_option() if o.control))
 
-LABEL_WIDTH = "96px"
-GROUP_WIDTH = "350px"
+# three groups fit side by side in JupyterLab at 1280 px with the file browser open (the app
+# is then 848 px wide, about 818 inside its padding)
+LABEL_WIDTH = "90px"
+GROUP_WIDTH = "264px"
 
 
 def _layout() -> w.Layout:
-    return w.Layout(width="330px")
+    return w.Layout(width="262px")
 
 
 def _style() -> dict[str, str]:
@@ -92,7 +94,7 @@ class Controls:
                               **_described("mma")),
             "target": w.Dropdown(options=list(schema.TARGET.choices), **_described("target")),
             "backend": w.ToggleButtons(options=list(BACKEND_CHOICES),
-                                       style={"button_width": "62px"},
+                                       style={"button_width": "52px"},
                                        tooltips=["GPU when CuPy finds one, else the simulator",
                                                  "the CPU simulator of the PTX",
                                                  "the GPU through CuPy"]),
@@ -105,7 +107,7 @@ class Controls:
                 widget.layout = w.Layout(width="auto")
             widget.add_class(f"explorer-control-{name.replace('_', '-')}")
             widget.observe(self._changed(name), names="value")
-        self.widgets["indirect"].layout = w.Layout(width="200px", margin="4px 0 0 100px")
+        self.widgets["indirect"].layout = w.Layout(width="170px", margin="4px 0 0 94px")
         self.backend_note = w.HTML()
         self.show(config)
 
@@ -161,7 +163,10 @@ class Controls:
                 f"{theme.esc(title)}</div>"
             )
             rows = [labelled("backend", ws[n]) if n == "backend" else ws[n] for n in names]
-            columns.append(w.VBox([heading, *rows],
-                                  layout=w.Layout(width=GROUP_WIDTH, margin="0 18px 0 0")))
+            last = title == groups[-1][0]
+            column = w.VBox([heading, *rows], layout=w.Layout(
+                width=GROUP_WIDTH, margin="0" if last else "0 12px 0 0"))
+            column.add_class("explorer-group")
+            columns.append(column)
         return w.VBox([w.HBox(columns, layout=w.Layout(flex_flow="row wrap")),
                        self.backend_note])

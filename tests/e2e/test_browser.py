@@ -88,7 +88,26 @@ def _open_and_run_all(page, url: str, tmp_path) -> None:
     else:
         raise AssertionError("the app did not appear after three tries of Run All Cells")
     page.keyboard.press("Escape")
+    _controls_fit_in_one_row(page, width=1280)  # with the file browser still open
     page.keyboard.press("Control+b")  # hide the file browser: a wider notebook
+
+
+def _controls_fit_in_one_row(page, width: int) -> None:
+    """At `width` px with JupyterLab's file browser open, the three control groups sit side
+    by side (a wrapped group pushes the tabs down, below the fold)."""
+    size = page.viewport_size
+    page.set_viewport_size({"width": width, "height": size["height"]})
+    try:
+        groups = page.locator(".explorer-app .explorer-group")
+        expect(groups).to_have_count(3, timeout=TIMEOUT_MS)
+        assert page.locator("#filebrowser").is_visible(), "the file browser is not open"
+        tops = [round(groups.nth(i).bounding_box()["y"]) for i in range(3)]
+        widths = [round(groups.nth(i).bounding_box()["width"]) for i in range(3)]
+        row = round(page.locator(".explorer-app").bounding_box()["width"])
+        assert len(set(tops)) == 1, (f"control groups wrap at {width} px: tops {tops}, widths "
+                                     f"{widths}, the app {row} px wide")
+    finally:
+        page.set_viewport_size(size)
 
 
 def _set_int_text(page, control: str, value: int) -> None:
