@@ -181,3 +181,14 @@ def test_configurations_with_the_same_ptx_share_one_emitted_text():
         assert render.emit(same_ptx) is text  # multi-warp takes no dtype: the same PTX
     assert render._emit.cache_info().misses == 1
     assert render.emit(Config(head_dim=64)) != text
+
+
+def test_the_ratio_returns_to_the_chosen_one_when_q_heads_allow_it_again():
+    state = AppState(Config(num_heads=32, gqa_ratio=4))
+    assert state.update(num_heads=7).config.gqa_ratio == 1  # 7 has no groups of 4
+    assert state.update(num_heads=32).config.gqa_ratio == 4  # and back
+    assert state.update(num_heads=6).config.gqa_ratio == 3
+    assert state.update(num_heads=12).config.gqa_ratio == 4
+    state.update(gqa_ratio=2)  # a new choice is remembered
+    assert state.update(num_heads=7).config.gqa_ratio == 1
+    assert state.update(num_heads=16).config.gqa_ratio == 2

@@ -245,12 +245,21 @@ class AppState:
     previous: Config | None = None
     pinned: Config | None = None
     baseline_mode: str = "previous"
+    chosen_ratio: int | None = None  # the GQA ratio last chosen; q-head changes return to it
 
     def update(self, **changes) -> Update:
         unknown = set(changes) - {f.name for f in dataclasses.fields(Config)}
         if unknown:
             raise ValueError(f"unknown controls: {', '.join(sorted(unknown))}")
         old = self.config
+        if "gqa_ratio" in changes:
+            self.chosen_ratio = changes["gqa_ratio"]
+        elif "num_heads" in changes:  # back to the chosen ratio where the q heads allow it
+            chosen = self.chosen_ratio or old.gqa_ratio
+            self.chosen_ratio = chosen
+            heads = changes["num_heads"]
+            if isinstance(heads, int) and chosen in gqa_ratios(heads):
+                changes["gqa_ratio"] = chosen
         new, notes = normalize(old.replace(**changes))
         views = changed_views(old, new)
         if "ptx" in views and not ptx_problems(old):
