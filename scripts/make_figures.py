@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from explorer import plots, runtime
-from explorer.check import make_inputs
+from explorer.verify import make_inputs
 from explorer.kernels import MultiWarpIncrementalAttentionKernel
 
 

@@ -14,7 +14,7 @@ import pytest
 from sim_ptx import OUT_PROLOGUE, module
 
 from explorer import sim
-from explorer.check import make_inputs
+from explorer.verify import make_inputs
 from explorer.dtypes import to_float64, to_storage
 from explorer.kernels import MultiWarpIncrementalAttentionKernel
 from explorer.ptx import spec

@@ -8,7 +8,7 @@ import pytest
 from sim_ptx import OUT_PROLOGUE, module
 
 from explorer import sim
-from explorer.check import make_inputs
+from explorer.verify import make_inputs
 from explorer.kernels import MultiWarpIncrementalAttentionKernel
 
 

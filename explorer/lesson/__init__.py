@@ -1,7 +1,7 @@
 """What notebooks/warp_softmax.ipynb calls: every step of the warp-softmax lesson is a function
 of this package, so that the notebook holds no logic a test cannot reach.
 
-1. `softmax`: softmax and online softmax in NumPy, checked against `explorer.reference`.
+1. `softmax`: softmax and online softmax in NumPy, checked against `explorer.verify.reference`.
 2. `shuffle`: one warp's shuffle-down tree, run as real PTX (the kernels' own `warp_sum`) on
    the simulator or CUDA: the 32 lanes after each of the five steps.
 3. `warps`: the sequence split over warps and the cross-warp merge, recorded by the
