@@ -1,8 +1,9 @@
 """One test body, two backends: the kernels against the float64 reference on the simulator
 always and on CUDA where a GPU is present, over a down-sized core grid (every head_dim class,
 1 to 32 warps, every GQA ratio, direct and indirect seq_len), every edge-case seq_len
-(`verify.grid.edge_seq_lens`: 0, empty warps, lengths not a multiple of the warp count, max_seq_len),
-normal and strictly increasing scores, outputs poisoned with NaN, the project's tolerances.
+(`verify.grid.edge_seq_lens`: 0, empty warps, lengths not a multiple of the warp count,
+max_seq_len), normal and strictly increasing scores, outputs poisoned with NaN, the project's
+tolerances.
 
 The full product of the down-sized axes (150 kernels, about 2,000 launches) runs on the
 simulator in about 30 s on this project's 2-core CPU machine.

@@ -1,6 +1,6 @@
 """Lesson step 1: softmax and online softmax in NumPy, one position at a time as a warp walks
-them, checked against `explorer.verify.reference`. Float64 with `exp` (the kernels use `ex2` in f32);
-it runs no kernel.
+them, checked against `explorer.verify.reference`. Float64 with `exp` (the kernels use `ex2`
+in f32); it runs no kernel.
 """
 
 from __future__ import annotations
