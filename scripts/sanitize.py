@@ -7,8 +7,9 @@ on a GPU, and write a summary (tool, launches checked, errors) to OUT_DIR.
 
 The grid (`cases`): every kernel (split-kv in f32, f16, bf16), seq_len direct and indirect,
 plain and debug, lengths 0, 1, max-1, max, then max+1, 2^31, 2^32-1 written straight into the
-device buffers (no host check: the kernel's clamp keeps the accesses in bounds); every output
-is compared with the float64 reference at the clamped length. Each tool runs ONE child process
+device buffers (no host check: the kernel's clamp keeps the accesses in bounds); every output,
+and a debug kernel's warp states, is compared with the float64 reference at the clamped length
+(`explorer.verify.verify(..., host_checks=False)`). Each tool runs ONE child process
 (sanitizer start-up is slow) that makes every launch, with CuPy's memory pool off so memcheck
 checks each buffer's exact bounds; then a planted bug the tool must report (`CONTROLS`), so
 that zero errors means something. Writes OUT_DIR/sanitize.json, OUT_DIR/sanitize.md and each

@@ -80,8 +80,8 @@ def _take_states(result: RunResult, verdict: verify.Verdict) -> None:
         result.notes.extend(verdict.notes)
     elif verdict.reference_states is not None:
         result.states, result.states_source = verdict.reference_states, "reference"
-        why = "; ".join(verdict.notes) or "the kernel recorded none"
-        result.notes.append(f"The Warps view shows the float64 reference's states ({why})")
+        why = " ".join(verdict.notes) or "The kernel recorded none."
+        result.notes.append(f"The Warps view shows the float64 reference's states. {why}")
     else:
         result.notes.extend(verdict.notes)
 
