@@ -25,8 +25,6 @@ MAX_SLOTS = MAX_HEAD_DIM // 32  # head-dim slots per lane: lane, lane+32, ...
 MAX_WARPS = 32
 MAX_ELEMENTS_PER_KV_HEAD = 2**31 - 1  # positions are indexed in 32 bits
 SCALE_RANGE = (1e-30, 1e30)  # scale is an f32 immediate; f32 holds 1e30 * log2(e) easily
-NAN = float("nan")
-OUTPUT_POISON = {"f32": NAN, "f16": NAN, "bf16": 0x7FC0}  # a quiet NaN in each storage form
 
 
 def require_int(name: str, value: object, lo: int, hi: int) -> int:
@@ -84,6 +82,10 @@ class AttentionShape:
     @property
     def slots(self) -> int:
         return -(-self.head_dim // 32)
+
+
+NAN = float("nan")
+OUTPUT_POISON = {"f32": NAN, "f16": NAN, "bf16": 0x7FC0}  # a quiet NaN in each storage form
 
 
 class AttentionKernelBase:
