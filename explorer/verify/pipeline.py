@@ -61,11 +61,15 @@ class Verdict:
         return f"{self.kernel!r} seq_len={self.seq_len} inputs={self.inputs}: {result}"
 
 
-def verify(kernel, backend: str = "sim", seq_len=None, inputs="normal", seed: int = 0,
-           states: bool = True, host_checks: bool = True, on_error: str = "raise",
-           progress: Progress | None = None) -> Verdict:
+def verify(kernel, backend: str | runtime.Backend = "sim", seq_len=None, inputs="normal",
+           seed: int = 0, states: bool = True, host_checks: bool = True,
+           on_error: str = "raise", progress: Progress | None = None) -> Verdict:
     """Run `kernel` on `backend` for `seq_len` (an int, one per sequence, or None: max_seq_len)
     and compare with the float64 reference.
+
+    `kernel` is any kernel object (`explorer.runtime.checks.KERNEL_METHODS`, and the sizes,
+    `dtype` and `scale` the reference reads): PTX from another compiler for the same layouts,
+    wrapped so, verifies the same way.
 
     `inputs`: "normal" or "increasing" (`make_inputs` with `seed`), or a given (q, k, v).
     `states`: also compare the warp states, recorded by this run for a debug kernel, else by
@@ -91,7 +95,9 @@ def verify(kernel, backend: str = "sim", seq_len=None, inputs="normal", seed: in
     errors, notes = [], []
     got = _attempt(errors, on_error, f"the {_name(backend)} run",
                    lambda: _run(kernel, q, k, v, lengths, backend, host_checks))
-    out, recorded = (got if kernel.debug else (got, None)) if got is not None else (None, None)
+    out = recorded = None
+    if got is not None:
+        out, recorded = got if kernel.debug else (got, None)
     with np.errstate(all="ignore"):
         comparison = None if out is None else compare(out, ref, kernel.dtype)
     want = problems = None
