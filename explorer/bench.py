@@ -13,7 +13,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from .dtypes import DTYPE_BYTES
-from .runtime import cuda, plan
+from .runtime import cuda
+from .runtime.execute import allocate, launch_all
 
 
 @dataclass(frozen=True)
@@ -79,24 +80,30 @@ def time_kernel(kernel, seq_len: int, repeats: int = 20, l2_multiple: int = 4,
                 launches: int | None = None) -> Timing:
     """Median time of one run (all its launches, or its first `launches`: split-KV's split
     launch without the combine), from graph replays over rotated K/V."""
-    cp = cuda.cupy()
-    shapes = kernel.buffer_shapes()
+    be = cuda.CudaBackend()
+    cp = be.cp
+    shapes = {s.name: s.shape for s in kernel.buffer_specs()}
     q = _random(cp, shapes["q"], kernel.dtype)
     cache_bytes = 2 * int(np.prod(shapes["k"])) * DTYPE_BYTES[kernel.dtype]
     copies = l2_copies(cache_bytes, l2_multiple)
-    first = plan.buffers(kernel, cp, q, _random(cp, shapes["k"], kernel.dtype),
-                         _random(cp, shapes["v"], kernel.dtype), (seq_len,) * kernel.batch)
+    values = {"q": q, "k": _random(cp, shapes["k"], kernel.dtype),
+              "v": _random(cp, shapes["v"], kernel.dtype),
+              **kernel.length_arguments((seq_len,) * kernel.batch)}
+    first = allocate(be, kernel.buffer_specs(), values)
     runs = [first] + [
         {**first, "k": _random(cp, shapes["k"], kernel.dtype),
          "v": _random(cp, shapes["v"], kernel.dtype)}
         for _ in range(copies - 1)
     ]
+    program = kernel.program(be.target)
+    module = be.load(program)
     stream = cp.cuda.Stream(non_blocking=True)
-    cuda.launch_all(kernel, first, stream=stream)  # load the module before capture
+    # one run before capture: every function is fetched from the module
+    launch_all(be, module, program, kernel.launches(), first, stream=stream)
     with stream:
         stream.begin_capture()
         for bufs in runs:
-            cuda.launch_all(kernel, bufs, stream=stream, first=launches)
+            launch_all(be, module, program, kernel.launches()[:launches], bufs, stream=stream)
         graph = stream.end_capture()
     for _ in range(3):
         graph.launch(stream)

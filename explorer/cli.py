@@ -21,9 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import reference, runtime, schema
-from .check import INPUT_KINDS, compare, compare_states, make_inputs, reference_output
-from .dtypes import NUMPY
+from . import runtime, schema, verify
 from .kernels import KERNELS
 from .ptx import ptxas
 from .runtime.errors import BackendUnavailable
@@ -70,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
             cmd.add_argument("--seq-len", type=int, help="positions attended (default max)")
             cmd.add_argument("--backend", default="cuda", choices=runtime.BACKENDS,
                              help="the GPU through CuPy, or the CPU simulator (default cuda)")
-            cmd.add_argument("--inputs", default="normal", choices=INPUT_KINDS,
+            cmd.add_argument("--inputs", default="normal", choices=verify.INPUT_KINDS,
                              help="random normal q/K/V, or scores that rise with the position "
                              "so every step rescales (default normal)")
             cmd.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
@@ -172,8 +170,8 @@ def cmd_resources(kernel, args) -> int:
 
 def _check_host_memory(kernel) -> None:
     """q, K, V and out live in host memory first: refuse what cannot fit, before allocating."""
-    itemsize = np.dtype(NUMPY[kernel.dtype]).itemsize
-    need = sum(math.prod(shape) for shape in kernel.buffer_shapes().values()) * itemsize
+    need = sum(math.prod(s.shape) * np.dtype(s.dtype).itemsize for s in kernel.buffer_specs()
+               if s.name in ("q", "k", "v", "out"))
     try:
         free = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (ValueError, OSError, AttributeError):  # not on Linux: let NumPy decide
@@ -188,21 +186,14 @@ def cmd_check(kernel, args) -> int:
     seq_len = kernel.max_seq_len if args.seq_len is None else args.seq_len
     runtime.check_lengths(kernel, seq_len)
     _check_host_memory(kernel)
-    q, k, v = make_inputs(kernel, np.random.default_rng(args.seed), args.inputs)
-    runtime.check_launch(kernel, q, k, v, seq_len)
-    ref = reference_output(kernel, q, k, v, seq_len)
-    out = runtime.run(kernel, q, k, v, seq_len, backend=args.backend)
+    verdict = verify.verify(kernel, args.backend, seq_len, inputs=args.inputs, seed=args.seed,
+                            states=kernel.debug)
     print(f"{kernel!r} seq_len={seq_len} backend={args.backend} inputs={args.inputs}")
     if kernel.debug:
-        out, states = out
-        want = reference.warp_states(
-            q, k, v, seq_len, kernel.num_warps, kernel.scale, kernel.debug_layout.score_slots
-        )
-        problems = compare_states(states, want)
+        problems = verdict.state_problems
         print("warp states: " + ("PASS" if not problems else "FAIL: " + "; ".join(problems)))
-    result = compare(out, ref, kernel.dtype)
-    print(f"output: {result}")
-    return 0 if result.passed and not (kernel.debug and problems) else 1
+    print(f"output: {verdict.comparison}")
+    return 0 if verdict.passed else 1
 
 
 def writable_folder(path: str) -> Path:

@@ -12,7 +12,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.colors import qualitative, sample_colorscale
 
-from .states import WarpStates
+from .verify import WarpStates
 
 FONT = dict(family="Inter, Helvetica, Arial, sans-serif", size=13)
 

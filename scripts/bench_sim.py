@@ -29,9 +29,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
 
-from explorer import reference, runtime  # noqa: E402
-from explorer.check import compare, make_inputs  # noqa: E402
+from explorer import runtime  # noqa: E402
 from explorer.kernels import MultiWarpIncrementalAttentionKernel  # noqa: E402
+from explorer.verify import compare, make_inputs, reference  # noqa: E402
 
 
 def main() -> int:

@@ -11,11 +11,10 @@ import sys
 import time
 from pathlib import Path
 
-from explorer import runtime
 from explorer.bench import copy_bandwidth, time_kernel
-from explorer.grid import check_kernel, core_grid
 from explorer.kernels import IncrementalAttentionKernel, MultiWarpIncrementalAttentionKernel
 from explorer.runtime import cuda
+from explorer.verify.grid import check_kernel, core_grid
 
 
 def validate() -> dict:
@@ -24,7 +23,7 @@ def validate() -> dict:
     worst_rel = worst_abs = (0.0, "")
     failures = []
     for kernel in core_grid():
-        for r in check_kernel(kernel, lambda *a: runtime.run(*a, backend="cuda")):
+        for r in check_kernel(kernel, "cuda"):
             cases += 1
             passed += r.comparison.passed
             if not r.comparison.passed:

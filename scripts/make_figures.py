@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from explorer import plots, runtime
-from explorer.check import make_inputs
 from explorer.kernels import MultiWarpIncrementalAttentionKernel
+from explorer.verify import make_inputs
 
 
 def main(out_dir: str = "docs/images") -> None:

@@ -7,8 +7,9 @@ on a GPU, and write a summary (tool, launches checked, errors) to OUT_DIR.
 
 The grid (`cases`): every kernel (split-kv in f32, f16, bf16), seq_len direct and indirect,
 plain and debug, lengths 0, 1, max-1, max, then max+1, 2^31, 2^32-1 written straight into the
-device buffers (no host check: the kernel's clamp keeps the accesses in bounds); every output
-is compared with the float64 reference at the clamped length. Each tool runs ONE child process
+device buffers (no host check: the kernel's clamp keeps the accesses in bounds); every output,
+and a debug kernel's warp states, is compared with the float64 reference at the clamped length
+(`explorer.verify.verify(..., host_checks=False)`). Each tool runs ONE child process
 (sanitizer start-up is slow) that makes every launch, with CuPy's memory pool off so memcheck
 checks each buffer's exact bounds; then a planted bug the tool must report (`CONTROLS`), so
 that zero errors means something. Writes OUT_DIR/sanitize.json, OUT_DIR/sanitize.md and each
@@ -125,41 +126,29 @@ class ChildReport:
     failures: list[str] = field(default_factory=list)
 
 
-def run_cases(grid: list[Case], launch_run, report: ChildReport | None = None) -> ChildReport:
-    """Run every case through `launch_run(kernel, q, k, v, lengths) -> (output, launches)` and
-    compare each output with the float64 reference at the clamped lengths (into `report`, so
-    that what was done survives an exception)."""
-    import numpy as np
-
-    from explorer.check import compare, make_inputs, reference_output
+def run_cases(grid: list[Case], backend: str, report: ChildReport | None = None) -> ChildReport:
+    """Verify every case on `backend` with its lengths written into the device buffers as
+    they are (`verify(..., host_checks=False)`: the output, and a debug kernel's warp states,
+    against float64 at the clamped lengths), into `report`, so that what was done survives an
+    exception."""
+    from explorer.verify import verify
 
     report = ChildReport() if report is None else report
     start = time.perf_counter()
     for case in grid:
         kernel = case.build()
-        q, k, v = make_inputs(kernel, np.random.default_rng(0))
+        launches = len(kernel.launches())
         for lengths in case.lengths:
-            out, launches = launch_run(kernel, q, k, v, lengths)
+            verdict = verify(kernel, backend, lengths, seed=0, states=kernel.debug,
+                             host_checks=False)
             report.launches += launches
             report.runs += 1
-            clamped = [min(n, kernel.max_seq_len) for n in lengths]
-            result = compare(out, reference_output(kernel, q, k, v, clamped), kernel.dtype)
-            if not result.passed:
-                report.failures.append(f"{case.name} lengths={lengths}: {result}")
+            if not verdict.passed:
+                problems = "".join(f"; {p}" for p in verdict.state_problems)
+                report.failures.append(f"{case.name} lengths={lengths}: "
+                                       f"{verdict.comparison}{problems}")
     report.seconds = round(time.perf_counter() - start, 2)
     return report
-
-
-def cuda_launch_run(kernel, q, k, v, lengths):
-    """One run on the GPU with `lengths` written into the device buffers as they are."""
-    from explorer.runtime import cuda, plan
-
-    cp = cuda.cupy()
-    bufs = plan.buffers(kernel, cp, q, k, v, tuple(lengths))
-    cuda.launch_all(kernel, bufs)
-    cp.cuda.Device().synchronize()
-    out = plan.results(kernel, bufs, lengths, cp.asnumpy, q.shape)
-    return (out[0] if kernel.debug else out), len(kernel.launches(bufs))
 
 
 def child(report_path: Path, quick: bool) -> int:
@@ -168,7 +157,7 @@ def child(report_path: Path, quick: bool) -> int:
     cuda.cupy().cuda.set_allocator(None)  # no pool: each buffer's exact bounds are checked
     report = ChildReport()
     try:
-        run_cases(cases(quick), cuda_launch_run, report)
+        run_cases(cases(quick), "cuda", report)
     except Exception as err:  # a CUDA error after a sanitizer report: keep what was done
         report.failures.append(f"stopped after {report.runs} runs: {type(err).__name__}: {err}")
     report_path.write_text(json.dumps(asdict(report), indent=1))
@@ -246,7 +235,9 @@ CONTROLS = {"memcheck": "past_the_end", "racecheck": "shared_race",
 def control(tool: str) -> int:
     """Child: launch the planted bug `tool` must report (one element past a 64-element
     buffer; a shared-memory write and read by two warps without a barrier; the two halves of
-    a warp at two different bar.sync instructions; a read of never-written memory)."""
+    a warp at two different bar.sync instructions; a read of never-written memory). CuPy's
+    own launch, not the runtime's: initcheck needs never-written device memory, and every
+    runtime buffer is copied or poisoned."""
     import numpy as np
 
     from explorer.runtime import cuda

@@ -10,9 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from explorer.app import runner, snapshot
-from explorer.app.state import AppState, Config
-from explorer.cli import main
+pytest.importorskip("plotly", reason="the snapshot's figures need plotly (not on the GPU machine)")
+
+from explorer.app import runner, snapshot  # noqa: E402
+from explorer.app.state import AppState, Config  # noqa: E402
+from explorer.cli import main  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = Config(backend="sim", max_seq_len=64, seq_len=50, num_heads=8, gqa_ratio=2)

@@ -1,8 +1,9 @@
 """One test body, two backends: the kernels against the float64 reference on the simulator
 always and on CUDA where a GPU is present, over a down-sized core grid (every head_dim class,
 1 to 32 warps, every GQA ratio, direct and indirect seq_len), every edge-case seq_len
-(`grid.edge_seq_lens`: 0, empty warps, lengths not a multiple of the warp count, max_seq_len),
-normal and strictly increasing scores, outputs poisoned with NaN, the project's tolerances.
+(`verify.grid.edge_seq_lens`: 0, empty warps, lengths not a multiple of the warp count,
+max_seq_len), normal and strictly increasing scores, outputs poisoned with NaN, the project's
+tolerances.
 
 The full product of the down-sized axes (150 kernels, about 2,000 launches) runs on the
 simulator in about 30 s on this project's 2-core CPU machine.
@@ -12,8 +13,7 @@ from __future__ import annotations
 
 import pytest
 
-from explorer import runtime
-from explorer.grid import check_kernel, core_grid
+from explorer.verify.grid import check_kernel, core_grid
 
 HEAD_DIMS = (1, 32, 80, 128, 256)
 WARPS = (1, 3, 4, 32)
@@ -38,10 +38,7 @@ def _id(kernel) -> str:
 @pytest.mark.parametrize("backend", ["sim", pytest.param("cuda", marks=pytest.mark.gpu)])
 @pytest.mark.parametrize("kernel", backend_grid(), ids=_id)
 def test_kernel_matches_float64_reference(kernel, backend):
-    def runner(kernel, q, k, v, seq_len):
-        return runtime.run(kernel, q, k, v, seq_len, backend=backend)
-
-    results = check_kernel(kernel, runner)
+    results = check_kernel(kernel, backend)
     failures = [str(r) for r in results if not r.comparison.passed]
     assert not failures, "\n".join(failures)
     assert len(results) >= 2 * 6  # both input kinds, every edge length that fits

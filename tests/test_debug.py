@@ -9,11 +9,10 @@ import itertools
 import numpy as np
 import pytest
 
-from explorer import reference, runtime
-from explorer.check import compare, compare_states, make_inputs
 from explorer.kernels import IncrementalAttentionKernel, MultiWarpIncrementalAttentionKernel
 from explorer.kernels.debug import DEBUG_MAX_POSITIONS, POISON, DebugLayout
 from explorer.ptx.ptxas import assemble, find_ptxas
+from explorer.verify import make_inputs, reference, verify
 
 BACKENDS = ["sim", pytest.param("cuda", marks=pytest.mark.gpu)]
 
@@ -97,13 +96,20 @@ def _seq_lens(kernel):
 @pytest.mark.parametrize("kind", ["normal", "increasing"])
 @pytest.mark.parametrize("kernel", [d for _, d in PAIRS], ids=lambda k: k.entry)
 def test_states_match_the_reference(backend, kind, kernel):
-    q, k, v = make_inputs(kernel, np.random.default_rng(7), kind)
     for seq_len in _seq_lens(kernel):
-        out, states = runtime.run(kernel, q, k, v, seq_len, backend=backend)
-        assert compare(out, reference.attention(q, k, v, seq_len, kernel.scale)).passed
-        want = reference.warp_states(q, k, v, seq_len, kernel.num_warps, kernel.scale,
-                                     kernel.debug_layout.score_slots)
-        assert not compare_states(states, want), (seq_len, compare_states(states, want))
+        got = verify(kernel, backend, seq_len, inputs=kind, seed=7)
+        assert got.comparison.passed, (seq_len, got.comparison)
+        assert got.states is not None and got.reference_states is not None
+        assert not got.state_problems, (seq_len, got.state_problems)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_plain_kernel_is_verified_with_its_debug_variant(backend):
+    plain, _ = PAIRS[0]
+    got = verify(plain, backend, 37, inputs="increasing", seed=2)
+    assert got.passed and got.notes == ()
+    assert got.states.num_warps == plain.num_warps and got.state_problems == ()
+    assert np.array_equal(got.states.chunk_end, got.reference_states.chunk_end)
 
 
 def test_plots_draw_real_states():
@@ -135,13 +141,9 @@ def _debug_grid():
 def test_states_match_the_reference_over_a_grid_on_the_simulator(kernel):
     failures = []
     for kind in ("normal", "increasing"):
-        q, k, v = make_inputs(kernel, np.random.default_rng(3), kind)
         for seq_len in _seq_lens(kernel):
-            out, states = runtime.run(kernel, q, k, v, seq_len, backend="sim")
-            want = reference.warp_states(q, k, v, seq_len, kernel.num_warps, kernel.scale,
-                                         kernel.debug_layout.score_slots)
-            problems = compare_states(states, want)
-            if problems or not compare(out, reference.attention(q, k, v, seq_len,
-                                                                kernel.scale)).passed:
-                failures.append(f"{kind} seq_len={seq_len}: {problems}")
+            got = verify(kernel, "sim", seq_len, inputs=kind, seed=3)
+            if not got.passed:
+                failures.append(f"{kind} seq_len={seq_len}: {got.comparison} "
+                                f"{got.state_problems}")
     assert not failures, "\n".join(failures)

@@ -27,21 +27,23 @@ import time
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, seed, settings
-from hypothesis import strategies as st
 
-from explorer import runtime, sim
-from explorer.check import compare, compare_states, make_inputs, reference_output
-from explorer.kernels import (
+pytest.importorskip("hypothesis", reason="fuzzing needs hypothesis (the dev extra)")
+
+from hypothesis import HealthCheck, given, seed, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from explorer import runtime, sim  # noqa: E402
+from explorer.kernels import (  # noqa: E402
     TARGETS,
     IncrementalAttentionKernel,
     MultiWarpIncrementalAttentionKernel,
     SplitKVDecodeAttentionKernel,
 )
-from explorer.kernels.split_kv_geometry import MAX_STATIC_SHARED, REGISTER_BUDGET
-from explorer.ptx import PtxParseError, parse
-from explorer.ptx.ptxas import assemble, find_ptxas
-from explorer.runtime import plan
+from explorer.kernels.split_kv_geometry import MAX_STATIC_SHARED, REGISTER_BUDGET  # noqa: E402
+from explorer.ptx import Program, PtxParseError, parse  # noqa: E402
+from explorer.ptx.ptxas import assemble, find_ptxas  # noqa: E402
+from explorer.verify import make_inputs, verify  # noqa: E402
 
 SEED = 20261127
 MUTANT_MAX_STEPS = 3000
@@ -136,17 +138,10 @@ def test_valid_configurations_assemble_without_spills(kernel, target):
 def test_valid_configurations_match_the_reference_on_the_simulator(kernel, data):
     TRIED["(a) simulate"] += 1
     lengths = [data.draw(st.integers(0, kernel.max_seq_len)) for _ in range(kernel.batch)]
-    q, k, v = make_inputs(kernel, np.random.default_rng(data.draw(st.integers(0, 2**32))))
-    out = runtime.run(kernel, q, k, v, lengths, backend="sim")
-    if kernel.debug:
-        out, states = out
-        from explorer import reference
-
-        want = reference.warp_states(q, k, v, lengths[0], kernel.num_warps, kernel.scale,
-                                     kernel.debug_layout.score_slots)
-        assert compare_states(states, want) == []
-    result = compare(out, reference_output(kernel, q, k, v, lengths), kernel.dtype)
-    assert result.passed, f"{kernel!r} lengths={lengths}: {result}"
+    got = verify(kernel, "sim", lengths, seed=data.draw(st.integers(0, 2**32)),
+                 states=kernel.debug)
+    assert got.state_problems == ()
+    assert got.comparison.passed, f"{kernel!r} lengths={lengths}: {got.comparison}"
 
 
 # -- (b) invalid configurations ----------------------------------------------------------------
@@ -320,10 +315,16 @@ def mutate(text: str, op: tuple) -> str:
     return "\n".join(lines)
 
 
-def _launches(kernel) -> list:
+def _run_mutant(kernel, text: str) -> None:
+    """The kernel's launches and buffers with `text` as its PTX, through the runtime's
+    generic path (the launches are checked against the kernel's own parameter lists; the
+    simulator parses the mutated text)."""
     q, k, v = make_inputs(kernel, np.random.default_rng(0))
-    bufs = plan.buffers(kernel, np, q, k, v, (kernel.max_seq_len,) * kernel.batch)
-    return kernel.launches(bufs)
+    values = {"q": q, "k": k, "v": v,
+              **kernel.length_arguments((kernel.max_seq_len,) * kernel.batch)}
+    program = Program(text, kernel.program().entries)
+    runtime.launch(program, kernel.launches(), values,
+                   runtime.get_backend("sim", max_steps=MUTANT_MAX_STEPS), kernel.buffer_specs())
 
 
 @seed(SEED)
@@ -337,9 +338,7 @@ def test_mutated_ptx_fails_clearly_or_runs(which, ops):
         text = mutate(text, op)
     start = time.perf_counter()
     try:
-        for one in _launches(kernel):
-            args = [int(a) if isinstance(a, np.integer) else a for a in one.args]
-            sim.launch(text, one.entry, one.grid, one.block, args, max_steps=MUTANT_MAX_STEPS)
+        _run_mutant(kernel, text)
         outcome = "ran"
     except PtxParseError as err:
         assert str(err).startswith("line "), err

@@ -7,10 +7,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from explorer import reference, runtime
-from explorer.check import compare, make_inputs
-from explorer.grid import check_kernel, core_grid
+from explorer import runtime
 from explorer.kernels import IncrementalAttentionKernel, MultiWarpIncrementalAttentionKernel
+from explorer.verify import compare, make_inputs, reference, verify
+from explorer.verify.grid import check_kernel, core_grid
 
 pytestmark = pytest.mark.gpu
 
@@ -23,13 +23,9 @@ def _id(kernel) -> str:
     )
 
 
-def _cuda(kernel, q, k, v, seq_len):
-    return runtime.run(kernel, q, k, v, seq_len, backend="cuda")
-
-
 @pytest.mark.parametrize("kernel", list(core_grid()), ids=_id)
 def test_matches_float64_reference(kernel):
-    results = check_kernel(kernel, _cuda)
+    results = check_kernel(kernel, "cuda")
     failures = [str(r) for r in results if not r.comparison.passed]
     assert not failures, "\n".join(failures)
 
@@ -44,16 +40,9 @@ CLAMP_KERNELS = [
 def test_kernel_clamps_seq_len_above_max(kernel):
     """A length past max_seq_len reaching the kernel (as a stale device value could) attends
     max_seq_len positions and reads nothing out of bounds."""
-    from explorer.runtime import cuda, plan
-
-    cp = cuda.cupy()
-    q, k, v = make_inputs(kernel, np.random.default_rng(1))
-    ref = reference.attention(q, k, v, kernel.max_seq_len, scale=kernel.scale)
     for too_long in (kernel.max_seq_len + 1, 2**31, 2**32 - 1):
-        bufs = plan.buffers(kernel, cp, q, k, v, (too_long,))  # no host-side check
-        cuda.launch_all(kernel, bufs)
-        result = compare(cp.asnumpy(bufs["out"]), ref)
-        assert result.passed, f"seq_len={too_long}: {result}"
+        got = verify(kernel, "cuda", too_long, seed=1, states=False, host_checks=False)
+        assert got.passed, f"seq_len={too_long}: {got.comparison}"
 
 
 def test_host_rejects_seq_len_above_max():

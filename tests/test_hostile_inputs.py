@@ -7,9 +7,10 @@
    and a test keeps the two in step, so the table shows what a user actually sees.
 2. For every seq_len a device buffer can hold (0 .. 2^32 - 1), no kernel reads or writes outside
    its buffers: each kernel runs with device-side lengths {0, 1, max-1, max, max+1, 2^31,
-   2^32-1} given past the host checks (`plan.buffers`), on the simulator (which bounds-checks
-   every access, with read-only inputs and race checks) and on CUDA (marked gpu), and returns
-   the answer for min(seq_len, max_seq_len).
+   2^32-1} given past the host checks (`verify(..., host_checks=False)`, which runs
+   `runtime.run_unchecked`), on the simulator (which bounds-checks every access, with
+   read-only inputs and race checks) and on CUDA (marked gpu), and returns the answer (and a
+   debug kernel the warp states) for min(seq_len, max_seq_len).
 """
 
 from __future__ import annotations
@@ -24,8 +25,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from explorer import reference, runtime, sim
-from explorer.check import compare, compare_states, make_inputs, reference_output
+from explorer import runtime, sim
 from explorer.cli import main
 from explorer.kernels import (
     IncrementalAttentionKernel,
@@ -33,7 +33,7 @@ from explorer.kernels import (
     SplitKVDecodeAttentionKernel,
 )
 from explorer.ptx import PtxParseError
-from explorer.runtime import plan
+from explorer.verify import compare, make_inputs, reference_output, verify
 
 Multi, Single, Split = (MultiWarpIncrementalAttentionKernel, IncrementalAttentionKernel,
                         SplitKVDecodeAttentionKernel)
@@ -324,24 +324,6 @@ def device_lengths(kernel) -> list[int]:
     return [0, 1, m - 1, m, m + 1, 2**31, 2**32 - 1]
 
 
-def _launch_unchecked(kernel, backend, q, k, v, lengths):
-    """Every launch of one run with `lengths` reaching the kernel as they are (no host check)."""
-    if backend == "sim":
-        bufs = plan.buffers(kernel, np, *(read_only(a) for a in (q, k, v)), lengths)
-        ptx = kernel.emit()
-        for one in kernel.launches(bufs):
-            args = [int(a) if isinstance(a, np.integer) else a for a in one.args]
-            sim.launch(ptx, one.entry, one.grid, one.block, args, check_races=True)
-        return plan.results(kernel, bufs, lengths, np.asarray, q.shape)
-    from explorer.runtime import cuda
-
-    cp = cuda.cupy()
-    bufs = plan.buffers(kernel, cp, q, k, v, lengths)
-    cuda.launch_all(kernel, bufs)
-    cp.cuda.Device().synchronize()
-    return plan.results(kernel, bufs, lengths, cp.asnumpy, q.shape)
-
-
 def _id(kernel) -> str:
     return "-".join(f"{k}={v}" for k, v in kernel.config().items() if k != "scale")
 
@@ -349,21 +331,14 @@ def _id(kernel) -> str:
 @pytest.mark.parametrize("backend", ["sim", pytest.param("cuda", marks=pytest.mark.gpu)])
 @pytest.mark.parametrize("kernel", BOUND_KERNELS, ids=_id)
 def test_every_device_length_stays_in_bounds_and_clamps(kernel, backend):
-    q, k, v = make_inputs(kernel, np.random.default_rng(4))
+    checked = runtime.get_backend("sim", check_races=True) if backend == "sim" else backend
     failures = []
     for n in device_lengths(kernel):
         lengths = (n,) * kernel.batch if n % 2 or kernel.batch == 1 else (n, 1)
-        clamped = [min(x, kernel.max_seq_len) for x in lengths]
-        got = _launch_unchecked(kernel, backend, q, k, v, lengths)
-        if kernel.debug:
-            got, states = got
-            want = reference.warp_states(q, k, v, clamped[0], kernel.num_warps, kernel.scale,
-                                         kernel.debug_layout.score_slots)
-            problems = compare_states(states, want)
-            failures += [f"seq_len={n}: states: {p}" for p in problems]
-        result = compare(got, reference_output(kernel, q, k, v, clamped), kernel.dtype)
-        if not result.passed:
-            failures.append(f"seq_len={lengths}: {result}")
+        got = verify(kernel, checked, lengths, seed=4, states=kernel.debug, host_checks=False)
+        failures += [f"seq_len={n}: states: {p}" for p in got.state_problems]
+        if not got.comparison.passed:
+            failures.append(f"seq_len={lengths}: {got.comparison}")
     assert not failures, "\n".join(failures)
 
 

@@ -11,7 +11,6 @@ import os
 from pathlib import Path
 
 import numpy as np
-import plotly.graph_objects as go
 import pytest
 
 from explorer import lesson
@@ -183,6 +182,8 @@ def test_parallelism_table():
 
 # -- figures -----------------------------------------------------------------------------------
 def test_figures():
+    go = pytest.importorskip("plotly.graph_objects", reason="the figures need plotly (not on "
+                             "the GPU machine)")
     steps = lesson.shuffle_tree(np.arange(1, 33))
     fig = lesson.shuffle_tree_figure(steps)
     assert isinstance(fig, go.Figure) and len(fig.layout.shapes) == 6

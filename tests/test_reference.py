@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 
-from explorer.reference import (
+from explorer.verify.reference import (
     Merged,
     WarpPartials,
     attention,

@@ -16,7 +16,6 @@ import pytest
 
 from explorer import sim
 from explorer.kernels import KERNELS
-from explorer.runtime import plan
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "sanitize.py"
 _spec = importlib.util.spec_from_file_location("sanitize", SCRIPT)
@@ -65,26 +64,9 @@ def test_planted_bugs_are_real_bugs():
     assert set(sanitize.CONTROLS) == set(sanitize.TOOLS)
 
 
-def _sim_launch_run(kernel, q, k, v, lengths):
-    """The child's run on the simulator instead of CUDA (lengths unchecked, inputs read-only)."""
-    inputs = []
-    for a in (q, k, v):
-        view = a.view()
-        view.flags.writeable = False
-        inputs.append(view)
-    bufs = plan.buffers(kernel, np, *inputs, tuple(lengths))
-    ptx = kernel.emit()
-    launches = kernel.launches(bufs)
-    for one in launches:
-        args = [int(a) if isinstance(a, np.integer) else a for a in one.args]
-        sim.launch(ptx, one.entry, one.grid, one.block, args)
-    out = plan.results(kernel, bufs, lengths, np.asarray, q.shape)
-    return (out[0] if kernel.debug else out), len(launches)
-
-
 def test_quick_grid_runs_and_matches_the_reference_on_the_simulator():
     grid = sanitize.cases(quick=True, max_seq_len=40)
-    report = sanitize.run_cases(grid, _sim_launch_run)
+    report = sanitize.run_cases(grid, "sim")  # the child's grid, on the simulator
     assert report.failures == []
     assert report.runs == sum(len(c.lengths) for c in grid)
     assert report.launches > report.runs  # split-kv runs are two launches

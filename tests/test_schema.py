@@ -88,14 +88,18 @@ def test_an_option_the_kernel_lacks_is_refused_naming_who_takes_it():
         make_kernel(args)
 
 
-def test_dtype_table_matches_the_check_tolerances_and_the_poison_bits():
-    from explorer.check import TOLERANCES
-    from explorer.runtime.plan import POISON_BITS
+def test_dtype_table_gives_the_tolerances_and_the_output_poison():
+    from explorer.dtypes import to_float64
+    from explorer.kernels import SplitKVDecodeAttentionKernel
+    from explorer.verify import TOLERANCES
 
     assert {n: d.tolerance for n, d in DTYPES.items()} == TOLERANCES
     for name, d in DTYPES.items():
-        assert np.asarray(d.poison).tobytes() == np.asarray(POISON_BITS[name]).tobytes()
         assert np.asarray(d.poison).dtype == d.numpy
+        assert np.isnan(to_float64(np.asarray(d.poison), name))  # a NaN in every storage form
+        kernel = SplitKVDecodeAttentionKernel(64, 64, 4, 2, dtype=name)
+        (out,) = [s for s in kernel.buffer_specs() if s.name == "out"]
+        assert np.asarray(out.fill, dtype=d.numpy).tobytes() == np.asarray(d.poison).tobytes()
     assert {n: d.bytes for n, d in DTYPES.items()} == {"f32": 4, "f16": 2, "bf16": 2}
 
 

@@ -14,12 +14,12 @@ import pytest
 from sim_ptx import OUT_PROLOGUE, SRC_PROLOGUE, module
 
 from explorer import sim
-from explorer.check import make_inputs
 from explorer.dtypes import to_float64, to_storage
 from explorer.kernels import MultiWarpIncrementalAttentionKernel
 from explorer.ptx import spec
 from explorer.sim.memory import SHARED_BASE
 from explorer.sim.table import SEMANTICS, markdown_table
+from explorer.verify import make_inputs
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "simulator.md"
 

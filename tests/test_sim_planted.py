@@ -8,8 +8,8 @@ import pytest
 from sim_ptx import OUT_PROLOGUE, module
 
 from explorer import sim
-from explorer.check import make_inputs
 from explorer.kernels import MultiWarpIncrementalAttentionKernel
+from explorer.verify import make_inputs
 
 
 def line_of(ptx: str, text: str) -> int:

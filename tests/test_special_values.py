@@ -15,14 +15,13 @@ import dataclasses
 import numpy as np
 import pytest
 
-from explorer import runtime
-from explorer.check import compare, make_inputs, reference_output
 from explorer.dtypes import to_float64, to_storage
 from explorer.kernels import (
     IncrementalAttentionKernel,
     MultiWarpIncrementalAttentionKernel,
     SplitKVDecodeAttentionKernel,
 )
+from explorer.verify import compare, make_inputs, reference_output, verify
 
 SEQ_LEN = 17  # multi-warp (3 warps) and split-kv (3 splits): ranges start at 0, 6 and 12;
 # split-kv on tensor cores: tiles of 16 positions (bf16: one full, one of a single position)
@@ -144,13 +143,12 @@ def _params():
 @pytest.mark.parametrize("kernel_name, case", list(_params()))
 def test_special_values_match_the_reference(kernel_name, case, backend):
     kernel = KERNELS[kernel_name]
-    q, k, v = special_inputs(kernel, CASES[case])
-    with np.errstate(all="ignore"):  # the reference meets inf - inf and 0 * inf on purpose
-        ref = reference_output(kernel, q, k, v, SEQ_LEN)
+    got = verify(kernel, backend, SEQ_LEN, inputs=special_inputs(kernel, CASES[case]),
+                 states=False)
+    ref = got.reference  # NaN and Inf where the float64 formula gives them
     if KNOWN.get((kernel_name, case)) in (EMPTY_ZEROS, F16_RANGE):
         ref = np.where(np.isnan(ref), 0.0, ref)  # the rows that had no finite score
-    out = runtime.run(kernel, q, k, v, SEQ_LEN, backend=backend)
-    problem = same_answer(out, ref, kernel.dtype)
+    problem = same_answer(got.out, ref, kernel.dtype)
     assert not problem, f"{kernel!r}, {case}: {problem}"
 
 

@@ -9,8 +9,6 @@ import itertools
 import numpy as np
 import pytest
 
-from explorer import runtime
-from explorer.check import compare, make_inputs, reference_output
 from explorer.kernels import SplitKVDecodeAttentionKernel
 from explorer.kernels.split_kv_geometry import (
     CTAS_PER_SM,
@@ -19,6 +17,7 @@ from explorer.kernels.split_kv_geometry import (
 )
 from explorer.ptx import parse
 from explorer.ptx.ptxas import assemble, find_ptxas
+from explorer.verify import compare, make_inputs, reference_output, verify
 
 BACKENDS = ["sim", pytest.param("cuda", marks=pytest.mark.gpu)]
 
@@ -83,22 +82,19 @@ def _lengths(kernel):
 @pytest.mark.parametrize("case", CASES, ids=_id)
 def test_matches_float64_reference(backend, kind, case):
     kernel = _kernel(case)
-    q, k, v = make_inputs(kernel, np.random.default_rng(11), kind)
     failures = []
     for lengths in _lengths(kernel):
-        out = runtime.run(kernel, q, k, v, lengths, backend=backend)
-        result = compare(out, reference_output(kernel, q, k, v, lengths), kernel.dtype)
-        if not result.passed:
-            failures.append(f"lengths={lengths}: {result}")
+        got = verify(kernel, backend, lengths, inputs=kind, seed=11, states=False)
+        if not got.passed:
+            failures.append(f"lengths={lengths}: {got.comparison}")
     assert not failures, "\n".join(failures)
 
 
 def test_batch_one_takes_the_seeds_layouts():
     kernel = SplitKVDecodeAttentionKernel(64, 32, 4, 2, num_splits=3)
     q, k, v = make_inputs(kernel, np.random.default_rng(1))
-    out = runtime.run(kernel, q[0], k[0], v[0], 50, backend="sim")
-    assert out.shape == (4, 32)
-    assert compare(out, reference_output(kernel, q[0], k[0], v[0], 50)).passed
+    got = verify(kernel, "sim", 50, inputs=(q[0], k[0], v[0]), states=False)
+    assert got.out.shape == (4, 32) and got.passed, got.comparison
 
 
 def test_contract():
@@ -106,19 +102,26 @@ def test_contract():
     assert kernel.grid == (16, 8, 2) and kernel.block == (128, 1, 1)
     assert kernel.combine_grid == (32, 2, 1) and kernel.combine_block == (128, 1, 1)
     names = ("q_ptr", "k_ptr", "v_ptr", "seq_lens_ptr", "partial_o_ptr", "partial_ml_ptr")
-    assert kernel.params == tuple((n, "u64") for n in names) and kernel.counter_shapes() == {}
+    specs = {s.name: s for s in kernel.buffer_specs()}
+    assert kernel.params == tuple((n, "u64") for n in names) and "counters" not in specs
     module = kernel.emit("sm_90")
     assert parse(module, kernel.entry) == kernel.kernel
     assert parse(module, kernel.combine_entry) == kernel.kernels[1]
-    assert kernel.workspace_shapes() == {
-        "partial_o": (2, 32, 16, 128), "partial_ml": (2, 32, 16, 2)}
+    assert {n: (s.shape, s.dtype) for n, s in specs.items() if s.role == "workspace"} == {
+        "partial_o": ((2, 32, 16, 128), "float32"), "partial_ml": ((2, 32, 16, 2), "float32")}
+    assert all(np.isnan(specs[n].fill) for n in ("partial_o", "partial_ml", "out"))
+    assert specs["seq_len"].shape == (2,) and specs["seq_len"].role == "input"
+    assert [launch.args for launch in kernel.launches()] == [
+        ("q", "k", "v", "seq_len", "partial_o", "partial_ml"), ("partial_o", "partial_ml", "out")]
     assert "ld.global.nc.v4.f32" in module and module.count("bar.sync") == 1
     assert ".maxntid 128, 1, 1" in module and "atom" not in module
 
     one = SplitKVDecodeAttentionKernel(4096, 128, 32, 8, batch=2, num_warps=4, num_splits=16,
                                        merge="last-cta")
     assert one.params == tuple((n, "u64") for n in (*names, "counters_ptr", "out_ptr"))
-    assert one.counter_shapes() == {"counters": (2, 8)} and len(one.kernels) == 1
+    counters = [s for s in one.buffer_specs() if s.role == "counter"]
+    assert [(s.name, s.shape, s.fill) for s in counters] == [("counters", (2, 8), 0)]
+    assert len(one.kernels) == 1 and len(one.launches()) == 1
     module = one.emit("sm_90")
     assert parse(module, one.entry) == one.kernel
     assert "atom.global.add.u32" in module and "membar.gl" in module
@@ -130,11 +133,9 @@ def test_merging_in_the_last_cta_gives_the_same_answer(backend, case):
     """merge="last-cta" (one launch; the kernel leaves its counters at zero) against float64,
     on every fourth case. Counters reused across launches: the graph test below."""
     kernel = SplitKVDecodeAttentionKernel(**{**_init_args(_kernel(case)), "merge": "last-cta"})
-    q, k, v = make_inputs(kernel, np.random.default_rng(12))
     for lengths in _lengths(kernel):
-        out = runtime.run(kernel, q, k, v, lengths, backend=backend)
-        result = compare(out, reference_output(kernel, q, k, v, lengths), kernel.dtype)
-        assert result.passed, f"lengths={lengths}: {result}"
+        got = verify(kernel, backend, lengths, seed=12, states=False)
+        assert got.passed, f"lengths={lengths}: {got.comparison}"
 
 
 def _init_args(kernel) -> dict:

@@ -1,17 +1,22 @@
 """What the seed's two attention kernels share: the kernel object's interface (its constructor
-binds and checks its arguments through `explorer.schema`), the checks that span several
+binds and checks its arguments through `explorer.schema`; it produces a `Program`, its
+`Launch`es and its `BufferSpec`s, and decodes its results), the checks that span several
 arguments, and the PTX pieces both emit (pointer setup, the per-position online-softmax step,
 the warp sum). It writes PTX through the builder only; it launches nothing.
 """
 
 from __future__ import annotations
 
+import inspect
 import math
 from dataclasses import dataclass
 
+import numpy as np
+
 from .. import schema
 from ..arch import PTX_VERSION, TARGETS
-from ..ptx import Kernel, KernelBuilder, emit
+from ..dtypes import DTYPES
+from ..ptx import BufferSpec, Kernel, KernelBuilder, Launch, Program
 from ..ptx.ir import Address, Guard, Reg
 from ..schema import MAX_ELEMENTS_PER_KV_HEAD, MAX_HEAD_DIM, require_int
 from .online_softmax import NEG_INF, online_weights
@@ -23,16 +28,6 @@ def validate_target(target: str) -> str:
     if target not in TARGETS:
         raise ValueError(f"target={target!r} is not supported; accepted: {', '.join(TARGETS)}")
     return target
-
-
-@dataclass(frozen=True)
-class Launch:
-    """One kernel launch of a run: entry, grid, block and the arguments in parameter order."""
-
-    entry: str
-    grid: tuple[int, int, int]
-    block: tuple[int, int, int]
-    args: tuple
 
 
 @dataclass(frozen=True)
@@ -72,8 +67,13 @@ class AttentionShape:
         return -(-self.head_dim // 32)
 
 
+NAN = float("nan")
+
+
 class AttentionKernelBase:
-    """The interface every kernel object keeps: entry, params, grid, block, shared bytes, emit.
+    """The interface every kernel object keeps: entry, params, grid, block, shared bytes, and
+    what the runtime asks for: `program`, `buffer_specs`, `length_arguments`, `launches`,
+    `results` (and `emit`, the program's text).
 
     A subclass names its row of `explorer.schema.KERNEL_OPTIONS` (`name`); its constructor's
     signature is that row's, and `configure` sets what the options decide beyond the shape.
@@ -144,29 +144,64 @@ class AttentionKernelBase:
         """`target` if this kernel can be emitted for it; else ValueError saying why."""
         return validate_target(target)
 
+    def program(self, target: str = schema.TARGET.default) -> Program:
+        """The module of every entry, printed for `target`, with the entries' parameters."""
+        return Program.from_ir(self.kernels, self.check_target(target), PTX_VERSION)
+
     def emit(self, target: str = schema.TARGET.default) -> str:
-        return emit(self.kernels, target=self.check_target(target), version=PTX_VERSION)
+        return self.program(target).ptx
 
-    def buffer_shapes(self) -> dict[str, tuple[int, ...]]:
-        """Shapes of q, k, v and out (the seed's layouts: no batch dimension)."""
+    def buffer_specs(self) -> tuple[BufferSpec, ...]:
+        """q, k, v, out in the seed's layouts (no batch dimension), then the device-side
+        seq_len of an indirect kernel and the debug record of a debug kernel."""
         hd, kv = self.head_dim, (self.num_kv_heads, self.max_seq_len, self.head_dim)
-        return {"q": (self.num_heads, hd), "k": kv, "v": kv, "out": (self.num_heads, hd)}
-
-    def counter_shapes(self) -> dict[str, tuple[int, ...]]:
-        """u32 workspaces that must start at zero (none by default)."""
-        return {}
-
-    def workspace_shapes(self) -> dict[str, tuple[int, ...]]:
-        """f32 scratch buffers a run needs besides q, k, v and out."""
-        return {}
-
-    def launches(self, buffers: dict) -> list[Launch]:
-        """The launches of one run, given its buffers by name: q, k, v, out, seq_len (a uint32
-        scalar, or a device array of lengths for an indirect kernel), debug, and workspaces."""
-        args = tuple(buffers[n] for n in ("q", "k", "v", "out", "seq_len"))
+        specs = list(self.attention_specs((self.num_heads, hd), kv))
+        if self.indirect_seq_len:
+            specs.append(BufferSpec("seq_len", (self.batch,), "uint32", "input"))
         if self.debug:
-            args += (buffers["debug"],)
+            from .debug import POISON
+
+            specs.append(BufferSpec("debug", (self.debug_layout.words,), "uint32", "output",
+                                    fill=POISON))
+        return tuple(specs)
+
+    def attention_specs(self, heads: tuple[int, ...], cache: tuple[int, ...]) -> tuple:
+        """q [heads], k and v [cache] (inputs), out [heads] (poisoned), in the storage dtype."""
+        stored = DTYPES[self.dtype]  # outputs start as a quiet NaN: an unwritten one shows
+        dtype, poison = stored.numpy.name, stored.poison.item()
+        return (BufferSpec("q", heads, dtype, "input", storage=self.dtype),
+                BufferSpec("k", cache, dtype, "input", storage=self.dtype),
+                BufferSpec("v", cache, dtype, "input", storage=self.dtype),
+                BufferSpec("out", heads, dtype, "output", fill=poison, storage=self.dtype))
+
+    def length_arguments(self, lengths: tuple[int, ...]) -> dict[str, object]:
+        """`seq_len` for one run: the u32 array of per-sequence lengths (an indirect kernel's
+        device buffer), or the one length as a u32 scalar."""
+        if self.indirect_seq_len:
+            return {"seq_len": np.array(lengths, dtype=np.uint32)}
+        return {"seq_len": np.uint32(lengths[0])}
+
+    def launches(self) -> list[Launch]:
+        """The launches of one run; their arguments name `buffer_specs` and `seq_len`."""
+        args = ("q", "k", "v", "out", "seq_len") + (("debug",) if self.debug else ())
         return [Launch(self.entry, self.grid, self.block, args)]
+
+    def results(self, outputs: dict, lengths: tuple[int, ...], out_shape=None):
+        """The output (reshaped to `out_shape`, the caller's q layout), and for a debug kernel
+        `(output, WarpStates)` decoded from its record; `outputs` are the output buffers."""
+        out = outputs["out"] if out_shape is None else outputs["out"].reshape(out_shape)
+        if self.debug:
+            return out, self.debug_layout.decode(outputs["debug"], lengths[0])
+        return out
+
+    def debug_variant(self) -> AttentionKernelBase:
+        """This configuration with debug=True (it records each warp's state); ValueError
+        where the kernel has no debug variant."""
+        if self.debug:
+            return self
+        params = inspect.signature(type(self)).parameters
+        args = {k: v for k, v in self.config().items() if k in params}
+        return type(self)(**{**args, "debug": True})
 
     def build(self) -> Kernel:
         raise NotImplementedError

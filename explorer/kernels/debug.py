@@ -15,7 +15,7 @@ import numpy as np
 
 from ..ptx import KernelBuilder
 from ..ptx.ir import Address, Guard, Reg
-from ..states import WarpStates
+from ..verify.states import WarpStates
 
 DEBUG_MAX_POSITIONS = 4096  # scores are recorded for positions below this (and max_seq_len)
 POISON = 0xFFFFFFFF  # a NaN as f32; debug buffers are filled with it before a launch

@@ -15,10 +15,10 @@ entry's PTX is written phase by phase in `split_kv_build.py`, the combine's in
 from __future__ import annotations
 
 from ..arch import ARCHS, MAX_STATIC_SHARED
-from ..ptx import Kernel
+from ..ptx import BufferSpec, Kernel, Launch
 from .common import (
+    NAN,
     AttentionKernelBase,
-    Launch,
 )
 from .split_kv_build import build_split
 from .split_kv_combine import build_combine
@@ -184,25 +184,25 @@ class SplitKVDecodeAttentionKernel(AttentionKernelBase):
             names += ["counters_ptr", "out_ptr"]
         return tuple((n, "u64") for n in names)
 
-    def buffer_shapes(self) -> dict[str, tuple[int, ...]]:
+    def buffer_specs(self) -> tuple[BufferSpec, ...]:
+        """q/out `[batch, heads, head_dim]`, K/V `[batch, kv_heads, max_seq_len, head_dim]`,
+        the u32 lengths `[batch]`, the f32 workspaces (poisoned), and for merge="last-cta"
+        the u32 counters `[batch, kv_heads]` (zeros)."""
         b, h, kv, hd = self.batch, self.num_heads, self.num_kv_heads, self.head_dim
-        cache = (b, kv, self.max_seq_len, hd)
-        return {"q": (b, h, hd), "k": cache, "v": cache, "out": (b, h, hd)}
-
-    def workspace_shapes(self) -> dict[str, tuple[int, ...]]:
-        rows = (self.batch, self.num_heads, self.num_splits)
-        return {"partial_o": (*rows, self.head_dim), "partial_ml": (*rows, 2)}
-
-    def counter_shapes(self) -> dict[str, tuple[int, ...]]:
-        """u32 buffers that must start at zero (the kernel leaves them at zero)."""
-        return {"counters": (self.batch, self.num_kv_heads)} if self.merge == "last-cta" else {}
-
-    def launches(self, buffers: dict) -> list[Launch]:
-        split = tuple(buffers[n] for n in ("q", "k", "v", "seq_len", "partial_o", "partial_ml"))
+        rows = (b, h, self.num_splits)
+        specs = [*self.attention_specs((b, h, hd), (b, kv, self.max_seq_len, hd)),
+                 BufferSpec("seq_len", (b,), "uint32", "input"),
+                 BufferSpec("partial_o", (*rows, hd), "float32", "workspace", fill=NAN),
+                 BufferSpec("partial_ml", (*rows, 2), "float32", "workspace", fill=NAN)]
         if self.merge == "last-cta":
-            return [Launch(self.entry, self.grid, self.block,
-                           (*split, buffers["counters"], buffers["out"]))]
-        combine = (buffers["partial_o"], buffers["partial_ml"], buffers["out"])
+            specs.append(BufferSpec("counters", (b, kv), "uint32", "counter"))
+        return tuple(specs)
+
+    def launches(self) -> list[Launch]:
+        split = ("q", "k", "v", "seq_len", "partial_o", "partial_ml")
+        if self.merge == "last-cta":
+            return [Launch(self.entry, self.grid, self.block, (*split, "counters", "out"))]
+        combine = ("partial_o", "partial_ml", "out")
         return [
             Launch(self.entry, self.grid, self.block, split),
             Launch(self.combine_entry, self.combine_grid, self.combine_block, combine),

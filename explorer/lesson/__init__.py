@@ -1,14 +1,16 @@
 """What notebooks/warp_softmax.ipynb calls: every step of the warp-softmax lesson is a function
 of this package, so that the notebook holds no logic a test cannot reach.
 
-1. `softmax`: softmax and online softmax in NumPy, checked against `explorer.reference`.
+1. `softmax`: softmax and online softmax in NumPy, checked against `explorer.verify.reference`.
 2. `shuffle`: one warp's shuffle-down tree, run as real PTX (the kernels' own `warp_sum`) on
    the simulator or CUDA: the 32 lanes after each of the five steps.
 3. `warps`: the sequence split over warps and the cross-warp merge, recorded by the
    multi-warp debug kernel.
 4. `timings`: why multi-warp beats single-warp and split-KV beats both, in measured numbers.
 5. `exercises`: three exercises' checkers, each returning a `Verdict`.
-`figures` draws steps 1, 2 and 4. It adds no kernel to the project and changes none.
+`figures` draws steps 1, 2 and 4; it is imported when a figure is first asked for, so the
+lesson's runs work where plotly is not installed. It adds no kernel to the project and changes
+none.
 """
 
 from __future__ import annotations
@@ -24,7 +26,6 @@ from .exercises import (
     rescale_case,
     rescale_cases_table,
 )
-from .figures import online_softmax_figure, shuffle_tree_figure, timings_figure
 from .shuffle import (
     SHUFFLE_DELTAS,
     SHUFFLE_ROWS,
@@ -52,6 +53,16 @@ from .timings import (
     recorded_timings,
 )
 from .warps import DebugRun, debug_run
+
+FIGURES = ("online_softmax_figure", "shuffle_tree_figure", "timings_figure")
+
+
+def __getattr__(name: str):
+    if name in FIGURES:  # plotly only when a figure is drawn
+        from . import figures
+
+        return getattr(figures, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "BENCH_FILE",

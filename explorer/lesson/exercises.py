@@ -13,8 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..check import compare
-from ..states import WarpStates
+from ..verify import WarpStates, compare
 from .shuffle import shuffle_sources
 from .softmax import online_softmax, softmax
 
@@ -141,7 +140,7 @@ def check_broken_rescale(answer: Iterable[str] | None) -> Verdict:
             f"only {', '.join(sorted(caught))} catch it: without the rescale "
             "the result is wrong only when the running max rises after the first "
             "position. That is why the tests use strictly increasing scores "
-            "(explorer.check.make_inputs(kind='increasing')).",
+            "(explorer.verify.make_inputs(kind='increasing')).",
         )
     parts = []
     if caught - chosen:

@@ -3,7 +3,8 @@
 `ShuffleTreeKernel` is a tiny kernel written with `KernelBuilder` around the attention kernels'
 own `explorer.kernels.common.warp_sum` (not a copy of it): each lane loads one value, the tree
 runs, and every lane's value before the tree and after each of the five `shfl.sync.down` +
-`add.f32` steps is stored to global memory. `shuffle_tree` runs it on the simulator (or CUDA).
+`add.f32` steps is stored to global memory. `shuffle_tree` runs it through `explorer.runtime.launch`
+on the simulator (or CUDA), like any other program.
 `shuffle_tree_numpy` is the same tree from the ISA's rule, to compare with.
 """
 
@@ -13,14 +14,13 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from .. import sim
+from .. import runtime
 from ..kernels.common import PTX_VERSION, validate_target, warp_sum
-from ..ptx import Kernel, KernelBuilder, emit
+from ..ptx import Kernel, KernelBuilder, Launch, Program
 from ..ptx.ir import Address
 
 SHUFFLE_DELTAS = (16, 8, 4, 2, 1)
 SHUFFLE_ROWS = ("input", *(f"after shfl.down {d}" for d in SHUFFLE_DELTAS))
-BACKENDS = ("sim", "cuda")
 
 
 class _SumRecordingBuilder(KernelBuilder):
@@ -71,32 +71,31 @@ class ShuffleTreeKernel:
         b.op("ret")
         return b.build()
 
+    def program(self, target: str = "sm_80") -> Program:
+        """The module and its one entry (what the simulator parses and the driver JITs)."""
+        return Program.from_ir([self.build()], validate_target(target), PTX_VERSION)
+
     def emit(self, target: str = "sm_80") -> str:
-        """The PTX module (what the simulator parses and the driver would JIT)."""
-        return emit(self.build(), target=validate_target(target), version=PTX_VERSION)
+        return self.program(target).ptx
+
+    def launch(self, warps: int) -> Launch:
+        """One CTA of one warp per row of `in`."""
+        return Launch(self.entry, (warps, 1, 1), (32, 1, 1), ("in", "out"))
 
 
 def shuffle_tree(values: Iterable[float], backend: str = "sim") -> np.ndarray:
     """Run `ShuffleTreeKernel` on `values` (`[32]`, or `[warps, 32]` for several warps in one
     launch) and return float32 `[6, 32]` (`[warps, 6, 32]`): row 0 the input, row s every
     lane's value after the s-th `shfl.sync.down` + `add.f32`. Lane 0 ends with the sum."""
-    if backend not in BACKENDS:
-        raise ValueError(f"backend={backend!r}; accepted: {', '.join(BACKENDS)}")
     vals = np.ascontiguousarray(values, dtype=np.float32)
     if vals.ndim not in (1, 2) or vals.shape[-1] != 32 or vals.size == 0:
         raise ValueError(f"values has shape {vals.shape}; accepted: [32] or [warps, 32]")
     batch = vals.reshape(-1, 32)
     out = np.full((batch.shape[0], len(SHUFFLE_ROWS), 32), np.nan, dtype=np.float32)
-    kernel, grid, block = ShuffleTreeKernel(), (batch.shape[0], 1, 1), (32, 1, 1)
-    if backend == "sim":
-        sim.launch(kernel.emit(), kernel.entry, grid, block, [batch, out])
-    else:
-        from ..runtime import cuda
-
-        cp = cuda.cupy()
-        d_in, d_out = cp.asarray(batch), cp.asarray(out)
-        cuda.load_function(kernel, kernel.entry)(grid, block, (d_in, d_out))
-        out = cp.asnumpy(d_out)
+    kernel, be = ShuffleTreeKernel(), runtime.get_backend(backend)
+    got = runtime.launch(kernel.program(be.target), [kernel.launch(batch.shape[0])],
+                         {"in": batch, "out": out}, be)
+    out = got["out"]
     return out[0] if vals.ndim == 1 else out
 
 

@@ -1,6 +1,6 @@
 """Lesson step 1: softmax and online softmax in NumPy, one position at a time as a warp walks
-them, checked against `explorer.reference`. Float64 with `exp` (the kernels use `ex2` in f32);
-it runs no kernel.
+them, checked against `explorer.verify.reference`. Float64 with `exp` (the kernels use `ex2`
+in f32); it runs no kernel.
 """
 
 from __future__ import annotations
@@ -11,9 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import reference
-from ..check import Comparison, compare, make_inputs
 from ..kernels import IncrementalAttentionKernel
+from ..verify import Comparison, compare, make_inputs, reference
 
 
 def softmax_naive(scores: Iterable[float]) -> np.ndarray:
@@ -96,7 +95,7 @@ def lesson_inputs(
     kind: str = "increasing",
     seed: int = 0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(q, k, v) float32 in the kernels' layouts, from `explorer.check.make_inputs` (the tests'
+    """(q, k, v) float32 in the kernels' layouts, from `explorer.verify.make_inputs` (the tests'
     inputs): `kind="increasing"` makes every position raise the running max."""
     kernel = IncrementalAttentionKernel(seq_len, head_dim, num_heads, num_kv_heads)
     return make_inputs(kernel, np.random.default_rng(seed), kind)

@@ -1,6 +1,6 @@
 """Lesson step 3: the sequence split over warps and the cross-warp merge, as the multi-warp
 kernel's debug variant records them, next to the float64 reference's stages. It runs the
-kernel through `explorer.runtime.run`; the figures are `explorer.plots`'.
+kernel through `explorer.verify.verify`; the figures are `explorer.plots`'.
 """
 
 from __future__ import annotations
@@ -9,10 +9,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import reference, runtime
-from ..check import Comparison, compare, compare_states, make_inputs
+from .. import verify
 from ..kernels import MultiWarpIncrementalAttentionKernel
-from ..states import WarpStates
+from ..verify import Comparison, WarpStates
 
 
 @dataclass(frozen=True)
@@ -59,25 +58,21 @@ def debug_run(
     backend: str = "sim",
 ) -> DebugRun:
     """Run the multi-warp kernel's debug variant on `backend` and compare its output and its
-    record with `reference.attention` and `reference.warp_states`."""
+    record with `reference.attention` and `reference.warp_states` (`explorer.verify`)."""
     kernel = MultiWarpIncrementalAttentionKernel(
         max_seq_len, head_dim, num_heads, num_kv_heads, num_warps, debug=True
     )
-    q, k, v = make_inputs(kernel, np.random.default_rng(seed), kind)
-    out, states = runtime.run(kernel, q, k, v, seq_len, backend=backend)
-    want = reference.warp_states(
-        q, k, v, seq_len, num_warps, kernel.scale, kernel.debug_layout.score_slots
-    )
+    got = verify.verify(kernel, backend, seq_len, inputs=kind, seed=seed)
     return DebugRun(
         kernel,
-        q,
-        k,
-        v,
+        got.q,
+        got.k,
+        got.v,
         seq_len,
-        out,
-        states,
-        want,
-        compare(out, reference.attention(q, k, v, seq_len)),
-        compare_states(states, want),
+        got.out,
+        got.states,
+        got.reference_states,
+        got.comparison,
+        list(got.state_problems),
         backend,
     )

@@ -6,11 +6,16 @@ from .builder import KernelBuilder
 from .ir import Kernel
 from .parser import PtxParseError, parse
 from .printer import emit
+from .program import BufferSpec, Entry, Launch, Program
 
 __all__ = [
     "BarrierError",
+    "BufferSpec",
+    "Entry",
     "Kernel",
     "KernelBuilder",
+    "Launch",
+    "Program",
     "PtxParseError",
     "check_barriers",
     "emit",

@@ -1,10 +1,9 @@
-"""The simulator backend: the kernel's launches through `explorer.sim.launch`.
+"""The simulator backend: `explorer.sim.launch` behind the runtime's `Backend` interface.
 
-The kernel's PTX text is what runs (the same text the CUDA backend hands the driver). Outputs
-and workspaces are poisoned first (`plan.buffers`), so an element the kernel did not write
-shows; q, k and v are passed as read-only views, so a kernel that writes its inputs fails
-instead of corrupting them. CuPy inputs are copied to the host first (the simulator runs on host
-memory). Arguments were validated by `explorer.runtime.check_launch`.
+The PTX text is what runs (the same text the CUDA backend hands the driver). Buffers are
+NumPy arrays: CuPy arrays are copied to the host (the simulator runs on host memory), and
+read-only buffers are read-only views, so a kernel that writes its inputs fails instead of
+corrupting them. Dynamic shared memory is not modelled yet: a launch asking for it is refused.
 """
 
 from __future__ import annotations
@@ -12,24 +11,46 @@ from __future__ import annotations
 import numpy as np
 
 from .. import sim
-from . import plan
+from ..ptx.program import Launch, Program
+from .checks import is_device_array
 
 
-def _read_only(a) -> np.ndarray:
-    view = np.ascontiguousarray(a.get() if plan.is_device_array(a) else a).view()
-    view.flags.writeable = False
-    return view
+class SimBackend:
+    """`check_races` and `max_steps` are `explorer.sim.launch`'s options, for every launch."""
 
+    name = "sim"
+    # The kernels' default target: the simulator reads no .target line, and sm_80 admits
+    # the tensor-core path.
+    target = "sm_80"
 
-def _scalar(arg):
-    return int(arg) if isinstance(arg, np.integer) else arg
+    def __init__(self, check_races: bool = False, max_steps: int | None = None) -> None:
+        self.options = {"check_races": check_races, "max_steps": max_steps}
 
+    def load(self, program: Program) -> Program:
+        return program  # `sim.launch` parses and decodes once per (text, entry)
 
-def run(kernel, q, k, v, lengths: tuple[int, ...]):
-    """One simulated run; returns what `explorer.runtime.run` returns."""
-    inputs = [_read_only(a) for a in (q, k, v)]
-    bufs = plan.buffers(kernel, np, *inputs, lengths)
-    ptx = kernel.emit()
-    for launch in kernel.launches(bufs):
-        sim.launch(ptx, launch.entry, launch.grid, launch.block, [_scalar(a) for a in launch.args])
-    return plan.results(kernel, bufs, lengths, np.asarray, np.shape(q))
+    def from_host(self, array, name: str, writable: bool = True) -> np.ndarray:
+        host = array.get() if is_device_array(array) else np.asarray(array)
+        if writable:
+            return np.array(host, order="C")  # a copy: the caller's array stays as it is
+        view = np.ascontiguousarray(host).view()
+        view.flags.writeable = False
+        return view
+
+    def alloc(self, shape: tuple[int, ...], dtype: str, fill: int | float) -> np.ndarray:
+        return np.full(shape, fill, dtype=dtype)
+
+    def launch(self, module: Program, launch: Launch, stream=None) -> None:
+        if launch.shared_bytes:
+            raise ValueError(f"shared_bytes={launch.shared_bytes}: the simulator models static "
+                             "shared memory only (accepted: 0; declare .shared in the PTX)")
+        if stream is not None:
+            raise ValueError("stream: the simulator has no streams (accepted: None)")
+        sim.launch(module.ptx, launch.entry, launch.grid, launch.block, list(launch.args),
+                   **self.options)
+
+    def to_host(self, buffer: np.ndarray) -> np.ndarray:
+        return np.array(buffer)
+
+    def synchronize(self) -> None:
+        """Launches run to completion when made."""

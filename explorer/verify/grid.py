@@ -1,18 +1,17 @@
-"""The validation grid of the core kernels and one function that checks a kernel over its
+"""The validation grid of the core kernels and one function that verifies a kernel over its
 edge-case sequence lengths on any backend. The GPU tests, `scripts/gpu_validate.py` and (with a
 down-sized grid) the simulator tests all use it, so they check the same cases the same way.
+Imported as `explorer.verify.grid` (it builds kernel objects; the rest of `verify` names none).
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 
-import numpy as np
-
-from .check import INPUT_KINDS, Comparison, compare, make_inputs, reference_output
-from .kernels import IncrementalAttentionKernel, MultiWarpIncrementalAttentionKernel
+from ..kernels import IncrementalAttentionKernel, MultiWarpIncrementalAttentionKernel
+from .inputs import INPUT_KINDS
+from .pipeline import Verdict, verify
 
 HEAD_DIMS = (32, 64, 80, 96, 128, 160, 256)
 WARPS = (1, 2, 4, 8, 16, 32)
@@ -41,27 +40,10 @@ def edge_seq_lens(kernel) -> list[int]:
     return sorted(n for n in lens if 0 <= n <= kernel.max_seq_len)
 
 
-@dataclass(frozen=True)
-class CaseResult:
-    kernel: object
-    seq_len: int
-    inputs: str
-    comparison: Comparison
-
-    def __str__(self) -> str:
-        return f"{self.kernel!r} seq_len={self.seq_len} inputs={self.inputs}: {self.comparison}"
-
-
-Runner = Callable[..., np.ndarray]  # runner(kernel, q, k, v, seq_len) -> out
-
-
-def check_kernel(kernel, runner: Runner, seq_lens=None, kinds=INPUT_KINDS, seed=0):
-    """Run `kernel` through `runner` on every seq_len and input kind; compare with float64."""
-    results = []
-    for kind in kinds:
-        q, k, v = make_inputs(kernel, np.random.default_rng(seed), kind)
-        for n in edge_seq_lens(kernel) if seq_lens is None else seq_lens:
-            ref = reference_output(kernel, q, k, v, n)
-            got = compare(runner(kernel, q, k, v, n), ref, kernel.dtype)
-            results.append(CaseResult(kernel, n, kind, got))
-    return results
+def check_kernel(kernel, backend: str = "sim", seq_lens=None, kinds=INPUT_KINDS,
+                 seed: int = 0) -> list[Verdict]:
+    """`verify` `kernel` on `backend` for every seq_len (default: `edge_seq_lens`) and input
+    kind; the outputs against float64 (warp states are `test_debug`'s)."""
+    lengths = edge_seq_lens(kernel) if seq_lens is None else seq_lens
+    return [verify(kernel, backend, n, inputs=kind, seed=seed, states=False)
+            for kind in kinds for n in lengths]

@@ -1,9 +1,8 @@
-"""Correctness checking shared by the tests, the CLI and the app: random inputs for a kernel
-(normal, or with strictly increasing scores so that a missing rescale shows), and the
-comparison against the float64 reference with the project's tolerances.
+"""How far a kernel's output and its recorded warp states are from the float64 reference,
+against the project's tolerances (`Comparison`, `compare`, `compare_states`).
 
 It neither runs kernels (see `explorer.runtime`) nor computes the reference (see
-`explorer.reference`).
+`explorer.verify.reference`).
 """
 
 from __future__ import annotations
@@ -12,61 +11,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import reference
-from .dtypes import to_float64, to_storage
+from ..dtypes import DTYPES, to_float64
 
 # Pass when the relative L2 error <= REL_L2 and max abs error <= ABS * max(1, max|ref|).
 # f32 kernels are held to f32 accuracy; f16/bf16 ones to their storage precision (the
 # reference then uses the same rounded inputs).
-TOLERANCES = {"f32": (1e-5, 1e-4), "f16": (1e-2, 1e-2), "bf16": (1e-2, 1e-2)}
-REL_L2_TOL, ABS_TOL = TOLERANCES["f32"]
-INPUT_KINDS = ("normal", "increasing")
-
-
-def make_inputs(kernel, rng: np.random.Generator, kind: str = "normal"):
-    """Random (q, k, v) in the kernel's layouts and storage dtype; never zeros.
-
-    `kind="increasing"`: every head's scaled scores grow strictly with the position (up to
-    about 30 at the last position), so each new position raises the running max and the
-    online softmax must rescale at every step.
-    """
-    if kind not in INPUT_KINDS:
-        raise ValueError(f"kind={kind!r}; accepted: {', '.join(INPUT_KINDS)}")
-    shapes = kernel.buffer_shapes()
-    batch = shapes["q"][0] if len(shapes["q"]) == 3 else None
-    parts = [_one_sequence(kernel, rng, kind) for _ in range(batch or 1)]
-    q, k, v = (np.stack(x) if batch else x[0] for x in zip(*parts, strict=True))
-    return tuple(to_storage(x, kernel.dtype) for x in (q, k, v))
-
-
-def _one_sequence(kernel, rng, kind):
-    heads, kv_heads, msl, hd = (
-        kernel.num_heads, kernel.num_kv_heads, kernel.max_seq_len, kernel.head_dim,
-    )
-    v = rng.standard_normal((kv_heads, msl, hd), dtype=np.float32)
-    if kind == "normal":
-        q = rng.standard_normal((heads, hd), dtype=np.float32)
-        k = rng.standard_normal((kv_heads, msl, hd), dtype=np.float32)
-        return q, k, v
-    q = (np.abs(rng.standard_normal((heads, hd))) + 0.1).astype(np.float32)
-    direction = np.abs(rng.standard_normal((kv_heads, 1, hd))) + 0.1
-    q_dot = (q.mean(axis=0) * direction[:, 0]).sum(axis=-1)[:, None, None]
-    step = 30.0 / (kernel.scale * q_dot * msl)
-    t = np.arange(1, msl + 1, dtype=np.float64)[None, :, None]
-    return q, (direction * t * step).astype(np.float32), v
-
-
-def reference_output(kernel, q, k, v, seq_len) -> np.ndarray:
-    """float64 reference from the stored (rounded) inputs, in q's layout; `seq_len` an int or
-    one per sequence."""
-    q64, k64, v64 = (to_float64(x, kernel.dtype) for x in (q, k, v))
-    if q64.ndim == 2:
-        return reference.attention(q64, k64, v64, int(np.ravel(seq_len)[0]), kernel.scale)
-    lengths = np.broadcast_to(seq_len, (q64.shape[0],))
-    return np.stack([
-        reference.attention(q64[b], k64[b], v64[b], int(n), kernel.scale)
-        for b, n in enumerate(lengths)
-    ])
+TOLERANCES = {name: d.tolerance for name, d in DTYPES.items()}  # explorer.dtypes: one table
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
 """`WarpStates`: what each warp of a decode-attention kernel held at the cross-warp merge, as
-NumPy arrays with named fields. The debug kernels write it, `explorer.reference.warp_states`
+NumPy arrays with named fields. The debug kernels write it, `explorer.verify.reference.warp_states`
 computes it, and `explorer.plots` draws it. Only data and derived quantities live here.
 """
 

@@ -16,6 +16,8 @@ Layouts: q ``[num_heads, head_dim]``, k and v ``[num_kv_heads, max_seq_len, head
 
 What it does not do: it is not fast, it does not model float32 rounding or the kernel's
 ``ex2``-based exponent (it computes in float64 with ``np.exp``), and it does not emit or run PTX.
+``reference_output`` is the one bridge to a kernel object: its stored (rounded) inputs, its
+layouts (batched or not) and its scale.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..dtypes import to_float64
 from .states import WarpStates
 
 
@@ -184,6 +187,18 @@ def attention(
     weights /= weights.sum(axis=1, keepdims=True)
     v_per_q = _kv_per_q_head(np.asarray(v, dtype=np.float64), shapes)[:, :seq_len, :]
     return np.einsum("ht,htd->hd", weights, v_per_q)
+
+
+def reference_output(kernel, q, k, v, seq_len) -> np.ndarray:
+    """float64 reference from a kernel's stored (rounded) inputs, in q's layout; `seq_len` an
+    int or one per sequence."""
+    q64, k64, v64 = (to_float64(x, kernel.dtype) for x in (q, k, v))
+    if q64.ndim == 2:
+        return attention(q64, k64, v64, int(np.ravel(seq_len)[0]), kernel.scale)
+    lengths = np.broadcast_to(seq_len, (q64.shape[0],))
+    return np.stack([
+        attention(q64[b], k64[b], v64[b], int(n), kernel.scale) for b, n in enumerate(lengths)
+    ])
 
 
 def scaled_scores(
