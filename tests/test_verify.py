@@ -59,8 +59,8 @@ def test_a_kernel_without_a_debug_variant_gets_a_note():
     kernel = SplitKVDecodeAttentionKernel(40, 32, 4, 2, batch=2, num_splits=2)
     got = verify(kernel, "sim", [40, 3])
     assert got.passed and got.seq_len == [40, 3] and got.states is None
-    assert got.notes == ("No warp states: debug=True: the split-kv kernel has no debug variant "
-                         "yet (accepted: False).",)
+    assert got.notes == ("No warp states: debug=True; accepted: False (the split-kv kernel has "
+                         "no debug variant yet).",)
 
 
 def test_given_inputs_and_unchecked_lengths():
