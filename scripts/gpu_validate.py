@@ -13,8 +13,9 @@ from pathlib import Path
 
 from explorer.bench import copy_bandwidth, time_kernel
 from explorer.kernels import IncrementalAttentionKernel, MultiWarpIncrementalAttentionKernel
+from explorer.kernels.grid import core_grid
 from explorer.runtime import cuda
-from explorer.verify.grid import check_kernel, core_grid
+from explorer.verify.grid import check_kernel
 
 
 def validate() -> dict:

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import pytest
 
-from explorer.verify.grid import check_kernel, core_grid
+from explorer.kernels.grid import core_grid
+from explorer.verify.grid import check_kernel
 
 HEAD_DIMS = (1, 32, 80, 128, 256)
 WARPS = (1, 3, 4, 32)

@@ -9,8 +9,9 @@ import pytest
 
 from explorer import runtime
 from explorer.kernels import IncrementalAttentionKernel, MultiWarpIncrementalAttentionKernel
+from explorer.kernels.grid import core_grid
 from explorer.verify import compare, make_inputs, reference, verify
-from explorer.verify.grid import check_kernel, core_grid
+from explorer.verify.grid import check_kernel
 
 pytestmark = pytest.mark.gpu
 

@@ -3,8 +3,9 @@ the comparison against the project's tolerances, the warp states stage by stage,
 call that runs them in order: `verify(kernel, backend, seq_len, ...) -> Verdict`.
 
 `inputs` (make_inputs), `reference` (float64, stage by stage), `states` (WarpStates),
-`compare` (Comparison, compare_states) and `pipeline` (verify, Verdict) know no kernel
-class; `explorer.verify.grid` (the core kernels' validation grid) is imported on its own.
+`compare` (Comparison, compare_states), `pipeline` (verify, Verdict) and `grid` (a kernel
+over its edge-case lengths) know no kernel class: the kernels import `states`, never the
+other way round (the core grid of kernel objects is `explorer.kernels.grid`).
 """
 
 from __future__ import annotations
