@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..arch import TARGETS
+from ..arch import TARGETS, newest_target
 from ..ptx.program import Launch, Program
 from .checks import check_arrays, check_kernel, check_lengths, is_device_array
 from .errors import BackendUnavailable
@@ -49,10 +49,10 @@ def device_target() -> str:
     """The newest supported PTX target the current GPU runs (PTX JITs forward to newer GPUs)."""
     cp = cupy()
     major, minor = divmod(int(cp.cuda.Device().compute_capability), 10)
-    usable = [t for t in TARGETS if not t.endswith("a") and int(t[3:]) <= major * 10 + minor]
-    if not usable:
+    target = newest_target((major, minor))
+    if target is None:
         raise BackendUnavailable(f"GPU compute capability {major}.{minor} is below {TARGETS[0]}")
-    return usable[-1]
+    return target
 
 
 @dataclass
