@@ -1,4 +1,4 @@
-"""The parts of scripts/sanitize.py that need no GPU: the case grid covers what the reliability checks ask
+"""The parts of scripts/sanitize.py that need no GPU: the case grid covers every case asked for
 (every kernel, indirect on and off, debug on and off, the seq_len edges, device lengths past
 max_seq_len), the grid runs and matches the reference (here on the simulator, at a small
 max_seq_len), the sanitizer's summary lines are read right, and the summary files are written.
