@@ -216,8 +216,9 @@ def cmd_snapshot(kernel, args) -> int:
     written, result = snapshot.write_for_kernel(
         kernel, args.target, seq_len, args.backend, args.out, args.against, args.diff
     )
-    print(f"{kernel!r} seq_len={seq_len}: {'PASS' if result.passed else 'FAIL'} on "
-          f"{result.backend or args.backend}")
+    where = f"not run: {result.not_run}" if result.not_run else (
+        f"{result.verdict} on {result.backend or args.backend}")
+    print(f"{kernel!r} seq_len={seq_len}: {where}")
     for path in written:
         print(path)
     return 0

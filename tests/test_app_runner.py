@@ -65,3 +65,16 @@ def test_progress_is_reported_in_order():
     runner.run(Config(backend="sim", max_seq_len=64, seq_len=10),
                progress=lambda step, fraction: steps.append(fraction))
     assert steps == sorted(steps) and steps[-1] == 1.0
+
+
+def test_a_configuration_that_cannot_be_built_is_not_run_not_failed():
+    result = runner.run(Config(head_dim=-4, backend="sim"), timing=False)
+    assert result.verdict == "not run" and result.not_run.startswith("head_dim=-4 is outside")
+    html = run_pane(result)
+    assert "not run" in html and "FAIL" not in html and "backend" not in html
+
+
+def test_cuda_chosen_without_a_gpu_is_not_run(monkeypatch):
+    monkeypatch.setattr(runtime, "gpu_probe", lambda: (False, "CuPy is not installed"))
+    result = runner.run(Config(max_seq_len=64, seq_len=64, backend="cuda"), timing=False)
+    assert result.verdict == "not run" and "CuPy is not installed" in result.not_run

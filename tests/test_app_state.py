@@ -89,11 +89,11 @@ def test_an_invalid_configuration_is_never_a_baseline():
 @pytest.mark.parametrize("change, words", [
     ({"head_dim": 300}, "head_dim=300 is outside the accepted range 1..256"),
     ({"head_dim": 0}, "head_dim=0"),
-    ({"num_warps": 33}, "num_warps=33"),
-    ({"num_heads": 0}, "num_heads"),
+    ({"num_warps": 33}, "warps/head=33 is outside the accepted range 1..32"),
+    ({"num_heads": 0}, "q heads=0 is outside the accepted range 1..65535"),
     ({"max_seq_len": 0}, "max_seq_len=0"),
 ])
-def test_invalid_combinations_are_reported_naming_the_parameter(change, words):
+def test_invalid_values_are_reported_naming_the_control(change, words):
     problems = ptx_problems(Config().replace(**change))
     assert problems and words in problems[0]
 
@@ -192,3 +192,24 @@ def test_the_ratio_returns_to_the_chosen_one_when_q_heads_allow_it_again():
     state.update(gqa_ratio=2)  # a new choice is remembered
     assert state.update(num_heads=7).config.gqa_ratio == 1
     assert state.update(num_heads=16).config.gqa_ratio == 2
+
+
+def test_split_kv_takes_its_own_warps_until_they_are_chosen_and_each_kernel_keeps_its_own():
+    state = AppState()
+    assert state.update(kernel="split-kv").config.num_warps == 16  # f32, one sequence
+    assert state.update(dtype="f16").config.num_warps == 8  # tensor cores
+    assert state.update(num_warps=4).config.num_warps == 4  # chosen: kept from now on
+    assert state.update(dtype="bf16").config.num_warps == 4
+    assert state.update(kernel="multi-warp").config.num_warps == 4
+    state.update(num_warps=8)
+    state.update(kernel="split-kv")
+    assert state.config.num_warps == 4 and state.update(kernel="multi-warp").config.num_warps == 8
+
+
+def test_controls_a_kernel_does_not_take_stand_for_what_applies_to_it():
+    from explorer.app.state import applicable_value
+
+    assert applicable_value(Config(kernel="single-warp"), "num_warps") == 1
+    assert applicable_value(Config(kernel="multi-warp", dtype="f16"), "dtype") == "f32"
+    assert applicable_value(Config(kernel="multi-warp", mma="on"), "mma") == "off"
+    assert applicable_value(Config(kernel="split-kv"), "indirect") is True

@@ -119,7 +119,7 @@ def test_export_writes_a_page(app, tmp_path, monkeypatch):
 @pytest.mark.parametrize("heads", [0, -3])
 def test_impossible_head_counts_are_messages_not_widget_errors(app, heads):
     app.controls.widgets["num_heads"].value = heads  # would fail the ratio dropdown's check
-    assert f"num_heads={heads} is outside the accepted range" in text(app.ptx_view)
+    assert f"q heads={heads} is outside the accepted range" in text(app.ptx_view)
     assert text(app.notes) == ""
 
 
@@ -156,3 +156,14 @@ def test_export_paths_are_the_repository_roots_not_the_notebooks_folder(tmp_path
     root = Path(__file__).resolve().parents[1]
     assert export_folder("snapshots/explorer") == root / "snapshots" / "explorer"
     assert export_folder(tmp_path / "x") == tmp_path / "x"
+
+
+def test_disabled_controls_show_the_value_that_applies(app):
+    app.change(kernel="split-kv", dtype="f16")
+    app.change(kernel="single-warp")
+    ws = app.controls.widgets
+    assert ws["dtype"].disabled and ws["dtype"].value == "f32"
+    assert ws["num_warps"].disabled and ws["num_warps"].value == 1
+    assert ws["mma"].value == "off"
+    app.change(kernel="split-kv")  # and back: split-kv's own values again
+    assert ws["dtype"].value == "f16" and not ws["dtype"].disabled

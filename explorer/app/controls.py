@@ -16,7 +16,7 @@ import ipywidgets as w
 from .. import schema
 from ..kernels import KERNELS
 from . import theme
-from .state import BACKEND_CHOICES, MAX_SEQ_LEN_CHOICES, Config, gqa_ratios
+from .state import BACKEND_CHOICES, MAX_SEQ_LEN_CHOICES, Config, applicable_value, gqa_ratios
 
 # the controls that set a kernel option (disabled where the kernel has no such option)
 KERNEL_CONTROLS = tuple(dict.fromkeys(o.control for o in schema.every_option() if o.control))
@@ -139,6 +139,10 @@ class Controls:
             for control in KERNEL_CONTROLS:
                 if control in ws:
                     ws[control].disabled = control not in enabled
+                    if control not in enabled:  # show what applies, not a stale value
+                        value = applicable_value(config, control)
+                        if value is not None and value != ws[control].value:
+                            ws[control].value = value
         finally:
             self._muted = False
 

@@ -95,9 +95,13 @@ def run_pane(result: RunResult) -> str:
     """The Run view: backend, verdict, error table, GPU timing, messages."""
     parts = [
         f'<div style="{theme.NOTE};color:{theme.INK};margin:2px 0 8px">'
-        f"backend {theme.badge(result.backend or '—', theme.INFO_BG, theme.INFO_FG)} "
+        f"backend {theme.badge(result.backend, theme.INFO_BG, theme.INFO_FG)} "
         f"{theme.esc(result.backend_reason)}</div>"
-    ]
+    ] if result.backend else []
+    if result.not_run:
+        parts.append(f'<div style="margin:4px 0 10px;font-size:15px">'
+                     f"{theme.badge('not run', theme.INFO_BG, theme.INFO_FG)} "
+                     f'<span style="{theme.NOTE}">{theme.esc(result.not_run)}</span></div>')
     if result.comparison is not None:
         parts.append(_verdict(result))
         parts.append(_error_table(result))
@@ -119,8 +123,8 @@ def run_pane(result: RunResult) -> str:
 
 
 def _verdict(result: RunResult) -> str:
-    ok = result.passed and not result.state_problems
-    label = "PASS" if ok else "FAIL"
+    label = result.verdict
+    ok = label == "PASS"
     colours = (theme.PASS_BG, theme.PASS_FG) if ok else (theme.FAIL_BG, theme.FAIL_FG)
     return (
         f'<div style="margin:4px 0 10px;font-size:15px">{theme.badge(label, *colours)} '

@@ -37,10 +37,18 @@ class RunResult:
     seconds: float = 0.0
     errors: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    not_run: str = ""  # why the configuration could not be built or run at all
 
     @property
     def passed(self) -> bool:
         return self.comparison is not None and self.comparison.passed and not self.errors
+
+    @property
+    def verdict(self) -> str:
+        """PASS, FAIL (it ran and is wrong, or broke while running) or "not run"."""
+        if self.not_run:
+            return "not run"
+        return "PASS" if self.passed and not self.state_problems else "FAIL"
 
 
 def resolve_backend(choice: str) -> tuple[str, str]:
@@ -57,8 +65,13 @@ def run(config: Config, progress: Progress | None = None, timing: bool = True) -
     problems = run_problems(config)
     if problems:
         result.errors.extend(problems)
+        result.not_run = problems[0]
         return result
     result.backend, result.backend_reason = resolve_backend(config.backend)
+    if result.backend == "cuda" and not runtime.gpu_probe()[0]:
+        result.not_run = result.backend_reason  # cuda was chosen on a machine without a GPU
+        result.errors.append(f"cuda: {result.backend_reason}")
+        return result
     kernel = build_kernel(config)
     verdict = verify.verify(kernel, result.backend, config.seq_len, seed=SEED,
                             on_error="record", progress=report)

@@ -89,6 +89,38 @@ def build_kernel(config: Config, debug: bool = False):
     return KERNELS[config.kernel](**args)
 
 
+def derived_value(config: Config, control: str) -> object:
+    """The value the kernel itself picks for `control` (its option's default, or what it
+    derives when the default is None); None when the kernel has no such option or cannot be
+    built."""
+    option = next((o for o in schema.KERNEL_OPTIONS.get(config.kernel, ())
+                   if o.control == control), None)
+    if option is None:
+        return None
+    if option.default is not None and not option.required:
+        return option.word(option.default)
+    args = {**kernel_args(config), option.name: None}
+    try:
+        return option.word(getattr(KERNELS[config.kernel](**args), option.name))
+    except ValueError:
+        return None
+
+
+def applicable_value(config: Config, control: str) -> object:
+    """What a control the kernel does not take stands for in that kernel (the seed kernels
+    store f32, use no tensor cores, and the single-warp kernel has one warp), as the
+    control's value; None where the kernel cannot be built."""
+    option = schema.control_option(control)
+    try:
+        kernel = build_kernel(config)
+    except ValueError:
+        return None
+    value = getattr(kernel, option.name, None)
+    if value is None and option.kind is bool:
+        value = False  # a kernel without the feature
+    return option.word(value)
+
+
 def gqa_ratios(num_heads: int) -> list[int]:
     """The possible GQA ratios (q heads per KV head): the divisors of num_heads."""
     if num_heads < 1:
@@ -96,9 +128,27 @@ def gqa_ratios(num_heads: int) -> list[int]:
     return [r for r in range(1, num_heads + 1) if num_heads % r == 0]
 
 
-def ptx_problems(config: Config) -> list[str]:
-    """What makes the configuration's PTX impossible, each naming the parameter and range."""
+def control_problems(config: Config) -> list[str]:
+    """Each control whose value its option refuses, named as the control is labelled
+    ("q heads=0 is outside the accepted range 1..65535")."""
+    fields = {f.name for f in dataclasses.fields(Config)}
     problems = []
+    for option in schema.KERNEL_OPTIONS.get(config.kernel, schema.SHAPE):
+        if option.control in fields:
+            try:
+                option.check(option.value_of(getattr(config, option.control)),
+                             called=option.title)
+            except ValueError as err:
+                problems.append(str(err))
+    return problems
+
+
+def ptx_problems(config: Config) -> list[str]:
+    """What makes the configuration's PTX impossible, each naming the control (or parameter)
+    and its accepted range."""
+    problems = control_problems(config)
+    if problems:
+        return problems
     if config.num_heads >= 1 and (config.gqa_ratio < 1 or config.num_heads % config.gqa_ratio):
         ratios = ", ".join(map(str, gqa_ratios(config.num_heads)))
         problems.append(
@@ -246,6 +296,10 @@ class AppState:
     pinned: Config | None = None
     baseline_mode: str = "previous"
     chosen_ratio: int | None = None  # the GQA ratio last chosen; q-head changes return to it
+    chosen_warps: dict[str, int] = field(default_factory=dict)  # per kernel, warps chosen
+
+    def __post_init__(self) -> None:
+        self.chosen_warps.setdefault(self.config.kernel, self.config.num_warps)
 
     def update(self, **changes) -> Update:
         unknown = set(changes) - {f.name for f in dataclasses.fields(Config)}
@@ -261,11 +315,21 @@ class AppState:
             if isinstance(heads, int) and chosen in gqa_ratios(heads):
                 changes["gqa_ratio"] = chosen
         new, notes = normalize(old.replace(**changes))
+        new = self._warps_for(new, changes)
         views = changed_views(old, new)
         if "ptx" in views and not ptx_problems(old):
             self.previous = old
         self.config = new
         return Update(new, views, tuple(notes))
+
+    def _warps_for(self, config: Config, changes: dict) -> Config:
+        """The warps a kernel gets: those chosen for it, else its own default (split-kv's is
+        measured per path and dtype, not the multi-warp control's 4)."""
+        if "num_warps" in changes:
+            self.chosen_warps[config.kernel] = config.num_warps
+            return config
+        warps = self.chosen_warps.get(config.kernel) or derived_value(config, "num_warps")
+        return config if warps is None else config.replace(num_warps=warps)
 
     def pin(self) -> Update:
         """Pin the current configuration as the diff baseline (and switch to it)."""

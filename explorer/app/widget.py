@@ -268,9 +268,12 @@ class Explorer(w.VBox):
         self._safe(self.run_view, "Run", lambda: render.run_pane(result))
         self.warps.update(result)
         self.progress.layout.visibility = "hidden"
-        verdict = "PASS" if result.passed and not result.state_problems else "FAIL"
-        self._set_run_status(f"{verdict} on {result.backend or backend} (backend: "
-                             f"{config.backend}) in {result.seconds:.2f} s · {describe(config)}")
+        if result.not_run:
+            self._set_run_status(f"not run: {result.not_run}")
+        else:
+            self._set_run_status(f"{result.verdict} on {result.backend or backend} (backend: "
+                                 f"{config.backend}) in {result.seconds:.2f} s · "
+                                 f"{describe(config)}")
 
     def _progress(self, step: str, fraction: float) -> None:
         self.progress.value = int(fraction * 100)

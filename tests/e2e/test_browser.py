@@ -236,6 +236,9 @@ def test_explorer_in_jupyterlab(jupyter_lab, page, tmp_path):
     _set_int_text(page, "head-dim", 300)  # out of range: an inline message, no traceback
     expect(ptx).to_contain_text("head_dim=300 is outside the accepted range 1..256",
                                 timeout=TIMEOUT_MS)
+    status = page.locator(".explorer-run-status")  # a configuration that cannot run: not FAIL
+    expect(status).to_contain_text("not run: head_dim=300 is outside", timeout=TIMEOUT_MS)
+    expect(status).not_to_contain_text("FAIL")
     expect(page.locator(".jp-OutputArea-output[data-mime-type="
                         "'application/vnd.jupyter.stderr']")).to_have_count(0)
     print("browser round trip of head_dim 128 -> 64, from Enter to the new PTX shown: "
