@@ -328,3 +328,16 @@ def test_notebook_runs_with_the_reference_answers(monkeypatch):
     assert "PASS: after 3 step(s) lane 0 holds" in text
     assert "recorded states: match the float64 reference" in text
     assert "FAIL" in text  # the planted bug of section 1 fails its comparison, as it should
+
+
+def test_exercise_one_is_not_readable_off_the_table_it_is_computed_from():
+    run = lesson.debug_run(seq_len=203, num_warps=4, backend="sim")  # the notebook's run
+    table = run.warp_table(head=0)
+    assert f"{run.states.factor[0, 2]:.3f}" not in table and "factor" not in table
+    assert f"{run.states.m[0, 2]:.4f}" in table and f"M = {run.states.M[0]:.4f}" in table
+    assert "factor" in run.warp_table(head=0, merge=True)
+
+
+def test_the_rescale_cases_table_says_what_its_numbers_are():
+    header = lesson.rescale_cases_table().splitlines()[0]
+    assert "scores" in header and "input case" in header

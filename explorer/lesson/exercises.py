@@ -102,8 +102,9 @@ def rescale_case(name: str, n: int = 32, seed: int = 0) -> tuple[np.ndarray, np.
 
 
 def rescale_cases_table(shown: int = 8) -> str:
-    """Each case's first `shown` scores, one line per case, to read before answering."""
-    lines = []
+    """Each case's first `shown` scores, one line per case, under a header saying so."""
+    lines = [f"{'input case':13s} the first {shown} scaled scores s_0, s_1, ... it feeds the "
+             "online softmax"]
     for name in RESCALE_CASES:
         scores = rescale_case(name)[0]
         more = " ..." if scores.size > shown else ""

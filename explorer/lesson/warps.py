@@ -32,16 +32,20 @@ class DebugRun:
     state_problems: list[str]
     backend: str
 
-    def warp_table(self, head: int = 0) -> str:
-        """Head `head`'s warps as text: chunk, m_w, l_w, merge factor, share of the mass."""
+    def warp_table(self, head: int = 0, merge: bool = False) -> str:
+        """Head `head`'s warps as text: the chunk each walked, its local max m_w and local sum
+        l_w (before the merge), and the head's M and L; with `merge`, also each warp's merge
+        factor exp(m_w - M) and its share of the softmax mass (the lesson's first exercise
+        asks for a factor, so the table it reads from leaves them out)."""
         s = self.states
-        lines = [f"{'warp':>4} {'chunk':>11} {'m_w':>9} {'l_w':>9} {'factor':>9} {'share':>7}"]
+        header = f"{'warp':>4} {'chunk':>11} {'m_w':>9} {'l_w':>9}"
+        lines = [header + (f" {'factor':>9} {'share':>7}" if merge else "")]
         for w in range(s.num_warps):
             chunk = f"[{s.chunk_start[head, w]}, {s.chunk_end[head, w]})"
-            lines.append(
-                f"{w:>4} {chunk:>11} {s.m[head, w]:9.4f} {s.l[head, w]:9.4f} "
-                f"{s.factor[head, w]:9.4f} {100 * s.share[head, w]:6.1f}%"
-            )
+            row = f"{w:>4} {chunk:>11} {s.m[head, w]:9.4f} {s.l[head, w]:9.4f}"
+            if merge:
+                row += f" {s.factor[head, w]:9.4f} {100 * s.share[head, w]:6.1f}%"
+            lines.append(row)
         lines.append(f"M = {s.M[head]:.4f}, L = {s.L[head]:.4f}")
         return "\n".join(lines)
 
