@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import runtime, schema, verify
+from . import run_ptx, runtime, schema, verify
 from .kernels import KERNELS
 from .ptx import ptxas
 from .runtime.errors import BackendUnavailable
@@ -64,6 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
             continue
         cmd = sub.add_parser(name, help=help_text)
         _add_kernel_options(cmd)
+        if name == "resources":
+            cmd.add_argument("file", nargs="?", help="any PTX file: assemble it instead of the "
+                             "kernel (every entry it has)")
         if name == "check":
             cmd.add_argument("--seq-len", type=int, help="positions attended (default max)")
             cmd.add_argument("--backend", default="cuda", choices=runtime.BACKENDS,
@@ -72,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
                              help="random normal q/K/V, or scores that rise with the position "
                              "so every step rescales (default normal)")
             cmd.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
+    _add_file_commands(sub)
     snap = sub.add_parser("snapshot", help="write the explorer's design-review page and PNGs")
     _add_kernel_options(snap)
     snap.add_argument("--seq-len", type=int, help="positions attended (default max)")
@@ -83,6 +87,40 @@ def build_parser() -> argparse.ArgumentParser:
                       help="diff layout (default unified)")
     snap.add_argument("--out", required=True, help="directory to write index.html and PNGs to")
     return parser
+
+
+def _add_file_commands(sub) -> None:
+    """The commands for any PTX file, whoever wrote it (nvcc, Triton, another emitter)."""
+    run = sub.add_parser("run-ptx", help="run an entry of any PTX file on the simulator, the "
+                         "GPU or both, from arguments described in words")
+    run.add_argument("file", help="the PTX file")
+    run.add_argument("--entry", help="the .entry to launch (default: the module's only one)")
+    run.add_argument("--grid", default="1", help="CTAs, x[,y[,z]] (default 1)")
+    run.add_argument("--block", default="32", help="threads per CTA, x[,y[,z]] (default 32)")
+    run.add_argument("--shared", type=int, default=0,
+                     help="dynamic shared memory bytes (extern .shared; default 0)")
+    run.add_argument("--arg", action="append", default=[], metavar="WORD",
+                     help="one per parameter, in order: DTYPE:SHAPE:FILL for a pointer "
+                     "(f32:1024:randn, i32:32x8:arange, u8:64:zeros, f32:8:full=2.5), a .npy "
+                     "file, null, or a number for a scalar")
+    run.add_argument("--backend", default="sim", choices=("sim", "cuda", "both"),
+                     help="both: the same inputs on each, and their largest difference "
+                     "(default sim)")
+    run.add_argument("--seed", type=_seed, default=0, help="seed of the random fills (default 0)")
+    run.add_argument("--show", type=int, default=8, help="values printed per array (default 8)")
+    light = sub.add_parser("highlight", help="print any PTX file with the explorer's "
+                           "highlighting, for a terminal")
+    light.add_argument("file", help="the PTX file")
+    light.add_argument("--color", default="auto", choices=("auto", "always", "never"),
+                       help="auto: colours when printing to a terminal (default)")
+
+
+def read_ptx(path: str) -> str:
+    """The text of a PTX file; UsageError naming the file when it cannot be read as text."""
+    try:
+        return Path(path).read_text()
+    except (OSError, UnicodeDecodeError) as err:
+        raise UsageError(f"{path}: cannot read it as PTX text ({err})") from None
 
 
 def _seed(text: str) -> int:
@@ -157,14 +195,53 @@ def cmd_emit(kernel, args) -> int:
 
 
 def cmd_resources(kernel, args) -> int:
+    if args.file:  # any PTX: every entry it has
+        reports = ptxas.assemble(read_ptx(args.file), args.target)
+        for entry, report in reports.items():
+            print(f"{entry} ({args.file}) for {args.target}")
+            _print_report(report)
+        return 0
     report = ptxas.assemble(kernel.emit(args.target), args.target)[kernel.entry]
     print(f"{kernel!r} for {args.target}")
+    _print_report(report)
+    return 0
+
+
+def _print_report(report) -> None:
     print(f"  registers      {report.registers}")
     print(f"  spill bytes    {report.spill_bytes} "
           f"(stores {report.spill_store_bytes}, loads {report.spill_load_bytes})")
     print(f"  shared bytes   {report.shared_bytes}")
     print(f"  barriers       {report.barriers}")
     print(f"  stack frame    {report.stack_frame_bytes}")
+
+
+def cmd_run_ptx(args) -> int:
+    backends = ("sim", "cuda") if args.backend == "both" else (args.backend,)
+    runs = run_ptx.run_ptx(read_ptx(args.file), args.entry, run_ptx.parse_dims(args.grid, "grid"),
+                           run_ptx.parse_dims(args.block, "block"), args.arg, args.shared,
+                           backends, args.seed)
+    for run in runs:
+        print(f"{args.file} on {run.backend}:")
+        for name, array in run.arrays.items():
+            changed = "" if np.array_equal(array, run.inputs[name], equal_nan=True) else (
+                " (written)")
+            values = np.array2string(array.ravel()[:max(0, args.show)], precision=6,
+                                     separator=" ", max_line_width=10_000)
+            print(f"  {name} {array.dtype} {array.shape}{changed}: {values}"
+                  f"{' ...' if array.size > args.show else ''}")
+    if len(runs) == 2:
+        for name in runs[0].arrays:
+            worst = run_ptx.largest_difference(runs[0].arrays[name], runs[1].arrays[name])
+            print(f"  largest |sim - cuda| of {name}: {worst:.3e}")
+    return 0
+
+
+def cmd_highlight(args) -> int:
+    from .app.highlight import terminal_text  # Pygments only; not the widgets
+
+    color = args.color == "always" or (args.color == "auto" and sys.stdout.isatty())
+    sys.stdout.write(terminal_text(read_ptx(args.file)) if color else read_ptx(args.file))
     return 0
 
 
@@ -234,6 +311,7 @@ def cmd_bench(args) -> int:
     return 0 if result["rows"] else 1
 
 
+FILE_COMMANDS = {"bench": cmd_bench, "run-ptx": cmd_run_ptx, "highlight": cmd_highlight}
 COMMANDS = {"emit": cmd_emit, "check": cmd_check, "resources": cmd_resources,
             "snapshot": cmd_snapshot}
 
@@ -241,8 +319,8 @@ COMMANDS = {"emit": cmd_emit, "check": cmd_check, "resources": cmd_resources,
 def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
-        if args.command == "bench":
-            return cmd_bench(args)
+        if args.command in FILE_COMMANDS:
+            return FILE_COMMANDS[args.command](args)
         kernel = make_kernel(args)
         return COMMANDS[args.command](kernel, args)
     except (UsageError, ValueError) as err:

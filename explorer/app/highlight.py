@@ -291,6 +291,15 @@ def phase_legend(ptx: str) -> str:
     return f'<div style="margin:4px 0 8px">{chips}</div>' if chips else ""
 
 
+def terminal_text(ptx: str) -> str:
+    """`ptx` with ANSI colours for a terminal (`explorer highlight FILE`): the same lexer as
+    the app's panes."""
+    from pygments import highlight
+    from pygments.formatters import TerminalFormatter
+
+    return highlight(ptx, FixedPtxLexer(), TerminalFormatter())
+
+
 def render_ptx(ptx: str, first: int = 1, last: int | None = None) -> str:
     """The highlighted PTX (lines `first..last`, 1-based, inclusive) in a scrolling box."""
     lines = highlight_lines(ptx)

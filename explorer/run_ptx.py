@@ -1,0 +1,165 @@
+"""Run PTX that nobody here wrote: arguments described in words, made from the entry's own
+parameter list, launched through `explorer.runtime` on the simulator, the GPU or both.
+
+An argument is one word per parameter, in order:
+
+- `DTYPE:SHAPE:FILL` for a pointer (`.u64`/`.b64`): a NumPy array of that dtype and shape,
+  filled so: `f32:1024:randn`, `i32:32x8:arange`, `f16:256:zeros`, `u8:64:ones`,
+  `f32:10:full=2.5`;
+- `file.npy` for a pointer: the array in the file;
+- `null` for a pointer: a 0 pointer (the scratch pointers Triton appends);
+- a number (`512`, `2.5`, `-1`, `0x10`) for a scalar, checked against its type by the backend.
+
+It draws nothing and knows no kernel class; `explorer.cli`'s `run-ptx` command prints what it
+returns.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import runtime
+from .ptx import Launch, Program
+from .ptx.program import POINTER_TYPES
+
+DTYPES = {"f16": "float16", "f32": "float32", "f64": "float64", "i8": "int8", "i16": "int16",
+          "i32": "int32", "i64": "int64", "u8": "uint8", "u16": "uint16", "u32": "uint32",
+          "u64": "uint64"}
+FILLS = ("randn", "rand", "randint", "arange", "zeros", "ones", "full=VALUE")
+MAX_ELEMENTS = 1 << 26  # 64 Mi elements per argument: a typo must not exhaust the host
+ARRAY_WORD = re.compile(r"^(?P<dtype>[a-z0-9]+):(?P<shape>[0-9x]+):(?P<fill>[a-z]+(=.+)?)$")
+
+
+@dataclass(frozen=True)
+class PtxRun:
+    """One backend's run: every array argument after it (name -> array), and the inputs."""
+
+    backend: str
+    arrays: dict[str, np.ndarray]
+    inputs: dict[str, np.ndarray]
+
+
+def parse_dims(text: str, what: str) -> tuple[int, int, int]:
+    """`"4"`, `"4,2"` or `"4,2,1"` (x, y, z; `x` also separates) -> three positive ints."""
+    parts = [p for p in re.split(r"[,x]", str(text).strip()) if p]
+    try:
+        dims = [int(p) for p in parts]
+    except ValueError:
+        dims = []
+    if not 1 <= len(dims) <= 3 or any(d < 1 for d in dims):
+        raise ValueError(f"--{what} {text!r}: expected 1 to 3 positive integers, e.g. 128 or "
+                         "32,4,1")
+    return tuple(dims + [1] * (3 - len(dims)))
+
+
+def make_argument(word: str, name: str, ptx_type: str, rng: np.random.Generator):
+    """The value of one parameter from its word (see the module's table); ValueError naming
+    the parameter and what it accepts."""
+    pointer = ptx_type in POINTER_TYPES
+    if word == "null":
+        if not pointer:
+            raise ValueError(f"parameter {name} (.{ptx_type}): null is for pointers only")
+        return 0
+    if word.endswith(".npy"):
+        try:
+            return np.ascontiguousarray(np.load(Path(word), allow_pickle=False))
+        except (OSError, ValueError) as err:
+            raise ValueError(f"parameter {name}: cannot read {word}: {err}") from None
+    match = ARRAY_WORD.match(word)
+    if match:
+        return _array(match, name, rng)
+    try:
+        number = float(word) if any(c in word for c in ".eEn") else int(word, 0)
+    except ValueError:
+        raise ValueError(
+            f"parameter {name} (.{ptx_type}): {word!r} is not an argument word; accepted: "
+            f"DTYPE:SHAPE:FILL (dtypes {', '.join(DTYPES)}; fills {', '.join(FILLS)}), a "
+            ".npy file, null, or a number") from None
+    if pointer and isinstance(number, int) and number != 0:
+        raise ValueError(f"parameter {name} is a pointer (.{ptx_type}): pass an array word "
+                         "such as f32:1024:randn, a .npy file or null, not a number")
+    return number
+
+
+def _array(match: re.Match, name: str, rng: np.random.Generator) -> np.ndarray:
+    dtype, fill = match["dtype"], match["fill"]
+    if dtype not in DTYPES:
+        raise ValueError(f"parameter {name}: dtype {dtype!r}; accepted: {', '.join(DTYPES)}")
+    shape = tuple(int(d) for d in match["shape"].split("x") if d)
+    if not shape or any(d < 1 for d in shape) or math.prod(shape) > MAX_ELEMENTS:
+        raise ValueError(f"parameter {name}: shape {match['shape']!r}; accepted: positive "
+                         f"sizes joined by x, at most {MAX_ELEMENTS} elements")
+    np_dtype = np.dtype(DTYPES[dtype])
+    kind, _, value = fill.partition("=")
+    if kind == "randn":
+        data = rng.standard_normal(shape)
+    elif kind == "rand":
+        data = rng.random(shape)
+    elif kind == "randint":
+        data = rng.integers(-100 if np_dtype.kind != "u" else 0, 100, shape)
+    elif kind == "arange":
+        data = np.arange(math.prod(shape)).reshape(shape)
+    elif kind in ("zeros", "ones"):
+        data = np.zeros(shape) if kind == "zeros" else np.ones(shape)
+    elif kind == "full" and value:
+        try:
+            data = np.full(shape, float(value))
+        except ValueError:
+            raise ValueError(f"parameter {name}: full={value!r} is not a number") from None
+    else:
+        raise ValueError(f"parameter {name}: fill {fill!r}; accepted: {', '.join(FILLS)}")
+    return np.ascontiguousarray(data.astype(np_dtype))
+
+
+def prepare(ptx: str, entry: str | None, words: list[str], seed: int = 0):
+    """(program, the entry's name, its launch arguments, the buffers by name) for `words`,
+    one per parameter of `entry` (default: the module's only entry)."""
+    program = Program.from_ptx(ptx)
+    if entry is None:
+        if len(program.entries) != 1:
+            names = ", ".join(e.name for e in program.entries) or "none"
+            raise ValueError(f"the module has {len(program.entries)} entries ({names}): "
+                             "name one with --entry")
+        entry = program.entries[0].name
+    params = program.entry(entry).params
+    if len(words) != len(params):
+        listed = ", ".join(f"{n} (.{t})" for n, t in params)
+        raise ValueError(f"{entry} takes {len(params)} arguments ({listed}); got "
+                         f"{len(words)} --arg")
+    rng = np.random.default_rng(seed)
+    args, buffers = [], {}
+    for (name, ptx_type), word in zip(params, words, strict=True):
+        value = make_argument(word, name, ptx_type, rng)
+        if isinstance(value, np.ndarray):
+            buffers[name] = value
+            args.append(name)
+        else:
+            args.append(value)
+    return program, entry, tuple(args), buffers
+
+
+def run_ptx(ptx: str, entry: str | None, grid, block, words: list[str], shared_bytes: int = 0,
+            backends: tuple[str, ...] = ("sim",), seed: int = 0) -> list[PtxRun]:
+    """Run the entry once on each backend, from the same inputs; one `PtxRun` per backend."""
+    if not isinstance(shared_bytes, int) or shared_bytes < 0:
+        raise ValueError(f"--shared {shared_bytes!r}: dynamic shared bytes, an integer >= 0")
+    program, entry, args, buffers = prepare(ptx, entry, words, seed)
+    launch = Launch(entry, grid, block, args, shared_bytes)
+    runs = []
+    for backend in backends:
+        arrays = runtime.launch(program, [launch], buffers, backend=backend)
+        runs.append(PtxRun(backend, arrays, buffers))
+    return runs
+
+
+def largest_difference(a: np.ndarray, b: np.ndarray) -> float:
+    """The largest |a - b| over the elements (NaN where only one side is NaN counts as inf)."""
+    x, y = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    both_nan = np.isnan(x) & np.isnan(y)
+    diff = np.where(both_nan, 0.0, np.abs(x - y))
+    return float(np.nan_to_num(diff, nan=np.inf).max()) if diff.size else 0.0
