@@ -29,6 +29,7 @@ REG_ALLOC_UNIT = 256  # registers, allocated per warp
 WARP_ALLOC_GRANULARITY = 4  # warps, for the register limit
 SHARED_ALLOC_UNIT = 128  # bytes
 MMA_F16_SINCE = (8, 0)  # mma.sync.m16n8k16 with f16/bf16 operands
+PDL_SINCE = (9, 0)  # griddepcontrol: programmatic dependent launch
 NO_LIMIT = 1 << 30  # a resource the kernel does not use limits nothing
 LIMITERS = ("registers", "shared memory", "warp slots", "CTA slots")
 
@@ -56,6 +57,11 @@ class Arch:
     def mma_f16(self) -> bool:
         """Whether `mma.sync.m16n8k16` takes f16/bf16 operands here (the tensor-core path)."""
         return self.capability >= MMA_F16_SINCE
+
+    @property
+    def pdl(self) -> bool:
+        """Whether `griddepcontrol` (programmatic dependent launch) exists here."""
+        return self.capability >= PDL_SINCE
 
     @property
     def arch_specific(self) -> bool:

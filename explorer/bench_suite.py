@@ -44,6 +44,8 @@ def plan(sm_count: int, quick: bool = False, sweeps: bool = True, only: str = ""
         for n in seqs:
             rows.append(("split-kv", lambda n=n, d=dtype: time_kernel(
                 _split(n, d, sm_count=sm_count), n)))
+            rows.append(("split-kv", lambda n=n, d=dtype: time_kernel(  # the combine overlaps
+                _split(n, d, sm_count=sm_count, pdl=True), n)))
             if dtype != "f32":  # the CUDA-core path, for comparison with the tensor cores
                 rows.append(("split-kv", lambda n=n, d=dtype: time_kernel(
                     _split(n, d, sm_count=sm_count, mma=False), n)))
@@ -59,6 +61,8 @@ def plan(sm_count: int, quick: bool = False, sweeps: bool = True, only: str = ""
         for dtype in ("f32", "f16"):
             rows.append(("split-kv", lambda b=batch, d=dtype: time_kernel(
                 _split(4096, d, batch=b, sm_count=sm_count), 4096)))
+            rows.append(("split-kv", lambda b=batch, d=dtype: time_kernel(
+                _split(4096, d, batch=b, sm_count=sm_count, pdl=True), 4096)))
             rows.append(("sdpa", lambda b=batch, d=dtype: time_sdpa(b, 32, 8, 128, 4096, d)))
             rows += _flashinfer_rows(batch, 4096, dtype)
     if sweeps and not quick:
@@ -129,7 +133,8 @@ def markdown(rows: list[dict], copy_gbps: float) -> str:
     for r in rows:
         c = r["config"]
         lines.append(
-            f"| {r['kernel']} | {_dtype(c)} | {c.get('batch', 1)} | {r['seq_len']} "
+            f"| {r['kernel']}{' +pdl' if c.get('pdl') else ''} | {_dtype(c)} "
+            f"| {c.get('batch', 1)} | {r['seq_len']} "
             f"| {c.get('num_warps', '')} | {c.get('unroll', '')} | {c.get('pipeline', '')} "
             f"| {c.get('mma', c.get('tensor_cores', ''))} "
             f"| {c.get('num_splits', '')} "

@@ -183,6 +183,9 @@ SPLIT_KV = (
     Option("merge", str, "where the splits merge", default="kernel",
            choices=("kernel", "last-cta"),
            note="a second kernel merges them, or the last CTA of each group"),
+    Option("pdl", bool, "programmatic dependent launch: the combine kernel is launched while "
+           "the split kernel runs and waits for it with griddepcontrol.wait (sm_90+)",
+           default=False),
 )
 KERNEL_OPTIONS = {
     "single-warp": (*SHAPE, SCALE, INDIRECT, DEBUG),

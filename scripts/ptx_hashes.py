@@ -75,6 +75,14 @@ def grid():
         yield "split-kv", kw, "sm_80"
 
 
+    for dtype, mma, batch in itertools.product(("f32", "f16", "bf16"), (None, False), (1, 4)):
+        if dtype == "f32" and mma is False:
+            continue
+        kw = dict(max_seq_len=4096, head_dim=128, num_heads=32, num_kv_heads=8, batch=batch,
+                  dtype=dtype, mma=mma, pdl=True)
+        yield "split-kv", kw, "sm_90"
+
+
 def key(name: str, kw: dict, target: str) -> str:
     return f"{name} {target} {json.dumps(kw, sort_keys=True)}"
 

@@ -10,10 +10,11 @@ from explorer import bench_suite
 
 def test_quick_plan_times_every_peer_next_to_our_kernels():
     labels = Counter(label for label, _ in bench_suite.plan(132, quick=True))
-    # 1K and 4K x f32/f16/bf16 (our split-kv; f16/bf16 also on CUDA cores) and SDPA for each;
+    # 1K and 4K x f32/f16/bf16 (our split-kv, with and without programmatic dependent launch;
+    # f16/bf16 also on CUDA cores) and SDPA for each;
     # FlashInfer on CUDA cores and tensor cores for f16/bf16, fp8 KV for f16;
     # batch 8 and 32 at 4K for f32 and f16.
-    assert labels["split-kv"] == 2 * 5 + 4
+    assert labels["split-kv"] == 2 * 3 * 2 + 2 * 2 + 4 * 2  # each also with pdl=True
     assert labels["sdpa"] == 2 * 3 + 4
     assert labels["flashinfer"] == 2 * (3 + 2) + 2 * 3
 

@@ -72,7 +72,11 @@ class SplitKVDecodeAttentionKernel(AttentionKernelBase):
                 f"head_dim={head_dim} must be a multiple of {elements_per_chunk(dtype)} for "
                 f"{dtype} (16-byte loads)"
             )
-        self.dtype, self.merge = dtype, values["merge"]
+        self.dtype, self.merge, self.pdl = dtype, values["merge"], values["pdl"]
+        if self.pdl and self.merge == "last-cta":
+            raise ValueError("pdl=True: programmatic dependent launch overlaps the combine "
+                             "kernel with the split kernel; merge='last-cta' has no combine "
+                             "kernel (accepted: merge='kernel' with pdl=True)")
         self.batch, self.sm_count = values["batch"], values["sm_count"]
         self.mma = _check_mma(values["mma"], dtype, self.group, head_dim)
         unroll, prefetch = values["unroll"], values["prefetch"]
@@ -205,7 +209,8 @@ class SplitKVDecodeAttentionKernel(AttentionKernelBase):
         combine = ("partial_o", "partial_ml", "out")
         return [
             Launch(self.entry, self.grid, self.block, split),
-            Launch(self.combine_entry, self.combine_grid, self.combine_block, combine),
+            Launch(self.combine_entry, self.combine_grid, self.combine_block, combine,
+                   programmatic=self.pdl),
         ]
 
     def check_target(self, target: str) -> str:
@@ -213,6 +218,9 @@ class SplitKVDecodeAttentionKernel(AttentionKernelBase):
             raise ValueError(f"target={target!r}: the tensor-core path (mma=True, "
                              f"mma.sync.m16n8k16 with {self.dtype}) needs sm_80 or newer; "
                              "pick a newer target or pass mma=False")
+        if self.pdl and target in ARCHS and not ARCHS[target].pdl:
+            raise ValueError(f"target={target!r}: pdl=True (griddepcontrol) needs sm_90 or "
+                             "newer; pick sm_90 or pass pdl=False")
         return super().check_target(target)
 
     def build(self) -> Kernel:

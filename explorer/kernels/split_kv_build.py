@@ -38,6 +38,8 @@ def build_split(k: SplitKV) -> Kernel:
     b = KernelBuilder(k.entry, max_threads=32 * k.num_warps)
     smem = b.shared("smem", "b8", k.shared_bytes, align=16)
     ptrs = load_pointers(b, k.params)
+    if k.pdl:  # the combine kernel may launch now; it waits for this grid to finish
+        b.op("griddepcontrol.launch_dependents")
     ids = load_ids(b, ptrs.seq_lens)
     if k.mma:
         lanes = mma.mma_lanes(b, k, ids)

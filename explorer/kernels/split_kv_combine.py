@@ -36,6 +36,8 @@ def build_combine(k: SplitKV) -> Kernel:
     head, seq, elem = b.special("ctaid.x"), b.special("ctaid.y"), b.special("tid.x")
     in_row = b.op("setp.lt.u32", elem, k.head_dim)
     row = b.op("mad.lo.u32", seq, k.num_heads, head)  # (sequence, q head)
+    if k.pdl:  # launched while the split kernel runs: its partials are complete after this
+        b.op("griddepcontrol.wait")
     merge_and_store(b, k, row, elem, in_row, po, pml, out, "ld.global.f32")
     b.op("ret")
     return b.build()

@@ -67,13 +67,17 @@ class Program:
 class Launch:
     """One launch: the entry, grid and block (3 ints each), dynamic shared-memory bytes, and
     the arguments in parameter order. A `str` argument names a buffer (or a scalar) of the
-    run's buffers; any other argument is a scalar passed as it is."""
+    run's buffers; any other argument is a scalar passed as it is. `programmatic`: the launch
+    may begin before the previous launch on its stream has finished (programmatic dependent
+    launch, sm_90+); its PTX must `griddepcontrol.wait` before it reads what that one wrote.
+    Backends that run launches one after another (the simulator) ignore it."""
 
     entry: str
     grid: tuple[int, int, int]
     block: tuple[int, int, int]
     args: tuple
     shared_bytes: int = 0
+    programmatic: bool = False
 
 
 @dataclass(frozen=True)

@@ -183,6 +183,9 @@ _ROWS = (
     _row("membar", [req("level", "cta gl sys")], 0,
          "memory barrier: this thread's earlier accesses are seen before its later ones",
          writes=False),
+    _row("griddepcontrol", [req("mode", "wait launch_dependents")], 0,
+         "programmatic dependent launch: wait for the grids this one depends on, or let the "
+         "grids that depend on this one launch", writes=False),
     _row("prefetch", [opt("space", "global local"), req("level", "L1 L2")], 1,
          "bring the line holding an address into a cache (a hint: no value, no fault)",
          writes=False),

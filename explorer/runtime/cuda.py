@@ -107,6 +107,13 @@ class CudaBackend:
                                                                    strict=True))
         if launch.shared_bytes > STATIC_SHARED_LIMIT:
             function.max_dynamic_shared_size_bytes = launch.shared_bytes
+        if launch.programmatic:
+            from .cuda_launch_ex import launch_programmatic
+
+            ptr = (stream or self.cp.cuda.get_current_stream()).ptr
+            launch_programmatic(function, launch.grid, launch.block, launch.shared_bytes, args,
+                                ptr)
+            return
         function(tuple(launch.grid), tuple(launch.block), args, stream=stream,
                  shared_mem=launch.shared_bytes)
 

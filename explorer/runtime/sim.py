@@ -19,9 +19,9 @@ class SimBackend:
     """`check_races` and `max_steps` are `explorer.sim.launch`'s options, for every launch."""
 
     name = "sim"
-    # The kernels' default target: the simulator reads no .target line, and sm_80 admits
-    # the tensor-core path.
-    target = "sm_80"
+    # The simulator reads no .target line; sm_90 admits every path of every kernel (the
+    # tensor cores from sm_80, griddepcontrol from sm_90), as the H200 the GPU tests run on.
+    target = "sm_90"
 
     def __init__(self, check_races: bool = False, max_steps: int | None = None) -> None:
         self.options = {"check_races": check_races, "max_steps": max_steps}

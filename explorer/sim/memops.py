@@ -225,6 +225,10 @@ SEMANTICS = {
     "membar": Semantics(
         decode_membar, ".cta/.gl/.sys: nothing to do (memory is sequentially consistent)"
     ),
+    "griddepcontrol": Semantics(
+        decode_membar, ".wait/.launch_dependents: nothing to do (the simulator runs a run's "
+        "launches one after another, each to its end)"
+    ),
     "prefetch": Semantics(
         decode_prefetch,
         ".global.L1/.L2: the address is computed, nothing else (a hint, never a fault)",
