@@ -1,12 +1,13 @@
 """Semantics of the arithmetic, logic, compare, select and byte-permute (`prmt`) opcodes, one
-decoder per opcode.
+decoder per opcode, and the `float_fn` wrapper that gives float functions their modifiers.
 
 A decoder turns one `Instruction` into `run(machine, sel)` once, at load time; `run` reads the
 sources for the threads in `sel`, computes with NumPy in the instruction's type (f32 in float32,
-integers wrapping modulo 2^N) and writes the destination. Rounding: `.rn` (the default) only;
-`.rz/.rm/.rp` raise `Unsupported`. `.ftz` and `.sat` are modelled for floats, `.sat` for s32
-add/sub. Approximate instructions (`ex2`, `lg2`, `rcp`, `sqrt`, `div` `.approx`/`.full`) are
-computed correctly rounded in their type; docs/simulator.md gives the hardware's error bounds.
+integers wrapping modulo 2^N) and writes the destination. Rounding: `.rn` (the default) as
+IEEE arithmetic in the type; `.rz/.rm/.rp` for f32 add/sub/mul/fma and f64 add/sub, from the
+exact result rounded once (`rounding`). `.ftz` and `.sat` are modelled for floats, `.sat` for
+s32 add/sub; `div.approx`/`.full` are computed as `.rn` (docs/simulator.md gives the hardware's
+error bounds). The bit operations are in `bits`, `ex2`/`rsqrt`/`sin`... in `elementary`.
 """
 
 from __future__ import annotations
@@ -16,16 +17,8 @@ import numpy as np
 from ..ptx import spec
 from ..ptx.ir import Instruction
 from .operands import DecodeContext, Semantics, Unsupported, form, op_type, reader, writer
-from .values import (
-    DTYPES,
-    UNSIGNED,
-    bits_of,
-    flush_f32,
-    fma_f32,
-    is_float,
-    is_signed,
-    saturate,
-)
+from .rounding import fma_pair, round_pair, two_sum
+from .values import DTYPES, UNSIGNED, bits_of, flush_f32, is_float, is_signed, saturate
 
 M32 = np.uint64(0xFFFFFFFF)
 
@@ -44,14 +37,29 @@ def build(ins: Instruction, ctx: DecodeContext, src_types, dst_type: str, fn):
     return lambda m, sel: dst(m, sel, fn(a(m, sel), b(m, sel), c(m, sel)))
 
 
-MODELLED_ROUNDING = (None, "rn", "approx", "full")  # .approx/.full computed as .rn (see docs)
+DIRECTED = ("rz", "rm", "rp")
+EXACT = {  # opcode -> its exact result as an (s, err) pair, for the directed roundings
+    "add": two_sum,
+    "sub": lambda a, b: two_sum(a, np.negative(np.asarray(b, np.float64))),
+    "mul": lambda a, b: (np.multiply(a, b, dtype=np.float64), 0.0),  # exact for f32 only
+    "fma": fma_pair,
+}
 
 
 def float_fn(ins: Instruction, t: str, fn):
-    """fn with the instruction's `.ftz` and `.sat`; rejects rounding other than `.rn`."""
+    """fn with the instruction's rounding, `.ftz` and `.sat`. `.rn` is fn itself (`.approx` and
+    `.full` are computed as `.rn`); `.rz/.rm/.rp` round the exact result (`EXACT`) once."""
     f = form(ins)
-    if f.get("rounding") not in MODELLED_ROUNDING:
-        raise Unsupported(f"rounding .{f.get('rounding')} is not modelled (only .rn)")
+    rounding = f.get("rounding")
+    if rounding in DIRECTED:
+        exact = EXACT.get("fma" if ins.opcode == "mad" else ins.opcode)
+        if exact is None or (t == "f64" and ins.opcode != "add" and ins.opcode != "sub"):
+            raise Unsupported(f"rounding .{rounding} of {ins.opcode}.{t} is not modelled "
+                              "(.rz/.rm/.rp: f32 add/sub/mul/fma, f64 add/sub)")
+
+        def fn(*args):
+            return round_pair(*exact(*args), t, rounding)
+
     ftz, sat = bool(f.get("ftz")) and t == "f32", bool(f.get("sat"))
     if not (ftz or sat):
         return fn
@@ -62,6 +70,11 @@ def float_fn(ins: Instruction, t: str, fn):
         return saturate(np.asarray(r)) if sat else r
 
     return wrapped
+
+
+def fma_f32(a, b, c):
+    """Correctly rounded f32 `a*b + c`: one rounding of the exact value."""
+    return round_pair(*fma_pair(a, b, c), "f32")
 
 
 def _sat_s32(fn):
@@ -303,20 +316,9 @@ def decode_prmt(ins, ctx):
     return build(ins, ctx, ("b32", "b32", "b32"), "b32", permute_bytes)
 
 
-def _approx(fn32, fn64=None):
-    def decode(ins, ctx):
-        t = op_type(ins)
-        if t == "f32":
-            return build(ins, ctx, (t,), t, float_fn(ins, t, fn32))
-        if t == "f64" and fn64 is not None and form(ins).get("rounding") != "approx":
-            return build(ins, ctx, (t,), t, float_fn(ins, t, fn64))
-        raise Unsupported(f"{ins.name} is not modelled")
-
-    return decode
-
-
-def _recip(x):
-    return np.divide(x.dtype.type(1) if hasattr(x, "dtype") else 1.0, x)
+def decode_copysign(ins, ctx):
+    t = op_type(ins)
+    return build(ins, ctx, (t, t), t, lambda a, b: np.copysign(b, a))
 
 
 _INT = "integers (wrap modulo 2^N)"
@@ -338,6 +340,7 @@ SEMANTICS = {
     "max": Semantics(_min_max(np.fmax, np.maximum, np.maximum), _MIN_MAX),
     "neg": Semantics(_neg_abs(np.negative), "integers (wrap); floats"),
     "abs": Semantics(_neg_abs(np.abs), "integers (wrap); floats"),
+    "copysign": Semantics(decode_copysign, ".f32/.f64: b with the sign of a"),
     "and": Semantics(_bitwise(np.bitwise_and, np.logical_and), _BITWISE),
     "or": Semantics(_bitwise(np.bitwise_or, np.logical_or), _BITWISE),
     "xor": Semantics(_bitwise(np.bitwise_xor, np.logical_xor), _BITWISE),
@@ -354,8 +357,4 @@ SEMANTICS = {
         decode_prmt,
         ".b32 default mode (register or immediate selector, sign replication); no other modes",
     ),
-    "ex2": Semantics(_approx(np.exp2), ".approx.f32 as float32 exp2 (.ftz)"),
-    "lg2": Semantics(_approx(np.log2), ".approx.f32 as float32 log2 (.ftz)"),
-    "rcp": Semantics(_approx(_recip, _recip), ".rn/.approx.f32 and .rn.f64 as IEEE 1/x"),
-    "sqrt": Semantics(_approx(np.sqrt, np.sqrt), ".rn/.approx.f32 and .rn.f64 as IEEE sqrt"),
 }

@@ -11,8 +11,8 @@ pseudo-code computes the source lane:
 
 Checked, where the hardware leaves the result undefined: the executing thread must be in
 membermask; every non-exited lane named in membermask must execute this same instruction with
-the thread (converged); the source lane must be one of the threads executing it. The `d|p`
-predicate output form is not in the parser's subset.
+the thread (converged); the source lane must be one of the threads executing it. A `d|p`
+destination (an operand with `.value` and `.pred` registers) also writes pval to p.
 """
 
 from __future__ import annotations
@@ -25,6 +25,12 @@ from .operands import DecodeContext, Semantics, form, reader, writer
 
 def source_lanes(mode: str, lane, b, c):
     """The lane each thread reads (its own lane where the computed one is out of range)."""
+    j, pval = lanes_and_validity(mode, lane, b, c)
+    return np.where(pval, j, np.asarray(lane, dtype=np.int64))
+
+
+def lanes_and_validity(mode: str, lane, b, c):
+    """(j, pval): the computed source lane and whether it is in range."""
     lane = np.asarray(lane, dtype=np.int64)
     bval = np.asarray(b, dtype=np.int64) & 31
     cval = np.asarray(c, dtype=np.int64) & 31
@@ -43,7 +49,7 @@ def source_lanes(mode: str, lane, b, c):
     else:
         j = min_lane | (bval & ~segmask & 31)
         pval = j <= max_lane
-    return np.where(pval, j, lane)
+    return j, pval
 
 
 def warp_bits(m, sel, present: np.ndarray | None = None) -> np.ndarray:
@@ -56,12 +62,16 @@ def warp_bits(m, sel, present: np.ndarray | None = None) -> np.ndarray:
     return np.bitwise_or.reduceat(bits, m.warp_starts)
 
 
-def _check_converged(m, sel, ins: Instruction, member, j) -> None:
+def check_members(m, sel, ins: Instruction, member) -> np.ndarray:
+    """Raise unless each thread of `sel` is in its member mask and every non-exited lane named
+    there executes this instruction with it (`.sync` collectives: shfl, vote, match, redux);
+    return, per thread of `sel`, the lanes of its warp executing it (uint64 masks)."""
+    name = f"{ins.opcode}.sync"
     lane = m.lane[sel].astype(np.uint64)
     member = np.asarray(member, dtype=np.uint64)
     outside = ((member >> lane) & np.uint64(1)) == 0
     if outside.any():
-        raise m.fail("shfl.sync: the thread's lane is not in membermask", ins, sel, outside)
+        raise m.fail(f"{name}: the thread's lane is not in membermask", ins, sel, outside)
     warp = m.global_warp[sel]
     executing = warp_bits(m, sel)[warp]
     alive = warp_bits(m, sel, ~m.exited)[warp]
@@ -70,13 +80,18 @@ def _check_converged(m, sel, ins: Instruction, member, j) -> None:
         bad = missing != 0
         lanes = [k for k in range(32) if int(missing[bad][0]) >> k & 1]
         raise m.fail(
-            f"shfl.sync not converged: lane(s) {lanes} named in membermask "
+            f"{name} not converged: lane(s) {lanes} named in membermask "
             f"{int(np.broadcast_to(member, bad.shape)[bad][0]):#010x} are not executing this "
             "instruction with the thread",
             ins,
             sel,
             bad,
         )
+    return executing
+
+
+def _check_converged(m, sel, ins: Instruction, member, j) -> None:
+    executing = check_members(m, sel, ins, member)
     absent = ((executing >> j.astype(np.uint64)) & np.uint64(1)) == 0
     if absent.any():
         raise m.fail(
@@ -90,23 +105,29 @@ def _check_converged(m, sel, ins: Instruction, member, j) -> None:
 def decode_shfl(ins: Instruction, ctx: DecodeContext):
     mode = form(ins).get("mode")  # the table allows only shfl.sync.{up,down,bfly,idx}.b32
     d, a, b, c, member = ins.operands
-    write = writer(ins, d, "b32")
+    value_dst, pred_dst = (d.value, d.pred) if hasattr(d, "pred") else (d, None)  # `%r|%p`
+    write = writer(ins, value_dst, "b32")
+    write_p = writer(ins, pred_dst, "pred") if pred_dst is not None else None
     read_a = reader(ins, a, "b32", ctx)
     read_b, read_c = reader(ins, b, "b32", ctx), reader(ins, c, "b32", ctx)
     read_member = reader(ins, member, "b32", ctx)
     constant = isinstance(b, IntImm) and isinstance(c, IntImm)
-    # immediates are .b32 operands: only their low 32 bits count
-    table = source_lanes(mode, np.arange(32), b.value & 0xFFFFFFFF, c.value & 0xFFFFFFFF) \
-        if constant else None
+    if constant:  # immediates are .b32 operands: only their low 32 bits count
+        lanes, valid = lanes_and_validity(mode, np.arange(32), b.value & 0xFFFFFFFF,
+                                          c.value & 0xFFFFFFFF)
+        table = np.where(valid, lanes, np.arange(32))
     full_mask = isinstance(member, IntImm) and member.value & 0xFFFFFFFF == 0xFFFFFFFF
     key = object()  # this instruction's slot in the machine's cache
 
     def run(m, sel):
         values = read_a(m, sel)
         if constant:
-            j = table[m.lane[sel]]
+            j, pval = table[m.lane[sel]], valid[m.lane[sel]]
         else:
-            j = source_lanes(mode, m.lane[sel], read_b(m, sel), read_c(m, sel))
+            j, pval = lanes_and_validity(mode, m.lane[sel], read_b(m, sel), read_c(m, sel))
+            j = np.where(pval, j, m.lane[sel].astype(np.int64))
+        if write_p is not None:
+            write_p(m, sel, pval)
         if isinstance(sel, slice) and constant and full_mask and m.full_warps:
             src = m.cache.get(key)
             if src is None:  # the source thread of every thread, once per launch
@@ -124,6 +145,8 @@ def decode_shfl(ins: Instruction, ctx: DecodeContext):
 
 SEMANTICS = {
     "shfl": Semantics(
-        decode_shfl, ".sync.{up,down,bfly,idx}.b32 with clamp/segment mask; member mask checked"
+        decode_shfl,
+        ".sync.{up,down,bfly,idx}.b32 with clamp/segment mask, and the d|p in-range predicate; "
+        "member mask checked",
     ),
 }
