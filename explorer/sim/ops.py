@@ -17,7 +17,7 @@ import numpy as np
 from ..ptx import spec
 from ..ptx.ir import Instruction
 from .operands import DecodeContext, Semantics, Unsupported, form, op_type, reader, writer
-from .rounding import fma_pair, round_pair, two_sum
+from .rounding import round_pair, round_sum
 from .values import DTYPES, UNSIGNED, bits_of, flush_f32, is_float, is_signed, saturate
 
 M32 = np.uint64(0xFFFFFFFF)
@@ -38,27 +38,27 @@ def build(ins: Instruction, ctx: DecodeContext, src_types, dst_type: str, fn):
 
 
 DIRECTED = ("rz", "rm", "rp")
-EXACT = {  # opcode -> its exact result as an (s, err) pair, for the directed roundings
-    "add": two_sum,
-    "sub": lambda a, b: two_sum(a, np.negative(np.asarray(b, np.float64))),
-    "mul": lambda a, b: (np.multiply(a, b, dtype=np.float64), 0.0),  # exact for f32 only
-    "fma": fma_pair,
-}
+ROUNDED = {  # opcode -> (sources..., type, mode) -> the exact result rounded once in mode
+    "add": round_sum,
+    "sub": lambda a, b, t, mode: round_sum(a, np.negative(np.asarray(b, np.float64)), t, mode),
+    "mul": lambda a, b, t, mode: round_pair(np.multiply(a, b, dtype=np.float64), 0.0, t, mode),
+    "fma": lambda a, b, c, t, mode: round_sum(np.multiply(a, b, dtype=np.float64), c, t, mode),
+}  # exact for f32 sources; for f64 only the sums (TwoSum is exact in f64 too)
 
 
 def float_fn(ins: Instruction, t: str, fn):
     """fn with the instruction's rounding, `.ftz` and `.sat`. `.rn` is fn itself (`.approx` and
-    `.full` are computed as `.rn`); `.rz/.rm/.rp` round the exact result (`EXACT`) once."""
+    `.full` are computed as `.rn`); `.rz/.rm/.rp` round the exact result once (`ROUNDED`)."""
     f = form(ins)
     rounding = f.get("rounding")
     if rounding in DIRECTED:
-        exact = EXACT.get("fma" if ins.opcode == "mad" else ins.opcode)
-        if exact is None or (t == "f64" and ins.opcode != "add" and ins.opcode != "sub"):
+        rounded = ROUNDED.get("fma" if ins.opcode == "mad" else ins.opcode)
+        if rounded is None or (t == "f64" and ins.opcode not in ("add", "sub")):
             raise Unsupported(f"rounding .{rounding} of {ins.opcode}.{t} is not modelled "
                               "(.rz/.rm/.rp: f32 add/sub/mul/fma, f64 add/sub)")
 
         def fn(*args):
-            return round_pair(*exact(*args), t, rounding)
+            return rounded(*args, t, rounding)
 
     ftz, sat = bool(f.get("ftz")) and t == "f32", bool(f.get("sat"))
     if not (ftz or sat):
@@ -74,7 +74,7 @@ def float_fn(ins: Instruction, t: str, fn):
 
 def fma_f32(a, b, c):
     """Correctly rounded f32 `a*b + c`: one rounding of the exact value."""
-    return round_pair(*fma_pair(a, b, c), "f32")
+    return round_sum(np.multiply(a, b, dtype=np.float64), c, "f32")
 
 
 def _sat_s32(fn):

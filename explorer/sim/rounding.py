@@ -97,6 +97,14 @@ def _bf16(x: np.ndarray, mode: str) -> np.ndarray:
     return np.where(np.isnan(f), np.uint16(0x7FFF), out.astype(np.uint16))
 
 
-def fma_pair(a, b, c) -> tuple[np.ndarray, np.ndarray]:
-    """a*b + c for f32 a, b, c as an exact pair: the product is exact in f64."""
-    return two_sum(np.multiply(np.asarray(a, F64), np.asarray(b, F64)), c)
+def round_sum(p, q, t: str, mode: str = "rn") -> np.ndarray:
+    """p + q for exactly known float64 addends (f32 values, or a product of two), rounded once;
+    an exact zero has IEEE's sign: -0 when both addends are -0, or in `.rm` when their signs
+    differ, +0 otherwise."""
+    p, q = np.asarray(p, F64), np.asarray(q, F64)
+    s, err = two_sum(p, q)
+    r = round_pair(s, err, t, mode)
+    if mode == "rm":
+        zero = (s == 0) & (err == 0) & (np.signbit(p) != np.signbit(q))
+        r = np.where(zero, -np.abs(r), r)
+    return r
