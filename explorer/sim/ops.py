@@ -322,15 +322,19 @@ def decode_copysign(ins, ctx):
 
 
 _INT = "integers (wrap modulo 2^N)"
-_F = "f32 in float32 (.rn, .ftz, .sat)"
+_F = "f32 in float32 (.rn, .ftz, .sat; .rz/.rm/.rp rounded once from the exact result)"
 _MIN_MAX = "integers; floats (one NaN: the other; .NaN: NaN)"
 _BITWISE = ".pred and .bN"
 SEMANTICS = {
-    "add": Semantics(_add_sub(np.add), f"{_INT}, .sat.s32; {_F}; f64"),
-    "sub": Semantics(_add_sub(np.subtract), f"{_INT}, .sat.s32; {_F}; f64"),
-    "mul": Semantics(decode_mul, f".lo/.hi/.wide {_INT}; {_F}; f64"),
-    "mad": Semantics(decode_mad, f".lo/.hi/.wide {_INT}; .f32 as fma.rn.f32"),
-    "fma": Semantics(decode_fma, ".rn.f32, correctly rounded (.ftz, .sat)"),
+    "add": Semantics(_add_sub(np.add), f"{_INT}, .sat.s32; {_F}; f64 (all four roundings)"),
+    "sub": Semantics(
+        _add_sub(np.subtract), f"{_INT}, .sat.s32; {_F}; f64 (all four roundings)"
+    ),
+    "mul": Semantics(decode_mul, f".lo/.hi/.wide {_INT}; {_F}; f64 (.rn)"),
+    "mad": Semantics(decode_mad, f".lo/.hi/.wide {_INT}; .f32 as fma.f32"),
+    "fma": Semantics(
+        decode_fma, ".rn/.rz/.rm/.rp.f32, rounded once from the exact a*b+c (.ftz, .sat)"
+    ),
     "div": Semantics(
         decode_div,
         "integers (truncating; x/0 gives all ones); .rn/.approx/.full f32 and f64 as IEEE",

@@ -146,7 +146,7 @@ def decode_shfl(ins: Instruction, ctx: DecodeContext):
 SEMANTICS = {
     "shfl": Semantics(
         decode_shfl,
-        ".sync.{up,down,bfly,idx}.b32 with clamp/segment mask, and the d|p in-range predicate; "
-        "member mask checked",
+        ".sync.{up,down,bfly,idx}.b32 with clamp/segment mask and the optional in-range "
+        "predicate destination; member mask checked",
     ),
 }
