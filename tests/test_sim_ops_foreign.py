@@ -15,7 +15,6 @@ from sim_ptx import module
 
 from explorer import sim
 from explorer.ptx import spec
-from explorer.sim.warp import lanes_and_validity
 
 RNG = np.random.default_rng(20261201)
 WIDTH_REG = {2: ("rs", "b16"), 4: ("r", "b32"), 8: ("rd", "b64")}
@@ -244,17 +243,6 @@ def test_collectives_outside_their_member_mask_or_diverged_raise(line, why, tid)
     with pytest.raises(sim.SimError) as err:
         sim.launch(module(".param .u64 out", body), "k", 1, 32, [np.zeros(1, np.uint32)])
     assert why in str(err.value) and f"tid ({tid},0,0)" in str(err.value), str(err.value)
-
-
-def test_shfl_in_range_predicate_follows_the_isa_formula() -> None:
-    """pval of the `d|p` form: up is valid from lane delta on, down up to the segment end."""
-    lane = np.arange(32)
-    j, pval = lanes_and_validity("up", lane, 3, 0)
-    assert (pval == (lane >= 3)).all() and (j[pval] == lane[pval] - 3).all()
-    _, pval = lanes_and_validity("down", lane, 2, 0x181F)  # width 8: segments of 8 lanes
-    assert (pval == (lane % 8 < 6)).all()
-    _, pval = lanes_and_validity("idx", lane, 40, 0x1F)  # lane 40 & 31 = 8 is in range
-    assert pval.all()
 
 
 # -- atomics ----------------------------------------------------------------------------------

@@ -11,8 +11,8 @@ pseudo-code computes the source lane:
 
 Checked, where the hardware leaves the result undefined: the executing thread must be in
 membermask; every non-exited lane named in membermask must execute this same instruction with
-the thread (converged); the source lane must be one of the threads executing it. A `d|p`
-destination (an operand with `.value` and `.pred` registers) also writes pval to p.
+the thread (converged); the source lane must be one of the threads executing it. The `d|p`
+predicate output form is not in the parser's subset.
 """
 
 from __future__ import annotations
@@ -25,12 +25,6 @@ from .operands import DecodeContext, Semantics, form, reader, writer
 
 def source_lanes(mode: str, lane, b, c):
     """The lane each thread reads (its own lane where the computed one is out of range)."""
-    j, pval = lanes_and_validity(mode, lane, b, c)
-    return np.where(pval, j, np.asarray(lane, dtype=np.int64))
-
-
-def lanes_and_validity(mode: str, lane, b, c):
-    """(j, pval): the computed source lane and whether it is in range."""
     lane = np.asarray(lane, dtype=np.int64)
     bval = np.asarray(b, dtype=np.int64) & 31
     cval = np.asarray(c, dtype=np.int64) & 31
@@ -49,7 +43,7 @@ def lanes_and_validity(mode: str, lane, b, c):
     else:
         j = min_lane | (bval & ~segmask & 31)
         pval = j <= max_lane
-    return j, pval
+    return np.where(pval, j, lane)
 
 
 def warp_bits(m, sel, present: np.ndarray | None = None) -> np.ndarray:
@@ -105,29 +99,23 @@ def _check_converged(m, sel, ins: Instruction, member, j) -> None:
 def decode_shfl(ins: Instruction, ctx: DecodeContext):
     mode = form(ins).get("mode")  # the table allows only shfl.sync.{up,down,bfly,idx}.b32
     d, a, b, c, member = ins.operands
-    value_dst, pred_dst = (d.value, d.pred) if hasattr(d, "pred") else (d, None)  # `%r|%p`
-    write = writer(ins, value_dst, "b32")
-    write_p = writer(ins, pred_dst, "pred") if pred_dst is not None else None
+    write = writer(ins, d, "b32")
     read_a = reader(ins, a, "b32", ctx)
     read_b, read_c = reader(ins, b, "b32", ctx), reader(ins, c, "b32", ctx)
     read_member = reader(ins, member, "b32", ctx)
     constant = isinstance(b, IntImm) and isinstance(c, IntImm)
-    if constant:  # immediates are .b32 operands: only their low 32 bits count
-        lanes, valid = lanes_and_validity(mode, np.arange(32), b.value & 0xFFFFFFFF,
-                                          c.value & 0xFFFFFFFF)
-        table = np.where(valid, lanes, np.arange(32))
+    # immediates are .b32 operands: only their low 32 bits count
+    table = source_lanes(mode, np.arange(32), b.value & 0xFFFFFFFF, c.value & 0xFFFFFFFF) \
+        if constant else None
     full_mask = isinstance(member, IntImm) and member.value & 0xFFFFFFFF == 0xFFFFFFFF
     key = object()  # this instruction's slot in the machine's cache
 
     def run(m, sel):
         values = read_a(m, sel)
         if constant:
-            j, pval = table[m.lane[sel]], valid[m.lane[sel]]
+            j = table[m.lane[sel]]
         else:
-            j, pval = lanes_and_validity(mode, m.lane[sel], read_b(m, sel), read_c(m, sel))
-            j = np.where(pval, j, m.lane[sel].astype(np.int64))
-        if write_p is not None:
-            write_p(m, sel, pval)
+            j = source_lanes(mode, m.lane[sel], read_b(m, sel), read_c(m, sel))
         if isinstance(sel, slice) and constant and full_mask and m.full_warps:
             src = m.cache.get(key)
             if src is None:  # the source thread of every thread, once per launch
@@ -145,8 +133,6 @@ def decode_shfl(ins: Instruction, ctx: DecodeContext):
 
 SEMANTICS = {
     "shfl": Semantics(
-        decode_shfl,
-        ".sync.{up,down,bfly,idx}.b32 with clamp/segment mask and the optional in-range "
-        "predicate destination; member mask checked",
+        decode_shfl, ".sync.{up,down,bfly,idx}.b32 with clamp/segment mask; member mask checked"
     ),
 }
