@@ -356,6 +356,22 @@ def test_atom_updates_in_thread_order_and_returns_the_old_value(space, op, t) ->
         assert (olds[:HOT] == 0).all()
 
 
+@pytest.mark.parametrize("space", ["global", "shared"])
+def test_many_threads_adding_f32_into_few_counters_sum_in_thread_order(space) -> None:
+    """1000 threads on 3 counters (one scan per counter); on global memory a partial sum that
+    cancels to a subnormal is flushed before the next add."""
+    n = 1000
+    b = (RNG.standard_normal(n) * 10).astype(np.float32)
+    b[[0, 3, 6]] = [1.5e-38, -1.4e-38, 1.0]  # counter 0 passes 1e-39, a subnormal
+    mem = np.zeros(HOT, np.float32)
+    ptx = atomic_kernel(f"atom.{space}.add.f32 {{o}}, {{addr}}, {{b}};", space, 4, False)
+    olds = np.zeros(n, np.float32)
+    sim.launch(ptx, "k", 1, n, [mem, b, b, olds])
+    want_mem, want_olds = sequential("add", np.zeros(HOT, np.float32), b, b, space == "global")
+    assert mem.tobytes() == want_mem.tobytes() and olds.tobytes() == want_olds.tobytes()
+    assert (olds[6] == 0) == (space == "global")  # the flushed partial sum
+
+
 @pytest.mark.parametrize("space", ["global", "shared", "generic"])
 @pytest.mark.parametrize(("op", "t"), [("add", "u32"), ("add", "f32"), ("max", "s32"),
                                        ("min", "u64"), ("inc", "u32"), ("xor", "b64")])

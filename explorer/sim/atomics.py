@@ -91,17 +91,48 @@ class _Location:
 def in_thread_order(loc: _Location, update, b: np.ndarray, c: np.ndarray) -> np.ndarray:
     """Apply `update` for each thread in index order; threads at distinct locations go in one
     round, so round r updates every location its r-th thread touches. Returns the old values."""
-    n = len(loc.keys)
-    order = np.argsort(loc.keys, kind="stable")
-    keys = loc.keys[order]
-    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
-    sizes = np.diff(np.r_[starts, n])
-    old = np.empty(n, loc.dt)
-    for r in range(int(sizes.max()) if n else 0):
+    order, starts, ends = _locations(loc.keys)
+    sizes = ends - starts
+    old = np.empty(len(loc.keys), loc.dt)
+    for r in range(int(sizes.max()) if len(sizes) else 0):
         who = order[starts[sizes > r] + r]
         current = loc.load(who)
         old[who] = current
         loc.store(who, update(current, b[who], c[who]))
+    return old
+
+
+SCANS = {"add": np.add, "min": np.minimum, "max": np.maximum, "and": np.bitwise_and,
+         "or": np.bitwise_or, "xor": np.bitwise_xor}  # ops whose running result is a ufunc scan
+
+
+def _locations(keys: np.ndarray):
+    """(stable thread order by location, each location's first and end position in it)."""
+    order = np.argsort(keys, kind="stable")
+    ordered = keys[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    return order, starts, np.r_[starts[1:], len(keys)]
+
+
+def location_by_location(loc: _Location, op: str, b: np.ndarray, ftz: bool):
+    """The same result as `in_thread_order` with one scan per location (for few, busy
+    locations: a sum of every thread into one counter): each thread's old value is the running
+    result of the threads before it there. None if a flushed f32 sum passes a subnormal (the
+    rounds flush it; a scan cannot)."""
+    order, starts, ends = _locations(loc.keys)
+    old, finals = np.empty(len(b), loc.dt), np.empty(len(starts), loc.dt)
+    current = loc.load(order[starts])
+    for k, (lo, hi) in enumerate(zip(starts, ends, strict=True)):
+        who = order[lo:hi]
+        if op == "exch":
+            old[who], finals[k] = np.r_[current[k:k + 1], b[who][:-1]], b[who][-1]
+            continue
+        terms = np.r_[current[k:k + 1], b[who]]
+        running = SCANS[op].accumulate(flush_f32(terms) if ftz else terms, dtype=loc.dt)
+        if ftz and (flush_f32(running) != running).any():
+            return None
+        old[who], finals[k] = np.r_[current[k:k + 1], running[1:-1]], running[-1]
+    loc.store(order[starts], finals)
     return old
 
 
@@ -173,8 +204,14 @@ def _update(m, sel, ins, space, addr, who, op, t, b, c):
         raise m.fail(fault.what, ins, sel, bad) from None
     if op == "add" and not is_float(t):
         return _wrapping_add(loc, b)
-    update = _flushing_add if (op, t, space) == ("add", "f32", "global") else UPDATES[op]
-    return in_thread_order(loc, update, b, c)
+    ftz = (op, t, space) == ("add", "f32", "global")
+    if op in SCANS or op == "exch":
+        _, starts, ends = _locations(loc.keys)
+        if len(starts) < (ends - starts).max():  # fewer locations than rounds
+            old = location_by_location(loc, op, b, ftz)
+            if old is not None:
+                return old
+    return in_thread_order(loc, _flushing_add if ftz else UPDATES[op], b, c)
 
 
 def decode_atom(ins: Instruction, ctx: DecodeContext):
