@@ -42,9 +42,10 @@ def round_to_odd(s, err) -> np.ndarray:
     """The f64 next to s toward s + err, with its last bit set where err != 0."""
     s, err = np.array(s, F64, ndmin=1), np.asarray(err, F64)
     inexact = (err != 0) & np.isfinite(s)
-    bits = s.view(np.int64)
-    bits -= inexact & ((err < 0) != (s < 0))  # |s + err| < |s|: truncate |s| first
-    bits |= inexact
+    if inexact.any():
+        bits = s.view(np.int64)
+        bits -= inexact & ((err < 0) != (s < 0))  # |s + err| < |s|: truncate |s| first
+        bits |= inexact
     return s
 
 
@@ -76,6 +77,8 @@ def round_pair(s, err, t: str, mode: str = "rn") -> np.ndarray:
         return _bf16(round_to_odd(s, err), mode)
     x = round_to_odd(s, err)
     r = x.astype({"f32": np.float32, "f16": np.float16}[t])
+    if mode == "rn":
+        return r
     wide = r.astype(F64)
     return _directed(r, x > wide, x < wide, mode)
 
