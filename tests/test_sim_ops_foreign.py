@@ -643,3 +643,104 @@ def test_approx_special_values_and_ftz() -> None:
                                                 np.float32))
     got = elementwise("sin.approx.f32 {o}, {a};", [y[3:4]], np.float32)
     assert np.isnan(got).all()
+
+
+# -- half-precision arithmetic ------------------------------------------------------------------
+
+
+def half_inputs(kind: str, n: int = 96) -> np.ndarray:
+    """16-bit patterns: random values over a wide range, zeros, subnormals, inf, NaN."""
+    scale = 2.0 ** RNG.integers(-20, 14, n) if kind == "f16" else 2.0 ** RNG.integers(-60, 60, n)
+    x = RNG.standard_normal(n) * scale
+    if kind == "f16":
+        bits = x.astype(np.float16).view(np.uint16)
+        bits[:6] = [0x0000, 0x8000, 0x0001, 0x83FF, 0x7C00, 0x7E00]
+    else:
+        bits = np.array([int(v) for v in ref_bits_bf16(x)], np.uint16)
+        bits[:6] = [0x0000, 0x8000, 0x0001, 0x807F, 0x7F80, 0x7FC0]
+    return bits
+
+
+def ref_bits_bf16(x: np.ndarray) -> list[int]:
+    return [int(np.array([v], np.float32).view(np.uint32)[0]) >> 16 for v in x]
+
+
+def half_value(bits: int, kind: str) -> float:
+    return bf16_value(bits) if kind == "bf16" else float(np.array([bits], np.uint16).view(
+        np.float16)[0])
+
+
+def ref_half(op: str, xs: list[float], kind: str, ftz: bool) -> int:
+    """The 16 bits of op(xs) rounded to nearest even in kind (Fraction arithmetic; zeros,
+    infinities and NaN by IEEE; bf16 NaN as 0x7FFF)."""
+    tiny = 2.0**-14
+    if ftz:
+        xs = [np.copysign(0.0, v) if abs(v) < tiny else v for v in xs]
+    p = xs[0] * xs[1] if op in ("mul", "fma") else xs[0]
+    q = xs[2] if op == "fma" else -xs[1] if op == "sub" else xs[1]
+    with np.errstate(all="ignore"):
+        value = p if op == "mul" else p + q  # right for zeros, infinities and NaN
+    if np.isfinite(value) and all(np.isfinite(xs)):
+        f = [Fraction(v) for v in xs]
+        exact = {"add": lambda: f[0] + f[1], "sub": lambda: f[0] - f[1],
+                 "mul": lambda: f[0] * f[1], "fma": lambda: f[0] * f[1] + f[2]}[op]()
+        limit = 65504.0 if kind == "f16" else bf16_value(0x7F7F)
+        half_ulp = Fraction(16 if kind == "f16" else 2**119)
+        if abs(exact) >= Fraction(limit) + half_ulp:  # rounds past the largest finite value
+            value = np.copysign(np.inf, float(exact))
+        elif exact != 0:
+            r = ref_round(exact, kind, "rn")
+            value = bf16_value(int(r)) if kind == "bf16" else float(r)
+    if ftz and abs(value) < tiny:
+        value = np.copysign(0.0, value)
+    if kind == "bf16":
+        return 0x7FFF if np.isnan(value) else ref_bits_bf16(np.array([value]))[0]
+    return int(np.array([value], np.float16).view(np.uint16)[0])
+
+
+@pytest.mark.parametrize(("kind", "ftz"), [("f16", ""), ("f16", ".ftz"), ("bf16", "")])
+@pytest.mark.parametrize("op", ["add", "sub", "mul", "fma"])
+def test_half_arithmetic_rounds_once(kind, op, ftz) -> None:
+    a, b, c = (half_inputs(kind) for _ in range(3))
+    mode = ".rn" if op == "fma" else ""
+    operands = "{o}, {a}, {b}, {c}" if op == "fma" else "{o}, {a}, {b}"
+    got = elementwise(f"{op}{mode}{ftz}.{kind} {operands};", [a, b, c], np.uint16)
+    want = [ref_half(op, [half_value(int(v), kind) for v in (x, y, z)], kind, bool(ftz))
+            for x, y, z in zip(a, b, c, strict=True)]
+    nan = np.isnan([half_value(int(v), kind) for v in got])
+    want_nan = np.isnan([half_value(v, kind) for v in want])
+    assert (nan == want_nan).all()
+    assert [int(v) for v in got[~nan]] == [w for w, n in zip(want, want_nan, strict=True)
+                                           if not n]
+
+
+def test_packed_half_pairs_compute_each_half_and_sign_ops_flip_bits() -> None:
+    lo, hi = half_inputs("f16"), half_inputs("f16")
+    words = lo.astype(np.uint32) | (hi.astype(np.uint32) << 16)
+    other = words[::-1].copy()
+    got = elementwise("add.f16x2 {o}, {a}, {b};", [words, other], np.uint32)
+    for k, (x, y) in enumerate([(lo, other & 0xFFFF), (hi, other >> 16)]):
+        half = (got >> (16 * k)) & 0xFFFF
+        want = np.array([ref_half("add", [half_value(int(p), "f16"), half_value(int(q), "f16")],
+                                  "f16", False) for p, q in zip(x, y, strict=True)])
+        finite = ~np.isnan(np.array(want, np.uint16).view(np.float16))
+        assert (half[finite] == want[finite]).all()
+    neg = elementwise("neg.bf16x2 {o}, {a};", [words], np.uint32)
+    assert (neg == words ^ np.uint32(0x80008000)).all()
+    absolute = elementwise("abs.f16 {o}, {a};", [lo], np.uint16)
+    assert (absolute == lo & np.uint16(0x7FFF)).all()
+
+
+def test_half_min_max_and_compare() -> None:
+    x = np.array([1.0, np.nan, -2.0, 0.5, np.inf, -0.0], np.float16)
+    y = np.array([2.0, 3.0, np.nan, 0.25, 1.0, 0.0], np.float16)
+    got = elementwise("min.f16 {o}, {a}, {b};", [x, y], np.float16)
+    np.testing.assert_array_equal(got[:5], np.fmin(x, y)[:5])
+    got = elementwise("max.NaN.f16 {o}, {a}, {b};", [x, y], np.float16)
+    np.testing.assert_array_equal(got, np.maximum(x, y))
+    got = elementwise("setp.lt.f16 %p1, {a}, {b};\n\tselp.u32 %r9, 1, 0, %p1;", [x, y],
+                      np.uint32)
+    assert got.tolist() == (x < y).astype(int).tolist()
+    got = elementwise("setp.gtu.f16 %p1, {a}, {b};\n\tselp.u32 %r9, 1, 0, %p1;", [x, y],
+                      np.uint32)
+    assert got.tolist() == ((x > y) | np.isnan(x) | np.isnan(y)).astype(int).tolist()

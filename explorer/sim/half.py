@@ -2,10 +2,9 @@
 `cvt.rn.{f16x2,bf16x2}.f32 d, hi, lo`, and `mov.bN` packing and unpacking of registers
 (`mov.b32 {%rs1, %rs2}, %r1`: the first register is the low half).
 
-Values are moved and converted, not computed on: f16/bf16 arithmetic is not modelled (the
-module `mma` widens them to float64 for the one instruction that computes on them). f16 uses
-NumPy's float16 (IEEE binary16); NumPy has no bfloat16, so a bf16 is its 16 bits. Rounding to
-either is `rounding`'s (every mode; a NaN gives bf16 0x7FFF); `convert` runs the scalar `cvt`s.
+f16 uses NumPy's float16 (IEEE binary16); NumPy has no bfloat16, so a bf16 is its 16 bits.
+Rounding to either is `rounding`'s (every mode; a NaN gives bf16 0x7FFF); `convert` runs the
+scalar `cvt`s, `halfmath` the arithmetic, `mma` the tensor-core products.
 """
 
 from __future__ import annotations
@@ -13,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ptx.ir import KIND_BITS, Instruction, Reg, Vector
+from .halfmath import widen as widen_bits
 from .operands import DecodeContext, Unsupported, form, reader, writer
 from .ops import build
 from .rounding import round_pair
@@ -26,8 +26,10 @@ def bf16_to_f32(bits) -> np.ndarray:
 
 
 def widen(a, t: str) -> np.ndarray:
-    """f16 values or bf16 bits as float64 (exact)."""
-    return bf16_to_f32(a).astype(np.float64) if t == "bf16" else np.asarray(a, np.float64)
+    """Values of float type t (f16 values, bf16 bits, f32, f64) as float64 (exact)."""
+    if t == "f16":
+        return widen_bits(np.asarray(a, np.float16).view(np.uint16), t)
+    return widen_bits(a, t) if t == "bf16" else np.asarray(a, np.float64)
 
 
 def decode_cvt_pair(ins: Instruction, ctx: DecodeContext):

@@ -7,7 +7,8 @@ integers wrapping modulo 2^N) and writes the destination. Rounding: `.rn` (the d
 IEEE arithmetic in the type; `.rz/.rm/.rp` for f32 add/sub/mul/fma and f64 add/sub, from the
 exact result rounded once (`rounding`). `.ftz` and `.sat` are modelled for floats, `.sat` for
 s32 add/sub; `div.approx`/`.full` are computed as `.rn` (docs/simulator.md gives the hardware's
-error bounds). The bit operations are in `bits`, `ex2`/`rsqrt`/`sin`... in `elementary`.
+error bounds). Half-typed arithmetic is `halfmath`'s, the bit operations `bits`', `ex2`/
+`rsqrt`/`sin`... `elementary`'s.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import numpy as np
 
 from ..ptx import spec
 from ..ptx.ir import Instruction
+from .halfmath import HALF_TYPES, decode_half, half_compare
 from .operands import DecodeContext, Semantics, Unsupported, form, op_type, reader, writer
 from .rounding import round_pair, round_sum
 from .values import DTYPES, UNSIGNED, bits_of, flush_f32, is_float, is_signed, saturate
@@ -87,7 +89,9 @@ def _sat_s32(fn):
 
 def _add_sub(fn):
     def decode(ins, ctx):
-        t = op_type(ins)
+        t = op_type(ins, half=True)
+        if t in HALF_TYPES:
+            return decode_half(ins, ctx, t)
         if is_float(t):
             return build(ins, ctx, (t, t), t, float_fn(ins, t, fn))
         if form(ins).get("sat"):
@@ -133,7 +137,9 @@ def _product(ins: Instruction, t: str):
 
 
 def decode_mul(ins, ctx):
-    t = op_type(ins)
+    t = op_type(ins, half=True)
+    if t in HALF_TYPES:
+        return decode_half(ins, ctx, t)
     if is_float(t):
         return build(ins, ctx, (t, t), t, float_fn(ins, t, np.multiply))
     st, rt, fn = _product(ins, t)
@@ -141,15 +147,17 @@ def decode_mul(ins, ctx):
 
 
 def decode_mad(ins, ctx):
-    t = op_type(ins)
-    if is_float(t):
+    t = op_type(ins, half=True)
+    if is_float(t) or t in HALF_TYPES:
         return decode_fma(ins, ctx)  # mad.rn.f32 is fused on every target we emit for
     st, rt, fn = _product(ins, t)
     return build(ins, ctx, (st, st, rt), rt, lambda a, b, c: fn(a, b) + c)
 
 
 def decode_fma(ins, ctx):
-    t = op_type(ins)
+    t = op_type(ins, half=True)
+    if t in HALF_TYPES:
+        return decode_half(ins, ctx, t)
     if t != "f32":
         raise Unsupported(f"fma/mad .{t} is not modelled (f32 only)")
     return build(ins, ctx, (t, t, t), t, float_fn(ins, t, fma_f32))
@@ -190,7 +198,9 @@ def decode_rem(ins, ctx):
 
 def _min_max(fmin, propagate, imin):
     def decode(ins, ctx):
-        t = op_type(ins)
+        t = op_type(ins, half=True)
+        if t in HALF_TYPES:
+            return decode_half(ins, ctx, t)
         if is_float(t):  # one NaN input: the other wins; .NaN: NaN wins
             fn = propagate if form(ins).get("NaN") else fmin
             return build(ins, ctx, (t, t), t, float_fn(ins, t, fn))
@@ -201,7 +211,9 @@ def _min_max(fmin, propagate, imin):
 
 def _neg_abs(fn):
     def decode(ins, ctx):
-        t = op_type(ins)
+        t = op_type(ins, half=True)
+        if t in HALF_TYPES:
+            return decode_half(ins, ctx, t)
         f = float_fn(ins, t, fn) if is_float(t) else fn
         return build(ins, ctx, (t,), t, f)
 
@@ -278,8 +290,13 @@ def compare_fn(cmp: str, t: str):
 
 
 def decode_setp(ins, ctx):
-    t = op_type(ins)
+    t = op_type(ins, half=True)
     f = form(ins)
+    if t in ("f16", "bf16"):
+        fn = half_compare(compare_fn(f.get("compare"), "f64"), t, bool(f.get("ftz")))
+        return build(ins, ctx, (t, t), "pred", fn)
+    if t in HALF_TYPES:
+        raise Unsupported(f"setp.{t} (two predicates) is not modelled")
     fn = compare_fn(f.get("compare"), t)
     if f.get("ftz") and t == "f32":
         return build(ins, ctx, (t, t), "pred", lambda a, b: fn(flush_f32(a), flush_f32(b)))
@@ -323,17 +340,20 @@ def decode_copysign(ins, ctx):
 
 _INT = "integers (wrap modulo 2^N)"
 _F = "f32 in float32 (.rn, .ftz, .sat; .rz/.rm/.rp rounded once from the exact result)"
-_MIN_MAX = "integers; floats (one NaN: the other; .NaN: NaN)"
+_MIN_MAX = "integers; floats and halves (one NaN: the other; .NaN: NaN)"
+_H = "f16/bf16/f16x2/bf16x2 rounded once (.ftz on f16, .sat)"
 _BITWISE = ".pred and .bN"
 SEMANTICS = {
-    "add": Semantics(_add_sub(np.add), f"{_INT}, .sat.s32; {_F}; f64 (all four roundings)"),
-    "sub": Semantics(
-        _add_sub(np.subtract), f"{_INT}, .sat.s32; {_F}; f64 (all four roundings)"
+    "add": Semantics(
+        _add_sub(np.add), f"{_INT}, .sat.s32; {_F}; f64 (all four roundings); {_H}"
     ),
-    "mul": Semantics(decode_mul, f".lo/.hi/.wide {_INT}; {_F}; f64 (.rn)"),
-    "mad": Semantics(decode_mad, f".lo/.hi/.wide {_INT}; .f32 as fma.f32"),
+    "sub": Semantics(
+        _add_sub(np.subtract), f"{_INT}, .sat.s32; {_F}; f64 (all four roundings); {_H}"
+    ),
+    "mul": Semantics(decode_mul, f".lo/.hi/.wide {_INT}; {_F}; f64 (.rn); {_H}"),
+    "mad": Semantics(decode_mad, f".lo/.hi/.wide {_INT}; floats as fma"),
     "fma": Semantics(
-        decode_fma, ".rn/.rz/.rm/.rp.f32, rounded once from the exact a*b+c (.ftz, .sat)"
+        decode_fma, f".rn/.rz/.rm/.rp.f32, rounded once from the exact a*b+c (.ftz, .sat); {_H}"
     ),
     "div": Semantics(
         decode_div,
@@ -342,8 +362,8 @@ SEMANTICS = {
     "rem": Semantics(decode_rem, "integers (sign of the dividend; x%0 gives x)"),
     "min": Semantics(_min_max(np.fmin, np.minimum, np.minimum), _MIN_MAX),
     "max": Semantics(_min_max(np.fmax, np.maximum, np.maximum), _MIN_MAX),
-    "neg": Semantics(_neg_abs(np.negative), "integers (wrap); floats"),
-    "abs": Semantics(_neg_abs(np.abs), "integers (wrap); floats"),
+    "neg": Semantics(_neg_abs(np.negative), "integers (wrap); floats; halves (the sign bit)"),
+    "abs": Semantics(_neg_abs(np.abs), "integers (wrap); floats; halves (the sign bit)"),
     "copysign": Semantics(decode_copysign, ".f32/.f64: b with the sign of a"),
     "and": Semantics(_bitwise(np.bitwise_and, np.logical_and), _BITWISE),
     "or": Semantics(_bitwise(np.bitwise_or, np.logical_or), _BITWISE),
@@ -354,7 +374,8 @@ SEMANTICS = {
         _shift(left=False), "logical for .b/.u, arithmetic for .s; amounts above the width clamp"
     ),
     "setp": Semantics(
-        decode_setp, "all compare operators incl. unordered (equ..geu, num, nan) and lo/ls/hi/hs"
+        decode_setp,
+        "all compare operators incl. unordered (equ..geu, num, nan) and lo/ls/hi/hs; f16/bf16",
     ),
     "selp": Semantics(decode_selp, "every non-pred type"),
     "prmt": Semantics(
