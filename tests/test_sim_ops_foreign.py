@@ -311,7 +311,7 @@ def sequential(op: str, mem: np.ndarray, b: np.ndarray, c: np.ndarray, ftz: bool
 
 
 ATOMIC_CASES = [  # (op, type), with the values each takes
-    ("add", "u32"), ("add", "s32"), ("add", "u64"), ("add", "s64"), ("add", "f32"),
+    ("add", "u32"), ("add", "s32"), ("add", "u64"), ("add", "f32"),
     ("add", "f64"), ("min", "s32"), ("min", "u32"), ("max", "s64"), ("max", "u64"),
     ("and", "b32"), ("or", "b64"), ("xor", "b32"), ("exch", "b32"), ("exch", "b64"),
     ("cas", "b32"), ("cas", "b64"), ("inc", "u32"), ("dec", "u32"),
@@ -416,6 +416,7 @@ def test_a_second_memory_order_is_refused_naming_it() -> None:
 
 @pytest.mark.parametrize(("instr", "why"), [
     ("atom.global.inc.s32 {o}, {addr}, {b};", "atom.inc is defined for u32, not .s32"),
+    ("atom.global.add.s64 {o}, {addr}, {b};", "atom.add is defined for u32, s32, u64"),
     ("atom.global.min.f32 {o}, {addr}, {b};", "atom.min is defined for"),
     ("atom.global.cas.b32 {o}, {addr}, {b};", "atom.cas takes two values"),
 ])

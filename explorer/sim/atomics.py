@@ -25,7 +25,7 @@ from .values import DTYPES, UNSIGNED, flush_f32, is_float
 
 _INTS = ("u32", "s32", "u64", "s64")
 TYPES_OF = {  # op -> the types the PTX ISA defines it for
-    "add": (*_INTS, "f32", "f64"),
+    "add": ("u32", "s32", "u64", "f32", "f64"),
     "inc": ("u32",),
     "dec": ("u32",),
     "min": _INTS,
@@ -223,7 +223,7 @@ def decode_red(ins: Instruction, ctx: DecodeContext):
 
 
 _FORMS = (
-    ".global/.shared/generic: add (.u32/.s32/.u64/.s64 wrapping, .f32, .f64), inc/dec .u32, "
+    ".global/.shared/generic: add (.u32/.s32/.u64 wrapping, .f32, .f64), inc/dec .u32, "
     "min/max integers, and/or/xor .b32/.b64"
 )
 SEMANTICS = {
