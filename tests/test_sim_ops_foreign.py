@@ -137,6 +137,24 @@ def test_lop3_applies_its_truth_table_bitwise(lut: int) -> None:
     assert got.tolist() == want
 
 
+def test_cnot_and_testp() -> None:
+    x = words(EDGE32)
+    assert elementwise("cnot.b32 {o}, {a};", [x], np.uint32).tolist() == (x == 0).astype(
+        int).tolist()
+    f = np.array([0.0, -0.0, 1e-45, -1e-40, 1.0, -np.inf, np.inf, np.nan, 3e38], np.float32)
+    expected = {"finite": np.isfinite(f), "infinite": np.isinf(f), "number": ~np.isnan(f),
+                "notanumber": np.isnan(f), "subnormal": (f != 0) & (np.abs(f) < 2.0**-126),
+                "normal": np.isfinite(f) & (np.abs(f) >= 2.0**-126)}
+    for test, want in expected.items():
+        got = elementwise(f"testp.{test}.f32 %p1, {{a}};\n\tselp.u32 %r9, 1, 0, %p1;", [f],
+                          np.uint32)
+        assert got.tolist() == want.astype(int).tolist(), test
+    d = np.array([5e-324, 1e-300, np.nan], np.float64)
+    got = elementwise("testp.subnormal.f64 %p1, {a};\n\tselp.u32 %r9, 1, 0, %p1;", [d],
+                      np.uint32)
+    assert got.tolist() == [1, 0, 0]
+
+
 def test_copysign_takes_the_sign_of_its_first_source() -> None:
     a = np.array([1, -1, -0.0, 0.0, np.nan, -np.inf, 3, -2], np.float32)
     b = np.array([-5, 5, 7, -7, -1, np.nan, -np.inf, 1e-45], np.float32)

@@ -303,6 +303,28 @@ def decode_setp(ins, ctx):
     return build(ins, ctx, (t, t), "pred", fn)
 
 
+TINY = {"f32": np.finfo(np.float32).tiny, "f64": np.finfo(np.float64).tiny}
+CLASSES = {  # testp's classes, by the magnitude of a float
+    "finite": lambda x, tiny: np.isfinite(x),
+    "infinite": lambda x, tiny: np.isinf(x),
+    "number": lambda x, tiny: ~np.isnan(x),
+    "notanumber": lambda x, tiny: np.isnan(x),
+    "normal": lambda x, tiny: np.isfinite(x) & (np.abs(x) >= tiny),
+    "subnormal": lambda x, tiny: (np.abs(x) < tiny) & (x != 0),
+}
+
+
+def decode_testp(ins, ctx):
+    t = op_type(ins)
+    test, tiny = CLASSES[form(ins).get("class")], TINY[t]
+    return build(ins, ctx, (t,), "pred", lambda a: test(a, tiny))
+
+
+def decode_cnot(ins, ctx):
+    t = op_type(ins)
+    return build(ins, ctx, (t,), t, lambda a: (np.asarray(a) == 0).astype(DTYPES[t]))
+
+
 def decode_selp(ins, ctx):
     t = op_type(ins)
     return build(ins, ctx, (t, t, "pred"), t, lambda a, b, c: np.where(c, a, b).astype(DTYPES[t]))
@@ -369,6 +391,7 @@ SEMANTICS = {
     "or": Semantics(_bitwise(np.bitwise_or, np.logical_or), _BITWISE),
     "xor": Semantics(_bitwise(np.bitwise_xor, np.logical_xor), _BITWISE),
     "not": Semantics(_bitwise(np.invert, np.logical_not), _BITWISE),
+    "cnot": Semantics(decode_cnot, ".b16/.b32/.b64: 1 for 0, else 0"),
     "shl": Semantics(_shift(left=True), "shift amounts above the width clamp (result 0)"),
     "shr": Semantics(
         _shift(left=False), "logical for .b/.u, arithmetic for .s; amounts above the width clamp"
@@ -376,6 +399,9 @@ SEMANTICS = {
     "setp": Semantics(
         decode_setp,
         "all compare operators incl. unordered (equ..geu, num, nan) and lo/ls/hi/hs; f16/bf16",
+    ),
+    "testp": Semantics(
+        decode_testp, ".finite/.infinite/.number/.notanumber/.normal/.subnormal, .f32/.f64"
     ),
     "selp": Semantics(decode_selp, "every non-pred type"),
     "prmt": Semantics(
