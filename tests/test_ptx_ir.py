@@ -51,8 +51,8 @@ def sources_for(row: spec.OpSpec, count: int) -> list:
         return [Symbol("$L_target")]
     if row.opcode in ("ld", "prefetch"):
         return [Address(Reg("rd", 3), 8)][:count]
-    if row.opcode in ("st", "atom"):
-        return [Address(Reg("rd", 3), -4), Reg("r", 2)][:count]
+    if row.opcode in ("st", "atom", "red"):
+        return [Address(Reg("rd", 3), -4), Reg("r", 2), Reg("r", 4)][:count]
     pool = [Reg("r", 7), IntImm(5), F32Imm.of(1.5), Reg("p", 2), IntImm(-1)]
     return pool[:count]
 

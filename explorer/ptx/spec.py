@@ -8,7 +8,8 @@ barrier check and the simulator's decoders all read these rows, and the result t
 builder call is derived from them. It covers a subset of the PTX ISA, not the whole of it:
 a new instruction is one row plus its simulator semantics, a new modifier one alternative.
 
-Validation (`check`) sorts an instruction's modifiers into its row's groups, left to right:
+Validation (`check`) sorts an instruction's modifiers into its row's groups, left to right
+(a `loose` group, such as atom's `.sem` and `.scope`, at any position, as ptxas takes it):
 an unknown modifier, a second one from one group (`setp.lt.gt`), one out of order or a missing
 required group is an error naming that modifier and the accepted alternatives. The type rules
 of a group (`Group.only_with`: `.rn` only on float types) are checked when `strict`: the
@@ -44,6 +45,7 @@ class Group:
     required: bool = False
     holds_type: bool = False
     only_with: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    anywhere: bool = False  # ptxas accepts it at any position in the chain (atom's .sem)
 
     def describe(self) -> str:
         return f"{self.name} {'|'.join('.' + a for a in self.alternatives)}"
@@ -67,6 +69,11 @@ def req(name: str, alternatives: str, only_with: str | dict | None = None) -> Gr
 
 def opt(name: str, alternatives: str, only_with: str | dict | None = None) -> Group:
     return _group(name, alternatives, False, only_with)
+
+
+def loose(name: str, alternatives: str) -> Group:
+    """An optional group written anywhere in the chain (`atom.global.gpu.acq_rel.add`)."""
+    return Group(name, tuple(alternatives.split()), anywhere=True)
 
 
 def typ(alternatives: str, name: str = "type") -> Group:
@@ -124,6 +131,14 @@ def _ordering(sem: str) -> list[Group]:
     return [opt("sem", f"weak volatile relaxed {sem}"), opt("scope", "cta gpu sys")]
 
 
+def _atomic_ordering() -> list[Group]:
+    """atom/red's `.sem`, `.scope` (ptxas takes them anywhere) and state space."""
+    return [loose("sem", "relaxed acquire release acq_rel"), loose("scope", "cta gpu sys"),
+            opt("space", "global shared")]
+
+
+_ATOMIC_OPS = "add inc dec min max and or xor"
+_ATOMIC_TYPES = "b32 b64 u32 u64 s32 s64 f32 f64"
 _VECTORS = " ".join(VECTOR_WIDTH)
 _LOAD_TYPES = "b8 b16 b32 b64 u8 u16 u32 u64 s8 s16 s32 s64 f16 f16x2 bf16 bf16x2 f32 f64"
 _MOVE_TYPES = "pred b16 b32 b64 u16 u32 u64 s16 s32 s64 f32 f64"
@@ -157,17 +172,31 @@ _ROWS = (
          "maximum"),
     _row("neg", [opt("ftz", "ftz", FTZ), typ(f"s16 s32 s64 {FH}")], 2, "-a"),
     _row("abs", [opt("ftz", "ftz", FTZ), typ(f"s16 s32 s64 {FH}")], 2, "|a|"),
+    _row("copysign", [typ(F)], 3, "b with the sign of a"),
     _row("and", [typ("pred b16 b32 b64")], 3, "bitwise and"),
     _row("or", [typ("pred b16 b32 b64")], 3, "bitwise or"),
     _row("xor", [typ("pred b16 b32 b64")], 3, "bitwise xor"),
     _row("not", [typ("pred b16 b32 b64")], 2, "bitwise not"),
+    _row("cnot", [typ("b16 b32 b64")], 2, "C's logical not: 1 if a is 0, else 0"),
     _row("shl", [typ("b16 b32 b64")], 3, "shift left"),
     _row("shr", [typ(f"b16 b32 b64 {I16_64}")], 3, "shift right (arithmetic for signed types)"),
+    _row("shf", [req("direction", "l r"), req("mode", "wrap clamp"), typ("b32")], 4,
+         "funnel shift: d = 32 bits of {b, a} shifted by c"),
+    _row("popc", [typ("b32 b64")], 2, "population count (number of one bits)", result="u32"),
+    _row("clz", [typ("b32 b64")], 2, "count leading zeros", result="u32"),
+    _row("brev", [typ("b32 b64")], 2, "reverse the bits"),
+    _row("bfind", [opt("shiftamt", "shiftamt"), typ("u32 u64 s32 s64")], 2,
+         "position of the most significant non-sign bit (0xffffffff if none)", result="u32"),
+    _row("bfe", [typ("u32 u64 s32 s64")], 4, "extract c bits of a from bit b"),
+    _row("bfi", [typ("b32 b64")], 5, "insert the d low bits of a into b at bit c"),
+    _row("lop3", [typ("b32")], 5, "any logic function of a, b, c given by its truth table"),
     _row("setp", [req("compare", "eq ne lt le gt ge lo ls hi hs equ neu ltu leu gtu geu num nan",
                       {"lt le gt ge": f"{I16_64} {FH}", "lo ls hi hs": "u16 u32 u64",
                        "equ neu ltu leu gtu geu num nan": FH}),
                   opt("ftz", "ftz", FTZ), typ(f"b16 b32 b64 {I16_64} {FH}")], 3,
          "compare into a predicate", result="pred"),
+    _row("testp", [req("class", "finite infinite number notanumber normal subnormal"),
+                   typ(F)], 2, "test a float's class into a predicate", result="pred"),
     _row("selp", [typ(f"b16 b32 b64 {I16_64} {F}")], 4, "select a or b by a predicate"),
     _row("ex2", [req("approx", "approx"), opt("ftz", "ftz", "f32"), typ("f32")], 2,
          "2^a, the hardware exponential"),
@@ -175,11 +204,17 @@ _ROWS = (
     _row("rcp", [req("rounding", f"approx {ROUND}"), opt("ftz", "ftz"), typ(F)], 2, "1 / a"),
     _row("sqrt", [req("rounding", f"approx {ROUND}"), opt("ftz", "ftz"), typ(F)], 2,
          "square root"),
-    _row("atom", [opt("sem", "relaxed acquire release acq_rel"), opt("scope", "cta gpu sys"),
-                  opt("space", "global shared"),
-                  req("op", "add inc dec min max and or xor exch"),
-                  typ("b32 b64 u32 u64 s32 s64 f32 f64")], 3,
-         "atomic read-modify-write of memory: d = the old value", per_thread=True),
+    _row("rsqrt", [req("approx", "approx"), opt("ftz", "ftz", "f32"), typ(F)], 2,
+         "1 / sqrt(a)"),
+    _row("sin", [req("approx", "approx"), opt("ftz", "ftz"), typ("f32")], 2, "sine"),
+    _row("cos", [req("approx", "approx"), opt("ftz", "ftz"), typ("f32")], 2, "cosine"),
+    _row("tanh", [req("approx", "approx"), typ("f32")], 2, "hyperbolic tangent"),
+    _row("atom", [*_atomic_ordering(), req("op", f"{_ATOMIC_OPS} exch cas"),
+                  typ(_ATOMIC_TYPES)], (3, 4),
+         "atomic read-modify-write of memory: d = the old value (cas: d, [a], compare, new)",
+         per_thread=True),
+    _row("red", [*_atomic_ordering(), req("op", _ATOMIC_OPS), typ(_ATOMIC_TYPES)], 2,
+         "atomic reduction into memory, no result", writes=False),
     _row("membar", [req("level", "cta gl sys")], 0,
          "memory barrier: this thread's earlier accesses are seen before its later ones",
          writes=False),
@@ -196,6 +231,18 @@ _ROWS = (
                  typ("f16 bf16", "atype"), typ("f16 bf16", "btype"), typ("f32 f16", "ctype")],
          4, "warp matrix multiply-accumulate: D = A x B + C from per-lane fragments",
          result="dtype"),
+    _row("vote", [req("sync", "sync"), req("mode", "all any uni ballot"), typ("pred b32")], 3,
+         "warp vote over the member mask: all, any, uni (.pred) or ballot (.b32 lane mask)",
+         per_thread=True),
+    _row("activemask", [typ("b32")], 1, "the lanes of the warp executing this instruction",
+         per_thread=True),
+    _row("match", [req("mode", "any all"), req("sync", "sync"), typ("b32 b64")], 3,
+         "the member lanes holding the same value as this lane (any) or all of them (all)",
+         result="b32", per_thread=True),
+    _row("redux", [req("sync", "sync"), req("op", "add min max and or xor"),
+                   typ("u32 s32 b32")], 3,
+         "warp reduction over the member mask (add/min/max: .u32/.s32; and/or/xor: .b32)",
+         per_thread=True),
     _row("shfl", [req("sync", "sync"), req("mode", "up down bfly idx"), typ("b32")], 5,
          "warp shuffle: dst, value, lane or delta, clamp/segment mask, member mask",
          per_thread=True),
@@ -281,6 +328,14 @@ def _sort(row: OpSpec, name: str, modifiers: tuple[str, ...]) -> dict[str, str]:
     """Each modifier into the first group at or after the previous one's that accepts it."""
     groups, chosen, at = row.groups, {}, 0
     for mod in modifiers:
+        free = next((g for g in groups if g.anywhere and mod in g.alternatives), None)
+        if free is not None:
+            if free.name in chosen:
+                raise ValueError(f"{name}: .{mod} is a second {free.name} after "
+                                 f".{chosen[free.name]} ({row.opcode} takes one of "
+                                 f"{_dotted(free.alternatives)})")
+            chosen[free.name] = mod
+            continue
         k = next((i for i in range(at, len(groups)) if mod in groups[i].alternatives), None)
         if k is not None:
             chosen[groups[k].name] = mod

@@ -1,9 +1,11 @@
 """Semantics of `mov`, `cvta` and `cvt`: copies and conversions between types.
 
-`cvt` covers integer widening/narrowing (C casts, `.sat` clamps), integer to float (`.rn`),
-float to integer (`.rni/.rzi/.rmi/.rpi`, clamped to the destination range, NaN to 0, as the
-ISA specifies), f32 <-> f64 (`.rn`) and rounding a float to an integral value; f16/bf16
-conversions (the two-source `cvt.rn.f16x2.f32` too) and vector `mov` packing are in `half`.
+`cvt` covers every pair of integer and float types (s8..s64, u8..u64, f16, bf16, f32, f64):
+integer widening/narrowing (C casts, `.sat` clamps); integer to float and float narrowing
+rounded once, correctly, in `.rn/.rz/.rm/.rp` (`rounding`); float widening (exact); float to
+integer (`.rni/.rzi/.rmi/.rpi`, clamped to the destination range, NaN to 0, as the ISA
+specifies); rounding a float to an integral value; `.ftz` on f32 and `.sat` on float results.
+The two-source `cvt.rn.f16x2.f32` and vector `mov` packing are in `half`.
 `cvta` is the identity: generic, global and shared addresses are the same numbers in this
 simulator (see `memory`).
 """
@@ -13,10 +15,11 @@ from __future__ import annotations
 import numpy as np
 
 from ..ptx.ir import Instruction, Vector
-from .half import HALF, decode_cvt_pair, decode_mov_vector, half_cvt
+from .half import HALF, decode_cvt_pair, decode_mov_vector, widen
 from .operands import DecodeContext, Semantics, Unsupported, form, op_type
 from .ops import build
-from .values import DTYPES, bits_of, flush_f32, is_float, is_signed, saturate
+from .rounding import MODES, integer_pair, round_pair
+from .values import DTYPES, flush_f32, is_float, is_signed, saturate
 
 INT_ROUNDING = {"rni": np.rint, "rzi": np.trunc, "rmi": np.floor, "rpi": np.ceil}
 
@@ -49,7 +52,7 @@ def _int_to_int(dst: str, src: str, sat: bool):
     return lambda a: np.minimum(np.asarray(a, np.uint64), np.uint64(hi)).astype(dt)
 
 
-def _float_to_int(dst: str, rounding: str):
+def _float_to_int(dst: str, src: str, rounding: str):
     dt = DTYPES[dst]
     lo, hi = _int_range(dst)
     upper = float(hi + 1)  # a power of two, exact in f64
@@ -57,7 +60,7 @@ def _float_to_int(dst: str, rounding: str):
     rnd = INT_ROUNDING[rounding]
 
     def convert(a):
-        x = rnd(np.asarray(a, np.float64))
+        x = rnd(widen(a, src))
         safe = np.clip(np.nan_to_num(x, nan=0.0), float(lo), below)
         out = safe.astype(dt)
         return np.where(x >= upper, dt.type(hi), out).astype(dt)
@@ -65,24 +68,24 @@ def _float_to_int(dst: str, rounding: str):
     return convert
 
 
-def _float_to_float(dst: str, rounding: str | None, ftz: bool):
-    dt = DTYPES[dst]
-    integral = INT_ROUNDING.get(rounding) if rounding else None
+def _int_to_float(dst: str, mode: str):
+    """Exact as an (s, err) pair, rounded once in `mode`."""
+    return lambda a: round_pair(*integer_pair(a), dst, mode)
+
+
+def _float_to_float(dst: str, src: str, rounding: str | None, ftz: bool):
+    """Widening is exact; narrowing rounds once in `rounding` (default .rn); `.rni/.rzi/.rmi/
+    .rpi` round to an integral value first. `.ftz` flushes f32 subnormals in and out."""
+    integral = INT_ROUNDING.get(rounding)
+    mode = "rn" if rounding is None or integral is not None else rounding
 
     def convert(a):
-        x = flush_f32(a) if ftz and np.asarray(a).dtype == np.float32 else np.asarray(a)
-        x = x.astype(dt)
+        x = widen(flush_f32(a) if ftz and src == "f32" else a, src)
         x = integral(x) if integral is not None else x
-        return flush_f32(x) if ftz and dst == "f32" else x
+        r = round_pair(x, 0.0, dst, mode)
+        return flush_f32(r) if ftz and dst == "f32" else r
 
     return convert
-
-
-def _cast(dt: np.dtype):
-    def cast(a):
-        return np.asarray(a).astype(dt)
-
-    return cast
 
 
 def _saturated(fn):
@@ -92,37 +95,35 @@ def _saturated(fn):
     return saturated
 
 
+def _floating(t: str) -> bool:
+    return is_float(t) or t in HALF
+
+
 def decode_cvt(ins: Instruction, ctx: DecodeContext):
     if len(ins.operands) == 3:
         return decode_cvt_pair(ins, ctx)
     f = form(ins)
     dst, src, rounding = f.get("dtype"), f.get("atype"), f.get("rounding")
-    if dst in HALF or src in HALF:
-        if set(ins.modifiers) - {"rn", dst, src}:
-            raise Unsupported(f"{ins.name}: only .rn half conversions are modelled")
-        return build(ins, ctx, (src,), dst, half_cvt(dst, src, rounding))
     for t in (dst, src):
         if t not in DTYPES or t == "pred" or t.endswith("x2"):
             raise Unsupported(f"cvt with .{t} is not modelled")
     sat = bool(f.get("sat"))
-    if not is_float(dst) and not is_float(src):
+    if not _floating(dst) and not _floating(src):
         fn = _int_to_int(dst, src, sat)
-    elif is_float(src) and not is_float(dst):
+    elif _floating(src) and not _floating(dst):
         if rounding not in INT_ROUNDING:
             raise Unsupported("float-to-integer cvt needs .rni, .rzi, .rmi or .rpi")
-        fn = _float_to_int(dst, rounding)
-    elif is_float(dst) and not is_float(src):
-        if rounding not in (None, "rn"):
-            raise Unsupported(f"integer-to-float cvt with .{rounding} is not modelled (.rn)")
-        fn = _cast(DTYPES[dst])
+        fn = _float_to_int(dst, src, rounding)
+    elif not _floating(src):
+        if rounding not in (None, *MODES):
+            raise Unsupported(f"integer-to-float cvt with .{rounding}: needs .rn/.rz/.rm/.rp")
+        fn = _int_to_float(dst, rounding or "rn")
     else:
-        if rounding in ("rz", "rm", "rp"):
-            raise Unsupported(f"cvt .{rounding} between floats is not modelled (.rn)")
-        fn = _float_to_float(dst, rounding, bool(f.get("ftz")))
-    if sat and is_float(dst):
+        fn = _float_to_float(dst, src, rounding, bool(f.get("ftz")))
+    if sat and _floating(dst):
+        if dst == "bf16":
+            raise Unsupported("cvt.sat to .bf16 is not modelled")
         fn = _saturated(fn)
-    if bits_of(dst) < 32 and is_float(dst):
-        raise Unsupported(f"cvt to .{dst} is not modelled")
     return build(ins, ctx, (src,), dst, fn)
 
 
@@ -134,9 +135,9 @@ SEMANTICS = {
     ),
     "cvt": Semantics(
         decode_cvt,
-        "int<->int (.sat), int->float (.rn), float->int (.rni/.rzi/.rmi/.rpi, clamped), "
-        "f32<->f64 (.rn), float->integral float; f16/bf16 <-> f32 (.rn), f16 <-> f64; "
-        ".rn.f16x2/.bf16x2.f32 d, hi, lo",
+        "int<->int (.sat); int->f16/bf16/f32/f64 and float narrowing in .rn/.rz/.rm/.rp, "
+        "correctly rounded; float widening; float->int (.rni/.rzi/.rmi/.rpi, clamped, NaN to 0); "
+        "float->integral float; .ftz (f32), .sat; .rn.f16x2/.bf16x2.f32 d, hi, lo",
     ),
     "cvta": Semantics(decode_cvta, "identity (one flat address space)"),
 }

@@ -1,11 +1,10 @@
-"""Half-precision data: `cvt` between f16/bf16 and f32/f64, the pair conversion
+"""Half-precision data: f16/bf16 widened to float64, the pair conversion
 `cvt.rn.{f16x2,bf16x2}.f32 d, hi, lo`, and `mov.bN` packing and unpacking of registers
 (`mov.b32 {%rs1, %rs2}, %r1`: the first register is the low half).
 
-Values are moved and converted, not computed on: f16/bf16 arithmetic is not modelled (the
-module `mma` widens them to float64 for the one instruction that computes on them). f16 uses
-NumPy's float16 (IEEE binary16, conversions rounded to nearest even); NumPy has no bfloat16, so a
-bf16 is its 16 bits: f32 -> bf16 rounds to nearest even on the bits, NaN gives 0x7FFF.
+f16 uses NumPy's float16 (IEEE binary16); NumPy has no bfloat16, so a bf16 is its 16 bits.
+Rounding to either is `rounding`'s (every mode; a NaN gives bf16 0x7FFF); `convert` runs the
+scalar `cvt`s, `halfmath` the arithmetic, `mma` the tensor-core products.
 """
 
 from __future__ import annotations
@@ -13,11 +12,12 @@ from __future__ import annotations
 import numpy as np
 
 from ..ptx.ir import KIND_BITS, Instruction, Reg, Vector
+from .halfmath import widen as widen_bits
 from .operands import DecodeContext, Unsupported, form, reader, writer
 from .ops import build
+from .rounding import round_pair
 
 HALF = frozenset({"f16", "bf16"})
-BF16_NAN = np.uint16(0x7FFF)
 PAIRS = {"f16x2": "f16", "bf16x2": "bf16"}
 
 
@@ -25,23 +25,11 @@ def bf16_to_f32(bits) -> np.ndarray:
     return (np.asarray(bits, dtype=np.uint32) << np.uint32(16)).view(np.float32)
 
 
-def f32_to_bf16(x) -> np.ndarray:
-    bits = np.asarray(x, dtype=np.float32).view(np.uint32).astype(np.uint64)
-    rounded = (bits + 0x7FFF + ((bits >> np.uint64(16)) & np.uint64(1))) >> np.uint64(16)
-    return np.where(np.isnan(x), BF16_NAN, rounded.astype(np.uint16))
-
-
-def half_cvt(dst: str, src: str, rounding: str | None):
-    """The conversion function of a cvt with a half type on either side."""
-    if src in HALF and dst in ("f32", "f64"):
-        widen = bf16_to_f32 if src == "bf16" else (lambda a: np.asarray(a, np.float32))
-        return lambda a: widen(a).astype(dst == "f32" and np.float32 or np.float64)
-    if dst in HALF and src in ("f32", "f64") and rounding == "rn":
-        if dst == "f16":  # NumPy rounds f32 and f64 to binary16 once, to nearest even
-            return lambda a: np.asarray(a).astype(np.float16)
-        if src == "f32":
-            return f32_to_bf16
-    raise Unsupported(f"cvt.{rounding or ''}.{dst}.{src} is not modelled")
+def widen(a, t: str) -> np.ndarray:
+    """Values of float type t (f16 values, bf16 bits, f32, f64) as float64 (exact)."""
+    if t == "f16":
+        return widen_bits(np.asarray(a, np.float16).view(np.uint16), t)
+    return widen_bits(a, t) if t == "bf16" else np.asarray(a, np.float64)
 
 
 def decode_cvt_pair(ins: Instruction, ctx: DecodeContext):
@@ -56,11 +44,11 @@ def decode_cvt_pair(ins: Instruction, ctx: DecodeContext):
         )
     if set(ins.modifiers) != {"rn", *types}:
         raise Unsupported(f"{ins.name}: only .rn pair conversions are modelled")
-    to_half = half_cvt(PAIRS[types[0]], "f32", "rn")
+    half = PAIRS[types[0]]
 
     def pack(hi, lo):
-        hi_bits = np.asarray(to_half(hi)).view(np.uint16).astype(np.uint32)
-        lo_bits = np.asarray(to_half(lo)).view(np.uint16).astype(np.uint32)
+        hi_bits = round_pair(hi, 0.0, half).view(np.uint16).astype(np.uint32)
+        lo_bits = round_pair(lo, 0.0, half).view(np.uint16).astype(np.uint32)
         return (hi_bits << np.uint32(16)) | lo_bits
 
     return build(ins, ctx, ("f32", "f32"), types[0], pack)

@@ -167,41 +167,6 @@ def decode_prefetch(ins: Instruction, ctx: DecodeContext):
     return run
 
 
-def decode_atom(ins: Instruction, ctx: DecodeContext):
-    """`atom.global.add.u32 d, [a], b` (any .sem and .scope): the threads of one step
-    update memory one after another in thread order; each gets the value before its own add."""
-    f = form(ins)
-    if (f.get("space"), f.get("op"), f.get("type")) != ("global", "add", "u32"):
-        raise Unsupported("only atom.global.add.u32 is modelled")
-    d, a, b = ins.operands
-    write = writer(ins, d, "u32")
-    address = _address(ins, a, "global", ctx)
-    read_b = reader(ins, b, "u32", ctx)
-    dt = np.dtype(np.uint32)
-
-    def run(m, sel):
-        n = _count(m, sel)
-        addr = np.broadcast_to(np.asarray(address(m, sel), dtype=np.uint64), (n,))
-        add = np.broadcast_to(np.asarray(read_b(m, sel), dtype=np.uint64), (n,))
-        try:
-            before = m.glob.load(addr, dt, 1)[:, 0].astype(np.uint64)
-            order = np.argsort(addr, kind="stable")
-            a_sorted, b_sorted = addr[order], add[order]
-            first = np.r_[True, a_sorted[1:] != a_sorted[:-1]]
-            running = np.cumsum(b_sorted)
-            group_base = np.maximum.accumulate(np.where(first, running - b_sorted, 0))
-            old = np.empty(n, dtype=np.uint64)
-            old[order] = before[order] + running - b_sorted - group_base
-            last = np.r_[first[1:], True]
-            final = before[order][last] + running[last] - group_base[last]
-            m.glob.store(a_sorted[last], (final % (1 << 32)).astype(dt)[:, None], dt)
-        except MemoryFault as fault:
-            raise m.fail(fault.what, ins, sel, fault.bad) from None
-        write(m, sel, (old % (1 << 32)).astype(dt))
-
-    return run
-
-
 def decode_membar(ins: Instruction, ctx: DecodeContext):
     """The simulator's memory is sequentially consistent: every access is seen at once."""
     return lambda m, sel: None
@@ -217,10 +182,6 @@ SEMANTICS = {
         decode_st,
         ".global, .shared, generic; .v2/.v4; bounds-checked; ordering, cache and eviction "
         "qualifiers ignored",
-    ),
-    "atom": Semantics(
-        decode_atom,
-        ".global.add.u32 (any .sem and .scope): the threads of a step in thread order",
     ),
     "membar": Semantics(
         decode_membar, ".cta/.gl/.sys: nothing to do (memory is sequentially consistent)"

@@ -53,8 +53,8 @@ def form(ins: Instruction) -> spec.Form:
 
 
 def op_type(ins: Instruction, half: bool = False) -> str:
-    """The instruction's `type` group. Half types only where `half` (data movement): their
-    arithmetic is not modelled."""
+    """The instruction's `type` group. Half types only where `half`: the decoders that model
+    them (data movement, conversions, `halfmath`) ask for them."""
     t = form(ins).get("type")
     if t is None:
         raise Unsupported("no type modifier")

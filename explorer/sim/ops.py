@@ -1,12 +1,14 @@
 """Semantics of the arithmetic, logic, compare, select and byte-permute (`prmt`) opcodes, one
-decoder per opcode.
+decoder per opcode, and the `float_fn` wrapper that gives float functions their modifiers.
 
 A decoder turns one `Instruction` into `run(machine, sel)` once, at load time; `run` reads the
 sources for the threads in `sel`, computes with NumPy in the instruction's type (f32 in float32,
-integers wrapping modulo 2^N) and writes the destination. Rounding: `.rn` (the default) only;
-`.rz/.rm/.rp` raise `Unsupported`. `.ftz` and `.sat` are modelled for floats, `.sat` for s32
-add/sub. Approximate instructions (`ex2`, `lg2`, `rcp`, `sqrt`, `div` `.approx`/`.full`) are
-computed correctly rounded in their type; docs/simulator.md gives the hardware's error bounds.
+integers wrapping modulo 2^N) and writes the destination. Rounding: `.rn` (the default) as
+IEEE arithmetic in the type; `.rz/.rm/.rp` for f32 add/sub/mul/fma and f64 add/sub, from the
+exact result rounded once (`rounding`). `.ftz` and `.sat` are modelled for floats, `.sat` for
+s32 add/sub; `div.approx`/`.full` are computed as `.rn` (docs/simulator.md gives the hardware's
+error bounds). Half-typed arithmetic is `halfmath`'s, the bit operations `bits`', `ex2`/
+`rsqrt`/`sin`... `elementary`'s.
 """
 
 from __future__ import annotations
@@ -15,17 +17,10 @@ import numpy as np
 
 from ..ptx import spec
 from ..ptx.ir import Instruction
+from .halfmath import HALF_TYPES, decode_half, half_compare
 from .operands import DecodeContext, Semantics, Unsupported, form, op_type, reader, writer
-from .values import (
-    DTYPES,
-    UNSIGNED,
-    bits_of,
-    flush_f32,
-    fma_f32,
-    is_float,
-    is_signed,
-    saturate,
-)
+from .rounding import round_pair, round_sum
+from .values import DTYPES, UNSIGNED, bits_of, flush_f32, is_float, is_signed, saturate
 
 M32 = np.uint64(0xFFFFFFFF)
 
@@ -44,14 +39,29 @@ def build(ins: Instruction, ctx: DecodeContext, src_types, dst_type: str, fn):
     return lambda m, sel: dst(m, sel, fn(a(m, sel), b(m, sel), c(m, sel)))
 
 
-MODELLED_ROUNDING = (None, "rn", "approx", "full")  # .approx/.full computed as .rn (see docs)
+DIRECTED = ("rz", "rm", "rp")
+ROUNDED = {  # opcode -> (sources..., type, mode) -> the exact result rounded once in mode
+    "add": round_sum,
+    "sub": lambda a, b, t, mode: round_sum(a, np.negative(np.asarray(b, np.float64)), t, mode),
+    "mul": lambda a, b, t, mode: round_pair(np.multiply(a, b, dtype=np.float64), 0.0, t, mode),
+    "fma": lambda a, b, c, t, mode: round_sum(np.multiply(a, b, dtype=np.float64), c, t, mode),
+}  # exact for f32 sources; for f64 only the sums (TwoSum is exact in f64 too)
 
 
 def float_fn(ins: Instruction, t: str, fn):
-    """fn with the instruction's `.ftz` and `.sat`; rejects rounding other than `.rn`."""
+    """fn with the instruction's rounding, `.ftz` and `.sat`. `.rn` is fn itself (`.approx` and
+    `.full` are computed as `.rn`); `.rz/.rm/.rp` round the exact result once (`ROUNDED`)."""
     f = form(ins)
-    if f.get("rounding") not in MODELLED_ROUNDING:
-        raise Unsupported(f"rounding .{f.get('rounding')} is not modelled (only .rn)")
+    rounding = f.get("rounding")
+    if rounding in DIRECTED:
+        rounded = ROUNDED.get("fma" if ins.opcode == "mad" else ins.opcode)
+        if rounded is None or (t == "f64" and ins.opcode not in ("add", "sub")):
+            raise Unsupported(f"rounding .{rounding} of {ins.opcode}.{t} is not modelled "
+                              "(.rz/.rm/.rp: f32 add/sub/mul/fma, f64 add/sub)")
+
+        def fn(*args):
+            return rounded(*args, t, rounding)
+
     ftz, sat = bool(f.get("ftz")) and t == "f32", bool(f.get("sat"))
     if not (ftz or sat):
         return fn
@@ -64,6 +74,11 @@ def float_fn(ins: Instruction, t: str, fn):
     return wrapped
 
 
+def fma_f32(a, b, c):
+    """Correctly rounded f32 `a*b + c`: one rounding of the exact value."""
+    return round_sum(np.multiply(a, b, dtype=np.float64), c, "f32")
+
+
 def _sat_s32(fn):
     def clipped(a, b):
         wide = fn(np.asarray(a, np.int64), np.asarray(b, np.int64))
@@ -74,7 +89,9 @@ def _sat_s32(fn):
 
 def _add_sub(fn):
     def decode(ins, ctx):
-        t = op_type(ins)
+        t = op_type(ins, half=True)
+        if t in HALF_TYPES:
+            return decode_half(ins, ctx, t)
         if is_float(t):
             return build(ins, ctx, (t, t), t, float_fn(ins, t, fn))
         if form(ins).get("sat"):
@@ -120,7 +137,9 @@ def _product(ins: Instruction, t: str):
 
 
 def decode_mul(ins, ctx):
-    t = op_type(ins)
+    t = op_type(ins, half=True)
+    if t in HALF_TYPES:
+        return decode_half(ins, ctx, t)
     if is_float(t):
         return build(ins, ctx, (t, t), t, float_fn(ins, t, np.multiply))
     st, rt, fn = _product(ins, t)
@@ -128,15 +147,17 @@ def decode_mul(ins, ctx):
 
 
 def decode_mad(ins, ctx):
-    t = op_type(ins)
-    if is_float(t):
+    t = op_type(ins, half=True)
+    if is_float(t) or t in HALF_TYPES:
         return decode_fma(ins, ctx)  # mad.rn.f32 is fused on every target we emit for
     st, rt, fn = _product(ins, t)
     return build(ins, ctx, (st, st, rt), rt, lambda a, b, c: fn(a, b) + c)
 
 
 def decode_fma(ins, ctx):
-    t = op_type(ins)
+    t = op_type(ins, half=True)
+    if t in HALF_TYPES:
+        return decode_half(ins, ctx, t)
     if t != "f32":
         raise Unsupported(f"fma/mad .{t} is not modelled (f32 only)")
     return build(ins, ctx, (t, t, t), t, float_fn(ins, t, fma_f32))
@@ -177,7 +198,9 @@ def decode_rem(ins, ctx):
 
 def _min_max(fmin, propagate, imin):
     def decode(ins, ctx):
-        t = op_type(ins)
+        t = op_type(ins, half=True)
+        if t in HALF_TYPES:
+            return decode_half(ins, ctx, t)
         if is_float(t):  # one NaN input: the other wins; .NaN: NaN wins
             fn = propagate if form(ins).get("NaN") else fmin
             return build(ins, ctx, (t, t), t, float_fn(ins, t, fn))
@@ -188,7 +211,9 @@ def _min_max(fmin, propagate, imin):
 
 def _neg_abs(fn):
     def decode(ins, ctx):
-        t = op_type(ins)
+        t = op_type(ins, half=True)
+        if t in HALF_TYPES:
+            return decode_half(ins, ctx, t)
         f = float_fn(ins, t, fn) if is_float(t) else fn
         return build(ins, ctx, (t,), t, f)
 
@@ -265,12 +290,39 @@ def compare_fn(cmp: str, t: str):
 
 
 def decode_setp(ins, ctx):
-    t = op_type(ins)
+    t = op_type(ins, half=True)
     f = form(ins)
+    if t in ("f16", "bf16"):
+        fn = half_compare(compare_fn(f.get("compare"), "f64"), t, bool(f.get("ftz")))
+        return build(ins, ctx, (t, t), "pred", fn)
+    if t in HALF_TYPES:
+        raise Unsupported(f"setp.{t} (two predicates) is not modelled")
     fn = compare_fn(f.get("compare"), t)
     if f.get("ftz") and t == "f32":
         return build(ins, ctx, (t, t), "pred", lambda a, b: fn(flush_f32(a), flush_f32(b)))
     return build(ins, ctx, (t, t), "pred", fn)
+
+
+TINY = {"f32": np.finfo(np.float32).tiny, "f64": np.finfo(np.float64).tiny}
+CLASSES = {  # testp's classes, by the magnitude of a float
+    "finite": lambda x, tiny: np.isfinite(x),
+    "infinite": lambda x, tiny: np.isinf(x),
+    "number": lambda x, tiny: ~np.isnan(x),
+    "notanumber": lambda x, tiny: np.isnan(x),
+    "normal": lambda x, tiny: np.isfinite(x) & (np.abs(x) >= tiny),
+    "subnormal": lambda x, tiny: (np.abs(x) < tiny) & (x != 0),
+}
+
+
+def decode_testp(ins, ctx):
+    t = op_type(ins)
+    test, tiny = CLASSES[form(ins).get("class")], TINY[t]
+    return build(ins, ctx, (t,), "pred", lambda a: test(a, tiny))
+
+
+def decode_cnot(ins, ctx):
+    t = op_type(ins)
+    return build(ins, ctx, (t,), t, lambda a: (np.asarray(a) == 0).astype(DTYPES[t]))
 
 
 def decode_selp(ins, ctx):
@@ -303,32 +355,28 @@ def decode_prmt(ins, ctx):
     return build(ins, ctx, ("b32", "b32", "b32"), "b32", permute_bytes)
 
 
-def _approx(fn32, fn64=None):
-    def decode(ins, ctx):
-        t = op_type(ins)
-        if t == "f32":
-            return build(ins, ctx, (t,), t, float_fn(ins, t, fn32))
-        if t == "f64" and fn64 is not None and form(ins).get("rounding") != "approx":
-            return build(ins, ctx, (t,), t, float_fn(ins, t, fn64))
-        raise Unsupported(f"{ins.name} is not modelled")
-
-    return decode
-
-
-def _recip(x):
-    return np.divide(x.dtype.type(1) if hasattr(x, "dtype") else 1.0, x)
+def decode_copysign(ins, ctx):
+    t = op_type(ins)
+    return build(ins, ctx, (t, t), t, lambda a, b: np.copysign(b, a))
 
 
 _INT = "integers (wrap modulo 2^N)"
-_F = "f32 in float32 (.rn, .ftz, .sat)"
-_MIN_MAX = "integers; floats (one NaN: the other; .NaN: NaN)"
+_F = "f32 in float32 (.rn, .ftz, .sat; .rz/.rm/.rp rounded once from the exact result)"
+_MIN_MAX = "integers; floats and halves (one NaN: the other; .NaN: NaN)"
+_H = "f16/bf16/f16x2/bf16x2 rounded once (.ftz on f16, .sat)"
 _BITWISE = ".pred and .bN"
 SEMANTICS = {
-    "add": Semantics(_add_sub(np.add), f"{_INT}, .sat.s32; {_F}; f64"),
-    "sub": Semantics(_add_sub(np.subtract), f"{_INT}, .sat.s32; {_F}; f64"),
-    "mul": Semantics(decode_mul, f".lo/.hi/.wide {_INT}; {_F}; f64"),
-    "mad": Semantics(decode_mad, f".lo/.hi/.wide {_INT}; .f32 as fma.rn.f32"),
-    "fma": Semantics(decode_fma, ".rn.f32, correctly rounded (.ftz, .sat)"),
+    "add": Semantics(
+        _add_sub(np.add), f"{_INT}, .sat.s32; {_F}; f64 (all four roundings); {_H}"
+    ),
+    "sub": Semantics(
+        _add_sub(np.subtract), f"{_INT}, .sat.s32; {_F}; f64 (all four roundings); {_H}"
+    ),
+    "mul": Semantics(decode_mul, f".lo/.hi/.wide {_INT}; {_F}; f64 (.rn); {_H}"),
+    "mad": Semantics(decode_mad, f".lo/.hi/.wide {_INT}; floats as fma"),
+    "fma": Semantics(
+        decode_fma, f".rn/.rz/.rm/.rp.f32, rounded once from the exact a*b+c (.ftz, .sat); {_H}"
+    ),
     "div": Semantics(
         decode_div,
         "integers (truncating; x/0 gives all ones); .rn/.approx/.full f32 and f64 as IEEE",
@@ -336,26 +384,28 @@ SEMANTICS = {
     "rem": Semantics(decode_rem, "integers (sign of the dividend; x%0 gives x)"),
     "min": Semantics(_min_max(np.fmin, np.minimum, np.minimum), _MIN_MAX),
     "max": Semantics(_min_max(np.fmax, np.maximum, np.maximum), _MIN_MAX),
-    "neg": Semantics(_neg_abs(np.negative), "integers (wrap); floats"),
-    "abs": Semantics(_neg_abs(np.abs), "integers (wrap); floats"),
+    "neg": Semantics(_neg_abs(np.negative), "integers (wrap); floats; halves (the sign bit)"),
+    "abs": Semantics(_neg_abs(np.abs), "integers (wrap); floats; halves (the sign bit)"),
+    "copysign": Semantics(decode_copysign, ".f32/.f64: b with the sign of a"),
     "and": Semantics(_bitwise(np.bitwise_and, np.logical_and), _BITWISE),
     "or": Semantics(_bitwise(np.bitwise_or, np.logical_or), _BITWISE),
     "xor": Semantics(_bitwise(np.bitwise_xor, np.logical_xor), _BITWISE),
     "not": Semantics(_bitwise(np.invert, np.logical_not), _BITWISE),
+    "cnot": Semantics(decode_cnot, ".b16/.b32/.b64: 1 for 0, else 0"),
     "shl": Semantics(_shift(left=True), "shift amounts above the width clamp (result 0)"),
     "shr": Semantics(
         _shift(left=False), "logical for .b/.u, arithmetic for .s; amounts above the width clamp"
     ),
     "setp": Semantics(
-        decode_setp, "all compare operators incl. unordered (equ..geu, num, nan) and lo/ls/hi/hs"
+        decode_setp,
+        "all compare operators incl. unordered (equ..geu, num, nan) and lo/ls/hi/hs; f16/bf16",
+    ),
+    "testp": Semantics(
+        decode_testp, ".finite/.infinite/.number/.notanumber/.normal/.subnormal, .f32/.f64"
     ),
     "selp": Semantics(decode_selp, "every non-pred type"),
     "prmt": Semantics(
         decode_prmt,
         ".b32 default mode (register or immediate selector, sign replication); no other modes",
     ),
-    "ex2": Semantics(_approx(np.exp2), ".approx.f32 as float32 exp2 (.ftz)"),
-    "lg2": Semantics(_approx(np.log2), ".approx.f32 as float32 log2 (.ftz)"),
-    "rcp": Semantics(_approx(_recip, _recip), ".rn/.approx.f32 and .rn.f64 as IEEE 1/x"),
-    "sqrt": Semantics(_approx(np.sqrt, np.sqrt), ".rn/.approx.f32 and .rn.f64 as IEEE sqrt"),
 }

@@ -11,7 +11,7 @@ Forms outside an entry raise `SimError("unsupported instruction ...")` when a th
 from __future__ import annotations
 
 from ..ptx import spec
-from . import convert, memops, mma, ops, warp
+from . import atomics, bits, convert, elementary, memops, mma, ops, vote, warp
 from .operands import Semantics
 
 CONTROL_FLOW = {
@@ -21,8 +21,9 @@ CONTROL_FLOW = {
     "exit": Semantics(None, "ends the thread"),
 }
 IMPLEMENTED = {
-    **memops.SEMANTICS, **convert.SEMANTICS, **ops.SEMANTICS, **mma.SEMANTICS,
-    **warp.SEMANTICS, **CONTROL_FLOW,
+    **memops.SEMANTICS, **atomics.SEMANTICS, **convert.SEMANTICS, **ops.SEMANTICS,
+    **elementary.SEMANTICS, **bits.SEMANTICS, **mma.SEMANTICS, **warp.SEMANTICS,
+    **vote.SEMANTICS, **CONTROL_FLOW,
 }
 SEMANTICS: dict[str, Semantics] = {op: IMPLEMENTED[op] for op in spec.OPCODES if op in IMPLEMENTED}
 

@@ -26,7 +26,7 @@ DTYPES: dict[str, np.dtype] = {
     "s64": np.dtype(np.int64),
     "f32": np.dtype(np.float32),
     "f64": np.dtype(np.float64),
-    # Half types are moved and converted (see `half`), never computed on; bf16 as its bits.
+    # Half types: f16 as NumPy's float16, bf16 as its bits (`half`, `halfmath`).
     "f16": np.dtype(np.float16),
     "bf16": np.dtype(np.uint16),
     "f16x2": np.dtype(np.uint32),

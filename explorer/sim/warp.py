@@ -56,12 +56,16 @@ def warp_bits(m, sel, present: np.ndarray | None = None) -> np.ndarray:
     return np.bitwise_or.reduceat(bits, m.warp_starts)
 
 
-def _check_converged(m, sel, ins: Instruction, member, j) -> None:
+def check_members(m, sel, ins: Instruction, member) -> np.ndarray:
+    """Raise unless each thread of `sel` is in its member mask and every non-exited lane named
+    there executes this instruction with it (`.sync` collectives: shfl, vote, match, redux);
+    return, per thread of `sel`, the lanes of its warp executing it (uint64 masks)."""
+    name = f"{ins.opcode}.sync"
     lane = m.lane[sel].astype(np.uint64)
     member = np.asarray(member, dtype=np.uint64)
     outside = ((member >> lane) & np.uint64(1)) == 0
     if outside.any():
-        raise m.fail("shfl.sync: the thread's lane is not in membermask", ins, sel, outside)
+        raise m.fail(f"{name}: the thread's lane is not in membermask", ins, sel, outside)
     warp = m.global_warp[sel]
     executing = warp_bits(m, sel)[warp]
     alive = warp_bits(m, sel, ~m.exited)[warp]
@@ -70,13 +74,18 @@ def _check_converged(m, sel, ins: Instruction, member, j) -> None:
         bad = missing != 0
         lanes = [k for k in range(32) if int(missing[bad][0]) >> k & 1]
         raise m.fail(
-            f"shfl.sync not converged: lane(s) {lanes} named in membermask "
+            f"{name} not converged: lane(s) {lanes} named in membermask "
             f"{int(np.broadcast_to(member, bad.shape)[bad][0]):#010x} are not executing this "
             "instruction with the thread",
             ins,
             sel,
             bad,
         )
+    return executing
+
+
+def _check_converged(m, sel, ins: Instruction, member, j) -> None:
+    executing = check_members(m, sel, ins, member)
     absent = ((executing >> j.astype(np.uint64)) & np.uint64(1)) == 0
     if absent.any():
         raise m.fail(
