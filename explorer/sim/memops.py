@@ -17,7 +17,7 @@ import numpy as np
 from ..ptx.ir import Address, Instruction, Reg, Symbol, Vector
 from ..ptx.spec import VECTOR_WIDTH
 from .errors import SimError
-from .memory import GLOBAL_SHIFT, MemoryFault
+from .memory import MemoryFault, generic_space
 from .operands import DecodeContext, Semantics, Unsupported, form, op_type, reader, writer
 from .races import RaceFound
 from .values import DTYPES
@@ -84,13 +84,13 @@ def _access(m, sel, ins: Instruction, space, addr, dt, count: int, values=None):
     addr = np.broadcast_to(np.asarray(addr, dtype=np.uint64), (n,))
     verb = "load" if values is None else "store"
     try:
-        if space == "global" or (space is None and (addr >> GLOBAL_SHIFT).all()):
+        if space is None:
+            space = generic_space(addr)
+        if space == "global":
             if values is None:
                 return m.glob.load(addr, dt, count)
             return m.glob.store(addr, values, dt)
-        if space is None and (addr >> GLOBAL_SHIFT).any():
-            raise Unsupported("a generic access mixing global and shared addresses")
-        flat = m.shared.flat(addr, m.cta[sel], dt.itemsize * count, verb)
+        flat = shared_offsets(m, ins, sel, addr, dt.itemsize * count, verb)
         if m.races is not None:
             track = m.races.read if values is None else m.races.write
             track(flat, dt.itemsize * count, m.indices(sel), ins.line)
@@ -101,6 +101,18 @@ def _access(m, sel, ins: Instruction, space, addr, dt, count: int, values=None):
         raise m.fail(fault.what, ins, sel, fault.bad) from None
     except RaceFound as race:
         raise SimError(race.what, ins, m.coords(race.thread), m.coords(race.other)) from None
+
+
+def shared_offsets(m, ins: Instruction, sel, addr: np.ndarray, nbytes: int, verb: str):
+    """Flat offsets of shared accesses (`SharedMemory.flat`), with the finding of a launch that
+    is not strict recorded against `ins` when an access relied on its symbol sitting at 0.
+    Raises MemoryFault as `flat` does."""
+    flat = m.shared.flat(addr, m.cta[sel], nbytes, verb)
+    if m.shared.relied_on_zero is not None:
+        m.note(ins, "shared at 0", f"shared address {m.shared.relied_on_zero:#x} is outside "
+               "every declared shared symbol; this relies on the symbol sitting at offset 0")
+        m.shared.relied_on_zero = None
+    return flat
 
 
 def _registers(op, count: int) -> tuple:
