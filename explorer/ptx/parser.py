@@ -1,5 +1,8 @@
-"""Parse PTX text back into the IR: the subset the printer writes, and the same subset as other
-generators write it (`.reg .u32 %r<68>;`, module-scope `.shared`, `[%rd1+-4]`, hex integers).
+"""Parse PTX text back into the IR: what the printer writes, and what nvcc and Triton write
+(`.reg .u32 %r<68>;`, module-scope and `.extern .shared`, `.func` definitions and prototypes,
+`{ ... }` scopes with their own `.reg`s, `.loc` kept per instruction, `.file` names kept,
+`.section` debug data skipped, `.global`/`.const` variables, header tuning directives, any
+`.version`/`.target` value).
 
 `parse(emit(k)) == k` for every kernel the project builds. Every instruction is checked against
 `spec.OPCODES` (its opcode, modifier groups and operand count, not strictly: the groups' type
@@ -12,38 +15,22 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 
-from . import spec
+from .instructions import IDENT as _IDENT
+from .instructions import REG as _REG
+from .instructions import PtxParseError, Scope, instruction, split_top
 from .ir import (
-    REG_KINDS,
-    SIDE_FAMILY,
-    SPECIAL_REGS,
-    TYPE_TO_KIND,
-    Address,
     Comment,
     F32Imm,
     Function,
-    Guard,
-    Instruction,
-    IntImm,
     Kernel,
     Label,
     ModuleVariable,
-    Operand,
     Param,
-    ParamList,
-    Reg,
-    RegPair,
     SharedDecl,
-    SpecialReg,
     Statement,
-    Symbol,
-    Vector,
 )
 from .scan import Item, ScanError, scan
 
-_KINDS = "|".join(sorted(REG_KINDS, key=len, reverse=True))  # longest first: %rd before %r
-_REG = re.compile(rf"%({SIDE_FAMILY}?)({_KINDS})(\d+)$")
-_IDENT = r"[A-Za-z_$][\w$]*"
 _SHARED = re.compile(
     rf"(\.extern\s+)?\.shared\s+(?:\.align\s+(\d+)\s+)?\.(\w+)\s+({_IDENT})\s*"
     rf"(\[\s*(\d*)\s*\])?$"
@@ -62,20 +49,11 @@ _FUNC = re.compile(
     rf"(?:\.(?:visible|weak|extern)\s+)*\.func\s*(?:\((.*?)\))?\s*({_IDENT})\s*"
     rf"(?:\((.*)\))?(.*)$", re.S
 )
-_ADDRESS = re.compile(rf"\[\s*(%\w+|{_IDENT}|)\s*(?:([+-])\s*(-?(?:0x[0-9a-fA-F]+|\d+)))?\s*\]$")
 # Performance-tuning directives of an entry or function header: ptxas's business.
 _TUNING = re.compile(
     r"\.(maxntid|reqntid|minnctapersm|maxnreg|maxclusterrank|reqnctapercluster|noreturn|"
     r"explicitcluster|pragma)\b\s*((?:\d+\s*,?\s*)*|\"[^\"]*\"\s*)?;?"
 )
-
-
-class PtxParseError(ValueError):
-    """PTX outside the supported subset, with the line it was found on."""
-
-    def __init__(self, line: int, text: str, why: str) -> None:
-        super().__init__(f"line {line}: {why}: {text.strip()!r}")
-        self.line = line
 
 
 @dataclass(frozen=True)
@@ -210,7 +188,7 @@ def _number(text: str) -> int | float:
 
 
 def _header_params(text: str, lineno: int) -> tuple[Param, ...]:
-    return tuple(_param(p, lineno) for p in _split_top(text or "") if p.strip())
+    return tuple(_param(p, lineno) for p in split_top(text or "") if p.strip())
 
 
 def _tuning(tail: str, lineno: int, raw: str) -> int | None:
@@ -260,27 +238,11 @@ def _function(items: list[Item], n: int, head: Item, lines: list[str]) -> tuple[
     return n, Function(match.group(2), returns, params, tuple(body))
 
 
-class _Scope:
-    """Registers declared by name (`.reg .b64 %tmp;`), innermost block last."""
-
-    def __init__(self) -> None:
-        self.blocks: list[dict[str, str]] = [{}]
-
-    def declare(self, name: str, type_: str) -> None:
-        self.blocks[-1][name] = TYPE_TO_KIND.get(type_, "")
-
-    def kind(self, name: str) -> str | None:
-        for block in reversed(self.blocks):
-            if name in block:
-                return block[name]
-        return None
-
-
 def _body(items: list[Item], n: int, head: Item, lines: list[str]):
     """(index after the closing brace, shared declarations, statements) of one body."""
     shared: list[SharedDecl] = []
     body: list[Statement] = []
-    scope, loc = _Scope(), None
+    scope, loc = Scope(), None
     while True:
         if n >= len(items):
             raise PtxParseError(head.line, _raw(lines, head.line), "missing closing brace")
@@ -308,7 +270,7 @@ def _body(items: list[Item], n: int, head: Item, lines: list[str]):
             if decl is not None:
                 shared.append(decl)
         else:
-            ins = _instruction(item.text, item.line, raw, scope)
+            ins = instruction(item.text, item.line, raw, scope)
             body.append(replace(ins, loc=loc) if loc else ins)
 
 
@@ -317,7 +279,7 @@ def _loc(code: str, current):
     return (int(match.group(1)), int(match.group(2))) if match else current
 
 
-def _directive(code: str, lineno: int, raw: str, scope: _Scope) -> SharedDecl | None:
+def _directive(code: str, lineno: int, raw: str, scope: Scope) -> SharedDecl | None:
     """A declaration inside a body: `.shared` is returned; `.reg` (named registers enter the
     scope), `.param` (call arguments), `.local` and `.pragma` are checked and dropped."""
     word = code.split()[0]
@@ -356,94 +318,3 @@ def _shared(code: str, lineno: int, raw: str) -> SharedDecl:
     return SharedDecl(name, type_, int(count or 0), int(align) if align else 4, bool(extern))
 
 
-def _instruction(text: str, lineno: int, raw: str, scope: _Scope | None = None) -> Instruction:
-    guard = None
-    if text.startswith("@"):
-        pred, _, text = text[1:].partition(" ")
-        if not text.strip():
-            raise PtxParseError(lineno, raw, "a guard without an instruction")
-        negated = pred.startswith("!")
-        guard = Guard(_register(pred.lstrip("!"), lineno, raw, scope), negated)
-    name, _, rest = text.strip().replace("\t", " ").partition(" ")
-    opcode, *mods = name.split(".")
-    operands = tuple(
-        _operand(o.strip(), lineno, raw, scope) for o in _split_top(rest) if o.strip()
-    )
-    try:
-        spec.check(opcode, tuple(mods), len(operands), strict=False)
-    except ValueError as err:
-        raise PtxParseError(lineno, raw, str(err)) from None
-    return Instruction(opcode, tuple(mods), operands, guard, line=lineno)
-
-
-def _split_top(text: str) -> list[str]:
-    """Split on commas outside brackets, braces and parentheses."""
-    parts, depth, cur = [], 0, ""
-    for ch in text:
-        depth += ch in "[{(" and 1 or ch in "]})" and -1 or 0
-        if ch == "," and depth == 0:
-            parts.append(cur)
-            cur = ""
-        else:
-            cur += ch
-    parts.append(cur)
-    return parts
-
-
-def _register(text: str, lineno: int, raw: str, scope: _Scope | None = None) -> Reg:
-    match = _REG.match(text)
-    if match:
-        return Reg(match.group(2), int(match.group(3)), match.group(1))
-    kind = scope.kind(text[1:]) if scope is not None and text.startswith("%") else None
-    if kind:
-        return Reg(kind, 0, name=text[1:])
-    raise PtxParseError(lineno, raw, f"unsupported register name {text!r}")
-
-
-_INT = re.compile(r"-?(0[xX][0-9a-fA-F]+|\d+)[uU]?")
-
-
-def _operand(text: str, lineno: int, raw: str, scope: _Scope | None = None) -> Operand:
-    if text.startswith("{"):
-        if not text.endswith("}"):
-            raise PtxParseError(lineno, raw, f"unsupported operand {text!r}")
-        inner = [r.strip() for r in text[1:-1].split(",")]
-        return Vector(tuple(_register(r, lineno, raw, scope) for r in inner))
-    if text.startswith("("):
-        if not text.endswith(")"):
-            raise PtxParseError(lineno, raw, f"unsupported operand {text!r}")
-        inner = [r.strip() for r in text[1:-1].split(",") if r.strip()]
-        if not all(re.fullmatch(_IDENT, r) for r in inner):
-            raise PtxParseError(lineno, raw, f"unsupported call operand list {text!r}")
-        return ParamList(tuple(Symbol(r) for r in inner))
-    if text.startswith("["):
-        return _address(text, lineno, raw, scope)
-    if text.startswith("%") and "|" in text:
-        value, _, pred = text.partition("|")
-        return RegPair(_register(value.strip(), lineno, raw, scope),
-                       _register(pred.strip(), lineno, raw, scope))
-    if text.startswith("%"):
-        if text[1:] in SPECIAL_REGS:
-            return SpecialReg(text[1:])
-        return _register(text, lineno, raw, scope)
-    if re.fullmatch(r"0[fF][0-9a-fA-F]{8}", text):
-        return F32Imm(int(text[2:], 16))
-    if _INT.fullmatch(text):
-        return IntImm(int(text.rstrip("uU"), 0))
-    if re.fullmatch(_IDENT, text):
-        return Symbol(text)
-    raise PtxParseError(lineno, raw, f"unsupported operand {text!r}")
-
-
-def _address(text: str, lineno: int, raw: str, scope: _Scope | None = None) -> Address:
-    match = _ADDRESS.match(text)
-    if not match:
-        raise PtxParseError(lineno, raw, f"unsupported address {text!r}")
-    base_text, sign, offset_text = match.groups()
-    offset = int(offset_text, 0) if offset_text else 0
-    offset = -offset if sign == "-" else offset
-    if not base_text:
-        raise PtxParseError(lineno, raw, f"absolute address {text!r} is not supported")
-    if base_text.startswith("%"):
-        return Address(_register(base_text, lineno, raw, scope), offset)
-    return Address(Symbol(base_text), offset)
