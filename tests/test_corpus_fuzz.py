@@ -1,7 +1,8 @@
 """Mutated corpus PTX (a token dropped, two operands swapped, a type changed, a number
-changed, a line dropped, doubled or inserted, the file cut short) never makes the parser or the simulator raise anything but
-PtxParseError, ValueError or SimError, and never hangs: every launch runs under a small step
-limit and the slowest case is bounded. Prints how many mutants ended each way.
+changed, a line dropped, doubled or inserted, the file cut short) never makes the parser or
+the simulator raise anything but PtxParseError, ValueError or SimError, and never hangs: every
+launch runs under a small step limit and the slowest case is bounded. Prints how many mutants
+ended each way.
 """
 
 from __future__ import annotations
