@@ -295,3 +295,27 @@ def test_directives_other_generators_write_parse_and_run() -> None:
 def test_what_the_parser_refuses_names_the_line(text: str, why: str) -> None:
     with pytest.raises(PtxParseError, match=why):
         parse_module(text)
+
+
+SPLIT_AT_ONE_BARRIER = OUT_PROLOGUE + """
+	setp.lt.u32 %p1, %r1, {split};
+	@%p1 bra $L__low;
+	bar.sync 0;
+	bra.uni $L__done;
+$L__low:
+	bar.sync 0;
+$L__done:
+	st.global.u32 [%rd3], %r1;
+	ret;
+"""
+
+
+def test_one_warp_at_two_instructions_of_a_barrier_is_divergent_two_warps_are_not() -> None:
+    split = module(".param .u64 out", SPLIT_AT_ONE_BARRIER.replace("{split}", "16"))
+    with pytest.raises(sim.SimError, match=r"divergent barrier: threads of one warp wait at "
+                                           r"different barrier 0 instructions \(line 24, line 27"):
+        sim.launch(split, "k", 1, 64, [np.zeros(64, np.uint32)])
+    by_warp = module(".param .u64 out", SPLIT_AT_ONE_BARRIER.replace("{split}", "32"))
+    out = np.zeros(64, np.uint32)
+    sim.launch(by_warp, "k", 1, 64, [out])  # as producer/consumer code does, per warp
+    assert (out == np.arange(64)).all()

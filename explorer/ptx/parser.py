@@ -44,7 +44,9 @@ _PARAM = re.compile(
     rf"\.param\s+\.(\w+)\s+(?:\.ptr\s+)?(?:\.(?:global|shared|const|local)\s+)?"
     rf"(?:\.align\s+\d+\s+)?({_IDENT})$"
 )
-_ENTRY = re.compile(rf"(?:\.visible\s+|\.weak\s+)?\.entry\s+({_IDENT})\s*\((.*)\)(.*)$", re.S)
+_ENTRY = re.compile(
+    rf"(?:\.visible\s+|\.weak\s+)?\.entry\s+({_IDENT})\s*(?:\((.*)\))?([^()]*)$", re.S
+)
 _FUNC = re.compile(
     rf"(?:\.(?:visible|weak|extern)\s+)*\.func\s*(?:\((.*?)\))?\s*({_IDENT})\s*"
     rf"(?:\((.*)\))?(.*)$", re.S
@@ -150,8 +152,6 @@ def _module_line(code: str, lineno: int, raw: str, header: dict, files: dict) ->
 
 
 def _module_statement(code: str, lineno: int, raw: str, parts: dict) -> None:
-    if code.startswith((".version", ".target", ".address_size")):
-        raise PtxParseError(lineno, raw, "unsupported module-level directive")
     if re.match(r"(\.extern\s+)?\.shared\b", code):
         parts["shared"].append(_shared(code, lineno, raw))
     elif re.match(r"(\.(visible|extern|weak)\s+)*\.(global|const)\b", code):

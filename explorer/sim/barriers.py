@@ -6,7 +6,9 @@ Each CTA has 16 barriers, each counting the threads that arrived since it last c
 barrier without a count completes when every non-exited thread of the CTA has arrived; one
 with a count when that many have (threads, not warps: the simulator has no warp slots).
 Completing releases every thread waiting on that barrier number of the CTA, at whichever
-instruction. It decodes and counts; the scheduler owns the program counters.
+instruction, except that `bar.*` and `barrier.*.aligned` need each warp's threads at one
+instruction (a warp split between two is a divergent barrier). It decodes and counts; the
+scheduler owns the program counters.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ class BarrierForm:
     mode: str  # sync | arrive | red
     number: int
     count: int | None  # threads that complete it; None: every non-exited thread of the CTA
+    aligned: bool = True  # bar.*, barrier.*.aligned: a warp's threads at one instruction
     op: str | None = None  # red: popc | and | or
     write: object = None  # red: the destination's writer
     read: object = None  # red: the predicate's reader
@@ -60,7 +63,8 @@ def decode_barrier(ins: Instruction, ctx: DecodeContext) -> BarrierForm:
     count = _immediate(ops[1], "thread count", 1, 1024) if len(ops) == 2 else None
     if mode == "arrive" and count is None:
         raise Unsupported("bar.arrive needs a thread count")
-    return BarrierForm(mode, number, count, op, write, read)
+    aligned = ins.opcode == "bar" or f.get("aligned") is not None
+    return BarrierForm(mode, number, count, aligned, op, write, read)
 
 
 def _merge(a, b):
@@ -99,6 +103,7 @@ class Barriers:
         if not ready.any():
             return []
         out = []
+        self._check_aligned(n, ready)
         for pc in sorted(self.waiting):
             form_ = self.steps[pc].barrier
             if form_.number != n:
@@ -116,6 +121,24 @@ class Barriers:
         if m.races is not None:
             m.races.release(np.flatnonzero(ready))
         return out
+
+    def _check_aligned(self, n: int, ready: np.ndarray) -> None:
+        """An aligned barrier completing with one warp's threads at two of its instructions
+        is undefined on the hardware (synccheck's divergent barrier): raise."""
+        m = self.m
+        at = [(pc, w[ready[m.cta[w]]]) for pc, w in self.waiting.items()
+              if self.steps[pc].barrier.number == n]
+        at = [(pc, w) for pc, w in at if len(w)]
+        if len(at) < 2 or not any(self.steps[pc].barrier.aligned for pc, _ in at):
+            return
+        (pc, first), rest = at[0], at[1:]
+        for other, threads in rest:
+            shared = np.isin(m.global_warp[threads], m.global_warp[first])
+            if shared.any():
+                a, b = sorted((self.steps[pc].ins.line, self.steps[other].ins.line))
+                raise m.fail(f"divergent barrier: threads of one warp wait at different "
+                             f"barrier {n} instructions (line {a}, line {b})",
+                             self.steps[other].ins, threads, shared)
 
     def _reduce(self, b: BarrierForm, threads: np.ndarray) -> None:
         ctas = self.m.cta[threads]
