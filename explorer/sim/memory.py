@@ -190,8 +190,8 @@ class SharedMemory:
 
     Not `strict`: an address below SHARED_BASE that lands inside a declaration once the
     window is taken to start at 0 (code that assumes its symbol sits at offset 0, as on the
-    hardware it may) is accessed there, and `relied_on_zero` keeps the first such address
-    for the caller to report."""
+    hardware it may) is accessed there, and `relied_on_zero` keeps the first such address of
+    the last `flat` call for its caller to report (`memops.shared_offsets` does)."""
 
     def __init__(self, decls: tuple[SharedDecl, ...], nctas: int, dynamic_bytes: int = 0,
                  strict: bool = True) -> None:
@@ -218,6 +218,7 @@ class SharedMemory:
     def flat(self, addr: np.ndarray, cta: np.ndarray, nbytes: int, verb: str) -> np.ndarray:
         """Flat byte offsets into `data` of each access, checked against the declarations."""
         a = addr.astype(np.int64)
+        self.relied_on_zero = None  # about this call only
         inside = self._inside(a, nbytes)
         if not inside.all() and not self.strict:
             raw = ~inside & (a >= 0) & (a < SHARED_BASE)
