@@ -319,3 +319,37 @@ def test_one_warp_at_two_instructions_of_a_barrier_is_divergent_two_warps_are_no
     out = np.zeros(64, np.uint32)
     sim.launch(by_warp, "k", 1, 64, [out])  # as producer/consumer code does, per warp
     assert (out == np.arange(64)).all()
+
+
+VARIABLES = """
+.const .align 4 .f32 coeffs[4] = {0f3F800000, 0f40000000, 0f40400000};
+.global .align 4 .u32 counter;
+.global .align 4 .b8 bytes[4] = {1, 2, 3, 4};
+"""
+READ_VARIABLES = OUT_PROLOGUE + """
+	ld.const.f32 %f1, [coeffs+8];
+	mov.u64 %rd5, coeffs;
+	ld.const.f32 %f2, [%rd5+12];
+	add.f32 %f3, %f1, %f2;
+	st.global.u32 [counter], %r1;
+	ld.global.u32 %r2, [counter];
+	mov.u64 %rd6, bytes;
+	ld.u8 %rs1, [%rd6+3];
+	cvt.rn.f32.u16 %f4, %rs1;
+	add.f32 %f5, %f3, %f4;
+	cvt.rn.f32.u32 %f6, %r2;
+	add.f32 %f7, %f5, %f6;
+	st.global.f32 [%rd3], %f7;
+	ret;
+"""
+
+
+def test_module_global_and_const_variables_are_memory_with_their_initializers() -> None:
+    ptx = module(".param .u64 out", READ_VARIABLES).replace(HEADER, HEADER + VARIABLES, 1)
+    out = np.zeros(32, np.float32)
+    sim.launch(ptx, "k", 1, 32, [out])
+    assert (out == 3 + 0 + 4 + 31).all()  # coeffs[2], the 0 after the list, bytes[3], the
+    # counter as the last thread of the step (thread order) left it
+    written = ptx.replace("ld.const.f32 %f1, [coeffs+8];", "st.global.u32 [coeffs], %r1;")
+    with pytest.raises(sim.SimError, match="global store into read-only buffer coeffs"):
+        sim.launch(written, "k", 1, 32, [out])

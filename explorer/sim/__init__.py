@@ -74,7 +74,8 @@ def launch(
     if limit and int(np.prod(dims3(block, "block"))) > limit:
         raise ValueError(f"block={tuple(dims3(block, 'block'))}: {entry} declares .maxntid "
                          f"{limit} (accepted: at most {limit} threads per CTA)")
-    m = Machine(grid, block, program.registers, GlobalMemory(pointers), program.kernel.shared,
+    memory = GlobalMemory(pointers, program.module.variables)
+    m = Machine(grid, block, program.registers, memory, program.kernel.shared,
                 int(shared_bytes), bool(strict))
     m.param_values = values
     if check_races:

@@ -1,11 +1,12 @@
-"""Semantics of `ld` and `st` in the param, global and shared state spaces (and generic
+"""Semantics of `ld` and `st` in the param, global, const and shared state spaces (and generic
 addresses), scalar and `.v2/.v4`.
 
 `ld.param` reads a launch argument (a pointer argument reads its fake base address). Global
-addresses are 64-bit register values plus the immediate offset; shared addresses are a shared
-symbol or a 32- or 64-bit register value plus the offset, in the shared window. Every access is
-bounds-checked by `memory`; with `check_races`, shared accesses also go through `races`.
-`.local` and `.const` are not modelled. Memory is sequentially consistent, so the memory-order
+addresses are 64-bit register values (or a module `.global` variable) plus the immediate
+offset; `.const` reaches the module's `.const` variables (read-only); shared addresses are a
+shared symbol or a 32- or 64-bit register value plus the offset, in the shared window. Every
+access is bounds-checked by `memory`; with `check_races`, shared accesses also go through
+`races`. `.local` is not modelled. Memory is sequentially consistent, so the memory-order
 qualifiers (`.relaxed.gpu`, ...) change nothing; cache and eviction hints (`.ca`, `.nc`,
 `.L1::no_allocate`, ...) are ignored.
 """
@@ -27,7 +28,7 @@ def _layout(ins: Instruction) -> tuple[str | None, int, str]:
     """(state space or None for generic, vector count, element type)."""
     f = form(ins)
     space = f.get("space")
-    if space in ("local", "const"):
+    if space == "local":
         raise Unsupported(f".{space} memory is not modelled")
     count = VECTOR_WIDTH.get(f.get("vector"), 1)
     t = op_type(ins, half=True)
@@ -44,6 +45,9 @@ def _address(ins: Instruction, op, space: str | None, ctx: DecodeContext):
     if isinstance(op.base, Symbol):
         if space == "shared" and op.base.name in ctx.symbols:
             addr = np.uint64((ctx.symbols[op.base.name][0] + off) % (1 << 64))  # wraps
+            return lambda m, sel: addr
+        if space in (None, "global", "const") and op.base.name in ctx.variables:
+            addr = np.uint64((ctx.variables[op.base.name][0] + off) % (1 << 64))
             return lambda m, sel: addr
         raise Unsupported(f"address of symbol {op.base.name} in .{space or 'generic'} space")
     width = "u64" if op.base.kind == "rd" else "u32"
@@ -86,7 +90,7 @@ def _access(m, sel, ins: Instruction, space, addr, dt, count: int, values=None):
     try:
         if space is None:
             space = generic_space(addr)
-        if space == "global":
+        if space in ("global", "const"):  # module .const variables live with the global ones
             if values is None:
                 return m.glob.load(addr, dt, count)
             return m.glob.store(addr, values, dt)
@@ -222,7 +226,7 @@ def decode_membar(ins: Instruction, ctx: DecodeContext):
 SEMANTICS = {
     "ld": Semantics(
         decode_ld,
-        ".param (scalars), .global, .shared, generic; .v2/.v4; bounds-checked; ordering, "
+        ".param (scalars), .global, .const, .shared, generic; .v2/.v4; bounds-checked; ordering, "
         "cache and eviction qualifiers ignored",
     ),
     "st": Semantics(

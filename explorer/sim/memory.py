@@ -20,13 +20,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..ptx.ir import SharedDecl
+from ..ptx.ir import ModuleVariable, SharedDecl
 from .values import DTYPES
 
 GLOBAL_SHIFT = 40  # buffer i lives at (i + 1) << 40: 1 TiB apart
+VARIABLE_INDEX = 1 << 20  # module variable j is buffer VARIABLE_INDEX + j, far above arguments
 SHARED_BASE = 0x100  # first shared byte's address; 0 is never a valid shared address
 POISON = 0xFF  # uninitialised shared bytes (an f32 NaN pattern)
 MAX_SHARED_BYTES = 48 * 1024  # static .shared per CTA: ptxas rejects more
+MAX_VARIABLE_BYTES = 1 << 26  # a module .global/.const variable (64 MiB: .const has 64 KiB)
 
 
 class MemoryFault(Exception):
@@ -51,9 +53,11 @@ class Buffer:
 
 
 class GlobalMemory:
-    """The pointer arguments as buffers at fake, far-apart base addresses."""
+    """The pointer arguments as buffers at fake, far-apart base addresses; the module's
+    `.global`/`.const` variables (fresh per launch, `.const` read-only) far above them."""
 
-    def __init__(self, pointers: list[tuple[str, np.ndarray]]) -> None:
+    def __init__(self, pointers: list[tuple[str, np.ndarray]],
+                 variables: tuple[ModuleVariable, ...] = ()) -> None:
         self.buffers = [
             Buffer(
                 name,
@@ -63,6 +67,16 @@ class GlobalMemory:
             )
             for i, (name, arr) in enumerate(pointers)
         ]
+        self.variables = {
+            VARIABLE_INDEX + j: Buffer(v.name, variable_address(j), variable_bytes(v),
+                                       v.space == "global")
+            for j, v in enumerate(variables)
+        }
+
+    def _buffer(self, i: int) -> Buffer | None:
+        if 0 <= i < len(self.buffers):
+            return self.buffers[i]
+        return self.variables.get(i)
 
     def base_of(self, index: int) -> int:
         return self.buffers[index].base
@@ -92,14 +106,14 @@ class GlobalMemory:
         else:
             groups = [(int(i), index == i) for i in np.unique(index)]
         for i, where in groups:
-            if not 0 <= i < len(self.buffers):
+            buf = self._buffer(i)
+            if buf is None:
                 bad = index == i
                 raise MemoryFault(
                     f"global {verb} of {nbytes} bytes at {int(addr[bad][0]):#x}: not inside any "
                     f"pointer argument",
                     bad,
                 )
-            buf = self.buffers[i]
             off = (addr[where] - np.uint64(buf.base)).astype(np.int64)
             outside = off > buf.data.size - nbytes
             if outside.any():
@@ -131,6 +145,28 @@ def _mark(where, bad: np.ndarray, n: int) -> np.ndarray:
     full = np.zeros(n, dtype=bool)
     full[np.arange(n)[where][bad]] = True
     return full
+
+
+def variable_address(j: int) -> int:
+    """The address of the module's j-th `.global`/`.const` variable."""
+    return (VARIABLE_INDEX + j + 1) << GLOBAL_SHIFT
+
+
+def variable_bytes(v: ModuleVariable) -> np.ndarray:
+    """A variable's initial bytes: its initializer's values in its type, zeros after them."""
+    dt = DTYPES.get(v.type)
+    if dt is None or v.type == "pred":
+        raise ValueError(f".{v.space} {v.name}: element type .{v.type} is not supported")
+    if v.count * dt.itemsize > MAX_VARIABLE_BYTES:
+        raise ValueError(f".{v.space} {v.name}: {v.count} elements of .{v.type}; the simulator "
+                         f"holds at most {MAX_VARIABLE_BYTES} bytes per module variable")
+    data = np.zeros(v.count, dtype=dt)
+    if v.init:
+        if len(v.init) > v.count:
+            raise ValueError(f".{v.space} {v.name}: {len(v.init)} initial values for "
+                             f"{v.count} elements")
+        data[:len(v.init)] = np.array(v.init).astype(dt)
+    return data.view(np.uint8)
 
 
 def shared_layout(

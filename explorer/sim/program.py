@@ -18,7 +18,7 @@ from ..ptx.ir import Instruction, Kernel, Label, Reg, Symbol, registers_of
 from ..ptx.parser import Module, find_entry, parse_module
 from .barriers import BarrierForm, decode_barrier
 from .calls import Site, flatten
-from .memory import shared_layout
+from .memory import shared_layout, variable_address, variable_bytes
 from .operands import DecodeContext, Unsupported
 from .table import SEMANTICS
 
@@ -59,7 +59,12 @@ def load(ptx: str, entry: str) -> Program:
     except ValueError as err:
         raise ValueError(f"{entry}: {err}") from None
     params = {p.name: (i, p.type) for i, p in enumerate(kernel.params)}
-    ctx = DecodeContext(labels, symbols, params)
+    try:
+        variables = {v.name: (variable_address(j), variable_bytes(v).size)
+                     for j, v in enumerate(module.variables)}
+    except ValueError as err:
+        raise ValueError(f"{entry}: {err}") from None
+    ctx = DecodeContext(labels, symbols, params, variables=variables)
     steps = tuple(decode(site.ins, ctx, site.shown, site.why) for site in sites)
     regs = sorted(
         {r for site in sites for r in registers_of(site.ins)},
