@@ -73,7 +73,9 @@ ODD = ["bar.sync 1, 32;", "bar.arrive 2, 64;", "bar.red.popc.u32 %r1, 0, %p1;", 
        "@%p1 ret;", "call.uni foo, (param0);", "{", "}", ".reg .b32 %tmp;", "mov.u32 %tmp, 1;",
        "ld.shared.v4.f32 {%f1, %f2, %f3, %f4}, [global_smem+4];", "st.param.b32 [param0+4], 1;",
        "cvta.shared.u64 %rd1, %rd1;", "ld.u32 %r1, [%rd1];", ".extern .shared .b8 x[];",
-       "shfl.sync.bfly.b32 %r1|%p1, %r1, 1, 31, -1;", ".loc 1 2 3", ".pragma \"nounroll\";"]
+       "shfl.sync.bfly.b32 %r1|%p1, %r1, 1, 31, -1;", ".loc 1 2 3", ".pragma \"nounroll\";",
+       ".global .align 4 .u32 g;", "ld.global.u32 %r1, [g];", "mov.u64 %rd1, g;",
+       ".const .f32 c[2] = {1, 2};", "ld.const.f32 %f1, [c+4];"]
 
 
 def change_number(lines: list[str], rng: random.Random) -> None:

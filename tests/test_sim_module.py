@@ -353,3 +353,14 @@ def test_module_global_and_const_variables_are_memory_with_their_initializers() 
     written = ptx.replace("ld.const.f32 %f1, [coeffs+8];", "st.global.u32 [coeffs], %r1;")
     with pytest.raises(sim.SimError, match="global store into read-only buffer coeffs"):
         sim.launch(written, "k", 1, 32, [out])
+
+
+@pytest.mark.parametrize(("decl", "why"), [
+    ("\t.shared .align 9223372036854775808 .b8 huge[4];\n", r"\.align 9223372036854775808 is "
+                                                          r"not a power of two up to 65536"),
+    ("\t.shared .align 4 .b8 big[65536];\n", "static shared memory is at most 49152"),
+])
+def test_shared_declarations_past_the_limits_are_value_errors(decl: str, why: str) -> None:
+    ptx = module(".param .u64 out", THROUGH_DYNAMIC, decl + DYNAMIC)
+    with pytest.raises(ValueError, match=why):
+        sim.launch(ptx, "k", 1, 32, [np.zeros(32, np.uint32)], shared_bytes=128)

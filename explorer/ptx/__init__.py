@@ -4,15 +4,17 @@ ptxas wrapper. Standard library only; it knows no kernel (those live in `explore
 from .barriers import BarrierError, check_barriers
 from .builder import KernelBuilder
 from .ir import Kernel
-from .parser import PtxParseError, parse
+from .parser import Module, PtxParseError, parse, parse_module
 from .printer import emit
 
 __all__ = [
     "BarrierError",
     "Kernel",
     "KernelBuilder",
+    "Module",
     "PtxParseError",
     "check_barriers",
     "emit",
     "parse",
+    "parse_module",
 ]

@@ -28,6 +28,7 @@ VARIABLE_INDEX = 1 << 20  # module variable j is buffer VARIABLE_INDEX + j, far 
 SHARED_BASE = 0x100  # first shared byte's address; 0 is never a valid shared address
 POISON = 0xFF  # uninitialised shared bytes (an f32 NaN pattern)
 MAX_SHARED_BYTES = 48 * 1024  # static .shared per CTA: ptxas rejects more
+MAX_ALIGN = 1 << 16  # of a .shared declaration (the window is far smaller)
 MAX_VARIABLE_BYTES = 1 << 26  # a module .global/.const variable (64 MiB: .const has 64 KiB)
 
 
@@ -199,8 +200,9 @@ def shared_layout(
 def _check_decl(d: SharedDecl) -> None:
     if d.type not in DTYPES or d.type == "pred":
         raise ValueError(f".shared {d.name}: element type .{d.type} is not supported")
-    if d.align < 1 or d.align & (d.align - 1):
-        raise ValueError(f".shared {d.name}: .align {d.align} is not a power of two")
+    if d.align < 1 or d.align & (d.align - 1) or d.align > MAX_ALIGN:
+        raise ValueError(f".shared {d.name}: .align {d.align} is not a power of two up to "
+                         f"{MAX_ALIGN}")
 
 
 def static_shared_bytes(decls: tuple[SharedDecl, ...]) -> int:
