@@ -151,7 +151,7 @@ def test_two_threads_writing_one_word_race():
     "line,why",
     [
         ("ld.local.u32 %r2, [%rd3];", ".local memory is not modelled"),
-        ("bar.sync 0, 64;", "thread count"),
+        ("bar.sync %r1;", "barrier number in a register"),
         ("fma.rn.f64 %fd1, %fd2, %fd2, %fd2;", "f32 only"),
         ("div.rz.f32 %f1, %f2, %f2;", "rounding .rz"),
     ],

@@ -4,7 +4,7 @@ ptxas wrapper. Standard library only; it knows no kernel (those live in `explore
 from .barriers import BarrierError, check_barriers
 from .builder import KernelBuilder
 from .ir import Kernel
-from .parser import PtxParseError, parse
+from .parser import Module, PtxParseError, parse, parse_module
 from .printer import emit
 from .program import BufferSpec, Entry, Launch, Program
 
@@ -15,9 +15,11 @@ __all__ = [
     "Kernel",
     "KernelBuilder",
     "Launch",
+    "Module",
     "Program",
     "PtxParseError",
     "check_barriers",
     "emit",
     "parse",
+    "parse_module",
 ]

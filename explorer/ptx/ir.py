@@ -53,19 +53,22 @@ SIDE_FAMILY = "x"
 
 @dataclass(frozen=True)
 class Reg:
-    """A virtual register `%<family><kind><index>`, e.g. `%f12` or (side family) `%xrd3`."""
+    """A virtual register `%<family><kind><index>`, e.g. `%f12` or (side family) `%xrd3`; or
+    a register other generators declare by name (`.reg .b64 %tmp;`: `name` "tmp", `kind` that
+    of its declared type, index 0)."""
 
     kind: str
     index: int
     family: str = ""
+    name: str = ""
 
     @property
     def prefix(self) -> str:
         """The name without the index, as `.reg` declares it: `f`, `rd`, `xrd`."""
-        return self.family + self.kind
+        return self.name or self.family + self.kind
 
     def __str__(self) -> str:
-        return f"%{self.prefix}{self.index}"
+        return f"%{self.name}" if self.name else f"%{self.prefix}{self.index}"
 
 
 @dataclass(frozen=True)
@@ -137,7 +140,29 @@ class Vector:
         return "{" + ", ".join(str(r) for r in self.regs) + "}"
 
 
-Operand = Reg | SpecialReg | IntImm | F32Imm | Symbol | Address | Vector
+@dataclass(frozen=True)
+class RegPair:
+    """A destination `%r1|%p1`: a value and a predicate written by one instruction (the
+    in-range flag of `shfl.sync`)."""
+
+    value: Reg
+    pred: Reg
+
+    def __str__(self) -> str:
+        return f"{self.value}|{self.pred}"
+
+
+@dataclass(frozen=True)
+class ParamList:
+    """The parenthesised operands of `call`: `(retval0)` and `(param0, param1)`."""
+
+    items: tuple[Symbol, ...]
+
+    def __str__(self) -> str:
+        return "(" + ", ".join(str(s) for s in self.items) + ")"
+
+
+Operand = Reg | SpecialReg | IntImm | F32Imm | Symbol | Address | Vector | RegPair | ParamList
 
 
 @dataclass(frozen=True)
@@ -161,6 +186,8 @@ class Instruction:
     guard: Guard | None = None
     # The PTX source line it was parsed from (for error messages); not part of its identity.
     line: int | None = field(default=None, compare=False, repr=False)
+    # The last `.loc` before it: (file index, source line); the module's `files` name the file.
+    loc: tuple[int, int] | None = field(default=None, compare=False, repr=False)
 
     @property
     def name(self) -> str:
@@ -190,12 +217,14 @@ class Param:
 
 @dataclass(frozen=True)
 class SharedDecl:
-    """`.shared .align A .TYPE name[count];`"""
+    """`.shared .align A .TYPE name[count];`, or (`extern`) `.extern .shared ... name[];`,
+    the dynamic shared memory whose size the launch gives (count 0)."""
 
     name: str
     type: str
     count: int
     align: int = 4
+    extern: bool = False
 
 
 @dataclass(frozen=True)
@@ -219,6 +248,29 @@ class Kernel:
         return counts
 
 
+@dataclass(frozen=True)
+class Function:
+    """A `.func` with a body: its return parameters, parameters and body (a `call` target)."""
+
+    name: str
+    returns: tuple[Param, ...]
+    params: tuple[Param, ...]
+    body: tuple[Statement, ...]
+
+
+@dataclass(frozen=True)
+class ModuleVariable:
+    """A module-scope `.global` or `.const` variable: `count` elements of `type`, and its
+    initializer's values (empty: zeros)."""
+
+    name: str
+    space: str
+    type: str
+    count: int
+    align: int
+    init: tuple[int | float, ...] = ()
+
+
 def registers_of(ins: Instruction) -> list[Reg]:
     """Every register an instruction names, guard included."""
     regs = [ins.guard.pred] if ins.guard else []
@@ -229,4 +281,6 @@ def registers_of(ins: Instruction) -> list[Reg]:
             regs.append(op.base)
         elif isinstance(op, Vector):
             regs.extend(op.regs)
+        elif isinstance(op, RegPair):
+            regs.extend((op.value, op.pred))
     return regs

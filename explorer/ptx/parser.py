@@ -1,5 +1,8 @@
-"""Parse PTX text back into the IR: the subset the printer writes, and the same subset as other
-generators write it (`.reg .u32 %r<68>;`, module-scope `.shared`, `[%rd1+-4]`, hex integers).
+"""Parse PTX text back into the IR: what the printer writes, and what nvcc and Triton write
+(`.reg .u32 %r<68>;`, module-scope and `.extern .shared`, `.func` definitions and prototypes,
+`{ ... }` scopes with their own `.reg`s, `.loc` kept per instruction, `.file` names kept,
+`.section` debug data skipped, `.global`/`.const` variables, header tuning directives, any
+`.version`/`.target` value).
 
 `parse(emit(k)) == k` for every kernel the project builds. Every instruction is checked against
 `spec.OPCODES` (its opcode, modifier groups and operand count, not strictly: the groups' type
@@ -10,48 +13,49 @@ does not check operand types or data flow (the simulator and ptxas do).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
-from . import spec
+from .instructions import IDENT as _IDENT
+from .instructions import REG as _REG
+from .instructions import PtxParseError, Scope, instruction, split_top
 from .ir import (
-    REG_KINDS,
-    SIDE_FAMILY,
-    SPECIAL_REGS,
-    Address,
     Comment,
     F32Imm,
-    Guard,
-    Instruction,
-    IntImm,
+    Function,
     Kernel,
     Label,
-    Operand,
+    ModuleVariable,
     Param,
-    Reg,
     SharedDecl,
-    SpecialReg,
     Statement,
-    Symbol,
-    Vector,
 )
+from .scan import Item, ScanError, scan
 
-_KINDS = "|".join(sorted(REG_KINDS, key=len, reverse=True))  # longest first: %rd before %r
-_REG = re.compile(rf"%({SIDE_FAMILY}?)({_KINDS})(\d+)$")
-_IDENT = r"[A-Za-z_$][\w$]*"
 _SHARED = re.compile(
-    rf"\.shared\s+(?:\.align\s+(\d+)\s+)?\.(\w+)\s+({_IDENT})\s*\[\s*(\d+)\s*\]\s*;?$"
+    rf"(\.extern\s+)?\.shared\s+(?:\.align\s+(\d+)\s+)?\.(\w+)\s+({_IDENT})\s*"
+    rf"(\[\s*(\d*)\s*\])?$"
 )
-_PARAM = re.compile(rf"\.param\s+\.(\w+)\s+({_IDENT})$")
-_ENTRY = re.compile(rf"(?:\.visible\s+|\.weak\s+)?\.entry\s+({_IDENT})\s*\((.*)\)$", re.S)
-_ADDRESS = re.compile(rf"\[\s*(%\w+|{_IDENT}|)\s*(?:([+-])\s*(-?(?:0x[0-9a-fA-F]+|\d+)))?\s*\]$")
-
-
-class PtxParseError(ValueError):
-    """PTX outside the supported subset, with the line it was found on."""
-
-    def __init__(self, line: int, text: str, why: str) -> None:
-        super().__init__(f"line {line}: {why}: {text.strip()!r}")
-        self.line = line
+_VARIABLE = re.compile(
+    rf"(?:\.(?:visible|extern|weak)\s+)*\.(global|const)\s+(?:\.align\s+(\d+)\s+)?\.(\w+)\s+"
+    rf"({_IDENT})\s*(?:\[\s*(\d*)\s*\])?\s*(?:=\s*(.*))?$", re.S
+)
+# `.param .u64 .ptr .global .align 16 name`: the attributes say what a pointer points at
+_PARAM = re.compile(
+    rf"\.param\s+\.(\w+)\s+(?:\.ptr\s+)?(?:\.(?:global|shared|const|local)\s+)?"
+    rf"(?:\.align\s+\d+\s+)?({_IDENT})$"
+)
+_ENTRY = re.compile(
+    rf"(?:\.visible\s+|\.weak\s+)?\.entry\s+({_IDENT})\s*(?:\((.*)\))?([^()]*)$", re.S
+)
+_FUNC = re.compile(
+    rf"(?:\.(?:visible|weak|extern)\s+)*\.func\s*(?:\((.*?)\))?\s*({_IDENT})\s*"
+    rf"(?:\((.*)\))?(.*)$", re.S
+)
+# Performance-tuning directives of an entry or function header: ptxas's business.
+_TUNING = re.compile(
+    r"\.(maxntid|reqntid|minnctapersm|maxnreg|maxclusterrank|reqnctapercluster|noreturn|"
+    r"explicitcluster|pragma)\b\s*((?:\d+\s*,?\s*)*|\"[^\"]*\"\s*)?;?"
+)
 
 
 @dataclass(frozen=True)
@@ -60,11 +64,20 @@ class Module:
     target: str | None
     address_size: int | None
     kernels: tuple[Kernel, ...]
+    functions: tuple[Function, ...] = ()
+    declared: tuple[str, ...] = ()  # `.func` prototypes (with or without a body)
+    variables: tuple[ModuleVariable, ...] = ()
+    files: dict[int, str] = field(default_factory=dict)  # `.file` index -> path
 
 
 def parse(text: str, entry: str | None = None) -> Kernel:
     """The kernel named `entry` (or the only kernel) of a PTX module."""
-    kernels = parse_module(text).kernels
+    return find_entry(parse_module(text), entry)
+
+
+def find_entry(module: Module, entry: str | None) -> Kernel:
+    """The kernel named `entry` (or the only kernel); ValueError naming the entries."""
+    kernels = module.kernels
     if entry is None:
         if len(kernels) != 1:
             raise ValueError(f"expected one .entry, found {[k.entry for k in kernels]}; name one")
@@ -77,99 +90,213 @@ def parse(text: str, entry: str | None = None) -> Kernel:
 
 def parse_module(text: str) -> Module:
     lines = text.splitlines()
+    items = scan_items(text, lines)
     header: dict[str, str] = {}
-    module_shared: list[SharedDecl] = []
-    kernels: list[Kernel] = []
+    parts: dict[str, list] = {"shared": [], "kernels": [], "functions": [], "declared": [],
+                              "variables": []}
+    files: dict[int, str] = {}
     n = 0
-    while n < len(lines):
-        raw = lines[n]
-        code = _strip_comment(raw)
+    while n < len(items):
+        item = items[n]
+        raw = _raw(lines, item.line)
         n += 1
-        if not code:
-            continue
-        word = code.split()[0]
-        if word in (".version", ".target", ".address_size"):
-            value = code[len(word):].strip().rstrip(";").strip()
-            if not value or (word == ".address_size" and value not in ("32", "64")):
-                raise PtxParseError(n, raw, f"{word} needs a value" + (
-                    " (32 or 64)" if word == ".address_size" else ""))
-            header[word] = value
-        elif word == ".shared":
-            module_shared.append(_shared(code, n, raw))
-        elif ".entry" in code:
-            n, kernel = _kernel(lines, n - 1)
-            kernels.append(kernel)
+        if item.kind == "line":
+            _module_line(item.text, item.line, raw, header, files)
+        elif item.kind == "stmt":
+            _module_statement(item.text, item.line, raw, parts)
+        elif item.kind == "open" and ".entry" in item.text:
+            n, kernel = _kernel(items, n, item, lines)
+            parts["kernels"].append(kernel)
+        elif item.kind == "open" and ".func" in item.text:
+            n, function = _function(items, n, item, lines)
+            parts["functions"].append(function)
+            parts["declared"].append(function.name)
         else:
-            raise PtxParseError(n, raw, "unsupported module-level directive")
-    if module_shared:
-        kernels = [
-            Kernel(k.entry, k.params, tuple(module_shared) + k.shared, k.body, k.max_threads)
-            for k in kernels
-        ]
+            raise PtxParseError(item.line or len(lines), raw or item.text,
+                                "unsupported module-level directive")
+    shared = tuple(parts["shared"])
+    kernels = [
+        Kernel(k.entry, k.params, shared + k.shared, k.body, k.max_threads)
+        for k in parts["kernels"]
+    ] if shared else parts["kernels"]
     size = header.get(".address_size")
-    return Module(header.get(".version"), header.get(".target"), size and int(size), tuple(kernels))
+    return Module(header.get(".version"), header.get(".target"), size and int(size),
+                  tuple(kernels), tuple(parts["functions"]), tuple(parts["declared"]),
+                  tuple(parts["variables"]), files)
 
 
-def _strip_comment(line: str) -> str:
-    return line.split("//", 1)[0].strip()
+def scan_items(text: str, lines: list[str]) -> list[Item]:
+    try:
+        return scan(text)
+    except ScanError as err:
+        raise PtxParseError(err.line, _raw(lines, err.line), err.why) from None
 
 
-def _kernel(lines: list[str], start: int) -> tuple[int, Kernel]:
-    """Parse from the `.entry` line at index `start` to its closing brace."""
-    head, n = "", start
-    while "{" not in lines[n]:
-        head += " " + _strip_comment(lines[n])
-        n += 1
-        if n == len(lines):
-            raise PtxParseError(start + 1, lines[start], "entry without a body")
-    before, _, after = lines[n].partition("{")
-    head += " " + _strip_comment(before)
-    head, max_threads = _maxntid(head, start, lines[start])
-    match = _ENTRY.search(head.strip())
+def _raw(lines: list[str], lineno: int) -> str:
+    return lines[lineno - 1] if 0 < lineno <= len(lines) else ""
+
+
+def _module_line(code: str, lineno: int, raw: str, header: dict, files: dict) -> None:
+    word = code.split()[0]
+    value = code[len(word):].strip().rstrip(";").strip()
+    if word in (".version", ".target", ".address_size"):
+        if not value or (word == ".address_size" and value not in ("32", "64")):
+            raise PtxParseError(lineno, raw, f"{word} needs a value" + (
+                " (32 or 64)" if word == ".address_size" else ""))
+        header[word] = value
+    elif word == ".file":
+        match = re.match(r"(\d+)\s+\"([^\"]*)\"", value)
+        if match:
+            files[int(match.group(1))] = match.group(2)
+    # `.loc` outside a body and `@@DWARF` lines carry nothing the simulator uses
+
+
+def _module_statement(code: str, lineno: int, raw: str, parts: dict) -> None:
+    if re.match(r"(\.extern\s+)?\.shared\b", code):
+        parts["shared"].append(_shared(code, lineno, raw))
+    elif re.match(r"(\.(visible|extern|weak)\s+)*\.(global|const)\b", code):
+        parts["variables"].append(_variable(code, lineno, raw))
+    elif re.match(r"(\.(visible|extern|weak)\s+)*\.func\b", code):
+        match = _FUNC.match(code)
+        if not match:
+            raise PtxParseError(lineno, raw, "malformed .func declaration")
+        parts["declared"].append(match.group(2))
+    elif not code.startswith(".pragma"):
+        raise PtxParseError(lineno, raw, "unsupported module-level directive")
+
+
+def _variable(code: str, lineno: int, raw: str) -> ModuleVariable:
+    match = _VARIABLE.match(code)
     if not match:
-        raise PtxParseError(start + 1, lines[start], "malformed .entry header")
-    params = tuple(_param(p, start + 1) for p in _split_top(match.group(2)) if p.strip())
+        raise PtxParseError(lineno, raw, "malformed .global/.const variable")
+    space, align, type_, name, count, init = match.groups()
+    values: tuple = ()
+    if init:
+        try:
+            values = tuple(_number(v) for v in init.strip().strip("{}").split(",") if v.strip())
+        except ValueError:
+            raise PtxParseError(lineno, raw, "unsupported initializer") from None
+    n = int(count) if count else (len(values) if count == "" else 1)
+    return ModuleVariable(name, space, type_, n, int(align) if align else 1, values)
+
+
+def _number(text: str) -> int | float:
+    text = text.strip()
+    if re.fullmatch(r"0[fF][0-9a-fA-F]{8}", text):
+        return F32Imm(int(text[2:], 16)).value
+    return int(text.rstrip("uU"), 0)
+
+
+def _header_params(text: str, lineno: int) -> tuple[Param, ...]:
+    return tuple(_param(p, lineno) for p in split_top(text or "") if p.strip())
+
+
+def _tuning(tail: str, lineno: int, raw: str) -> int | None:
+    """The header's performance directives checked; `.maxntid`/`.reqntid` x * y * z or None."""
+    total = None
+    rest = tail
+    for match in _TUNING.finditer(tail):
+        rest = rest.replace(match.group(0), " ", 1)
+        if match.group(1) in ("maxntid", "reqntid"):
+            dims = [int(d) for d in re.findall(r"\d+", match.group(2) or "")]
+            if not 1 <= len(dims) <= 3:
+                raise PtxParseError(lineno, raw, f".{match.group(1)} needs 1 to 3 dimensions")
+            total = 1
+            for d in dims:
+                total *= d
+            if not 1 <= total <= 1024:
+                raise PtxParseError(lineno, raw,
+                                    f".{match.group(1)} of {total} threads (accepted: 1..1024)")
+    if rest.strip():
+        raise PtxParseError(lineno, raw, f"unsupported directive {rest.strip()!r} in a header")
+    return total
+
+
+def _kernel(items: list[Item], n: int, head: Item, lines: list[str]) -> tuple[int, Kernel]:
+    """Parse the body after the `.entry` header item `head` up to its closing brace."""
+    raw = _raw(lines, head.line)
+    match = _ENTRY.search(head.text)
+    if not match:
+        raise PtxParseError(head.line, raw, "malformed .entry header")
+    params = _header_params(match.group(2), head.line)
+    max_threads = _tuning(match.group(3), head.line, raw)
+    n, shared, body = _body(items, n, head, lines)
+    return n, Kernel(match.group(1), params, tuple(shared), tuple(body), max_threads)
+
+
+def _function(items: list[Item], n: int, head: Item, lines: list[str]) -> tuple[int, Function]:
+    raw = _raw(lines, head.line)
+    match = _FUNC.match(head.text)
+    if not match:
+        raise PtxParseError(head.line, raw, "malformed .func header")
+    returns = _header_params(match.group(1), head.line)
+    params = _header_params(match.group(3), head.line)
+    _tuning(match.group(4), head.line, raw)
+    n, shared, body = _body(items, n, head, lines)
+    if shared:
+        raise PtxParseError(head.line, raw, ".shared declared inside a .func is not supported")
+    return n, Function(match.group(2), returns, params, tuple(body))
+
+
+def _body(items: list[Item], n: int, head: Item, lines: list[str]):
+    """(index after the closing brace, shared declarations, statements) of one body."""
     shared: list[SharedDecl] = []
     body: list[Statement] = []
-    pending = [(n + 1, after)] if after.strip() else []
-    n += 1
+    scope, loc = Scope(), None
     while True:
-        if not pending:
-            if n >= len(lines):
-                raise PtxParseError(start + 1, lines[start], "missing closing brace")
-            pending, n = [(n + 1, lines[n])], n + 1
-        lineno, raw = pending.pop(0)
-        stripped = raw.strip()
-        if stripped.startswith("}"):
-            return n, Kernel(match.group(1), params, tuple(shared), tuple(body), max_threads)
-        if stripped.startswith("//"):
-            body.append(Comment(stripped[2:].strip()))
-            continue
-        code = _strip_comment(raw)
-        if not code:
-            continue
-        if code.startswith(".reg"):
-            continue  # derived from the registers used
-        if code.startswith(".shared"):
-            shared.append(_shared(code, lineno, raw))
-            continue
-        body.extend(_statements(code, lineno, raw))
+        if n >= len(items):
+            raise PtxParseError(head.line, _raw(lines, head.line), "missing closing brace")
+        item = items[n]
+        n += 1
+        raw = _raw(lines, item.line)
+        if item.kind == "close":
+            if len(scope.blocks) == 1:
+                return n, shared, body
+            scope.blocks.pop()
+        elif item.kind == "open":
+            if item.text:
+                raise PtxParseError(item.line, raw, "unsupported block")
+            scope.blocks.append({})
+        elif item.kind == "label":
+            body.append(Label(item.text))
+        elif item.kind == "comment":
+            body.append(Comment(item.text))
+        elif item.kind == "line":
+            loc = _loc(item.text, loc)
+        elif item.kind == "dangling":
+            raise PtxParseError(item.line, raw, "instruction without ';'")
+        elif item.text.startswith("."):
+            decl = _directive(item.text, item.line, raw, scope)
+            if decl is not None:
+                shared.append(decl)
+        else:
+            ins = instruction(item.text, item.line, raw, scope)
+            body.append(replace(ins, loc=loc) if loc else ins)
 
 
-_MAXNTID = re.compile(r"\.maxntid\s+(\d+)(?:\s*,\s*(\d+))?(?:\s*,\s*(\d+))?\s*$")
+def _loc(code: str, current):
+    match = re.match(r"\.loc\s+(\d+)\s+(\d+)", code)
+    return (int(match.group(1)), int(match.group(2))) if match else current
 
 
-def _maxntid(head: str, start: int, raw: str) -> tuple[str, int | None]:
-    """The header without a trailing `.maxntid x[, y[, z]]`, and x * y * z (or None)."""
-    match = _MAXNTID.search(head)
-    if not match:
-        return head, None
-    total = 1
-    for dim in match.groups():
-        total *= int(dim) if dim else 1
-    if not 1 <= total <= 1024:
-        raise PtxParseError(start + 1, raw, f".maxntid of {total} threads (accepted: 1..1024)")
-    return head[:match.start()], total
+def _directive(code: str, lineno: int, raw: str, scope: Scope) -> SharedDecl | None:
+    """A declaration inside a body: `.shared` is returned; `.reg` (named registers enter the
+    scope), `.param` (call arguments), `.local` and `.pragma` are checked and dropped."""
+    word = code.split()[0]
+    if word in (".shared", ".extern"):
+        return _shared(code, lineno, raw)
+    if word == ".reg":
+        match = re.match(r"\.reg\s+(?:\.v\d\s+)?\.(\w+)\s+(.+)$", code)
+        if not match:
+            raise PtxParseError(lineno, raw, "malformed .reg declaration")
+        for name in match.group(2).split(","):
+            name = name.strip()
+            if name.startswith("%") and not re.search(r"<\d+>$", name) and not _REG.match(name):
+                scope.declare(name[1:], match.group(1))
+        return None
+    if word in (".param", ".local", ".pragma"):
+        return None
+    raise PtxParseError(lineno, raw, f"unsupported directive {word!r} in a body")
 
 
 def _param(text: str, lineno: int) -> Param:
@@ -183,90 +310,11 @@ def _shared(code: str, lineno: int, raw: str) -> SharedDecl:
     match = _SHARED.match(code)
     if not match:
         raise PtxParseError(lineno, raw, "malformed .shared declaration")
-    align, type_, name, count = match.groups()
-    return SharedDecl(name, type_, int(count), int(align) if align else 4)
+    extern, align, type_, name, brackets, count = match.groups()
+    count = count if brackets else "1"  # a scalar `.shared .u32 x;` is one element
+    if bool(extern) != (count == ""):
+        why = "an .extern .shared array has no size" if extern else ".shared array without a size"
+        raise PtxParseError(lineno, raw, why)
+    return SharedDecl(name, type_, int(count or 0), int(align) if align else 4, bool(extern))
 
 
-def _statements(code: str, lineno: int, raw: str) -> list[Statement]:
-    out: list[Statement] = []
-    while code:
-        label = re.match(rf"({_IDENT})\s*:(?!:)", code)
-        if label:
-            out.append(Label(label.group(1)))
-            code = code[label.end():].strip()
-            continue
-        if ";" not in code:
-            raise PtxParseError(lineno, raw, "instruction without ';'")
-        ins, code = code.split(";", 1)
-        out.append(_instruction(ins.strip(), lineno, raw))
-        code = code.strip()
-    return out
-
-
-def _instruction(text: str, lineno: int, raw: str) -> Instruction:
-    guard = None
-    if text.startswith("@"):
-        pred, text = text[1:].split(None, 1)
-        negated = pred.startswith("!")
-        guard = Guard(_register(pred.lstrip("!"), lineno, raw), negated)
-    name, _, rest = text.replace("\t", " ").partition(" ")
-    opcode, *mods = name.split(".")
-    operands = tuple(_operand(o.strip(), lineno, raw) for o in _split_top(rest) if o.strip())
-    try:
-        spec.check(opcode, tuple(mods), len(operands), strict=False)
-    except ValueError as err:
-        raise PtxParseError(lineno, raw, str(err)) from None
-    return Instruction(opcode, tuple(mods), operands, guard, line=lineno)
-
-
-def _split_top(text: str) -> list[str]:
-    """Split on commas outside brackets and braces."""
-    parts, depth, cur = [], 0, ""
-    for ch in text:
-        depth += ch in "[{(" and 1 or ch in "]})" and -1 or 0
-        if ch == "," and depth == 0:
-            parts.append(cur)
-            cur = ""
-        else:
-            cur += ch
-    parts.append(cur)
-    return parts
-
-
-def _register(text: str, lineno: int, raw: str) -> Reg:
-    match = _REG.match(text)
-    if not match:
-        raise PtxParseError(lineno, raw, f"unsupported register name {text!r}")
-    return Reg(match.group(2), int(match.group(3)), match.group(1))
-
-
-def _operand(text: str, lineno: int, raw: str) -> Operand:
-    if text.startswith("{"):
-        inner = text.strip("{}").split(",")
-        return Vector(tuple(_register(r.strip(), lineno, raw) for r in inner))
-    if text.startswith("["):
-        return _address(text, lineno, raw)
-    if text.startswith("%"):
-        if text[1:] in SPECIAL_REGS:
-            return SpecialReg(text[1:])
-        return _register(text, lineno, raw)
-    if re.fullmatch(r"0[fF][0-9a-fA-F]{8}", text):
-        return F32Imm(int(text[2:], 16))
-    if re.fullmatch(r"-?(0[xX][0-9a-fA-F]+|\d+)[uU]?", text):
-        return IntImm(int(text.rstrip("uU"), 0))
-    if re.fullmatch(_IDENT, text):
-        return Symbol(text)
-    raise PtxParseError(lineno, raw, f"unsupported operand {text!r}")
-
-
-def _address(text: str, lineno: int, raw: str) -> Address:
-    match = _ADDRESS.match(text)
-    if not match:
-        raise PtxParseError(lineno, raw, f"unsupported address {text!r}")
-    base_text, sign, offset_text = match.groups()
-    offset = int(offset_text, 0) if offset_text else 0
-    offset = -offset if sign == "-" else offset
-    if not base_text:
-        raise PtxParseError(lineno, raw, f"absolute address {text!r} is not supported")
-    base = _register(base_text, lineno, raw) if base_text.startswith("%") else Symbol(base_text)
-    return Address(base, offset)

@@ -94,6 +94,8 @@ class OpSpec:
     result: str = "type"  # the group whose type operand 0 holds, or a fixed type ("pred")
     per_thread: bool = False  # its result differs per thread whatever its sources
     simulated: bool = True  # False: parsed and printed, but the simulator has no semantics
+    # Operand counts of particular `mode` modifiers, where they differ from `operands`
+    mode_operands: Mapping[str, tuple[int, int]] = field(default_factory=dict)
 
 
 F = "f32 f64"
@@ -246,10 +248,21 @@ _ROWS = (
     _row("shfl", [req("sync", "sync"), req("mode", "up down bfly idx"), typ("b32")], 5,
          "warp shuffle: dst, value, lane or delta, clamp/segment mask, member mask",
          per_thread=True),
-    _row("bar", [opt("scope", "cta"), req("mode", "sync arrive"), opt("aligned", "aligned")],
-         (1, 2), "CTA barrier", flow="barrier", writes=False),
+    _row("bar", [opt("scope", "cta"), req("mode", "sync arrive red"), opt("aligned", "aligned"),
+                 opt("op", "popc and or"), opt("type", "u32 pred")],
+         (1, 2), "CTA barrier: wait (sync), arrive without waiting (arrive) or reduce a "
+         "predicate over the CTA (red); barrier number, thread count", flow="barrier",
+         writes=False, mode_operands={"red": (3, 4)}),
+    _row("barrier", [opt("scope", "cta"), req("mode", "sync arrive red"),
+                     opt("aligned", "aligned"), opt("op", "popc and or"),
+                     opt("type", "u32 pred")],
+         (1, 2), "CTA barrier (bar.sync is barrier.sync.aligned)", flow="barrier", writes=False,
+         mode_operands={"red": (3, 4)}),
     _row("bra", [opt("uni", "uni")], 1, "branch to a label", flow="branch", writes=False),
-    _row("ret", [opt("uni", "uni")], 0, "return from the kernel", flow="exit", writes=False),
+    _row("call", [opt("uni", "uni")], (1, 3),
+         "call a .func: (return parameters), function, (argument parameters)", writes=False),
+    _row("ret", [opt("uni", "uni")], 0, "return from a .func, or end the thread in an entry",
+         flow="exit", writes=False),
     _row("exit", [], 0, "end the thread", flow="exit", writes=False),
 )
 OPCODES: dict[str, OpSpec] = {row.opcode: row for row in _ROWS}
@@ -297,7 +310,7 @@ def result_type(form: Form) -> str:
 def check(opcode: str, modifiers: tuple[str, ...], n_operands: int, strict: bool = True) -> Form:
     """Validate an instruction against the table; raise ValueError naming what is wrong."""
     form = form_of(opcode, tuple(modifiers), strict)
-    lo, hi = form.row.operands
+    lo, hi = form.row.mode_operands.get(form.get("mode"), form.row.operands)
     if not lo <= n_operands <= hi:
         name = ".".join((opcode, *modifiers))
         raise ValueError(f"{name}: {n_operands} operands, expected {lo}..{hi}")

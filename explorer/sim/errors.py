@@ -4,6 +4,7 @@ Every problem found while running PTX (out-of-bounds access, unsupported instruc
 uninitialised register, divergent barrier, deadlock, step limit, shared-memory race) raises
 `SimError`. It subclasses `RuntimeError`: the PTX parsed, the launch was well-formed, and the
 program then did something wrong at run time (bad arguments to `launch` raise `ValueError`).
+What a launch that is not strict allows but reports is a `Finding` instead.
 """
 
 from __future__ import annotations
@@ -56,6 +57,24 @@ class SimError(RuntimeError):
         self.ctaid = thread.ctaid if thread else None
         self.tid = thread.tid if thread else None
         self.lane = thread.lane if thread else None
+
+
+@dataclass(frozen=True)
+class Finding:
+    """Something the program did that works on the hardware only by luck of layout, reported
+    instead of raised when the launch is not strict: the PTX line, the instruction, what."""
+
+    line: int | None
+    instruction: str
+    what: str
+
+    def __str__(self) -> str:
+        return f"line {self.line if self.line is not None else '?'} `{self.instruction}`: " \
+            f"{self.what}"
+
+
+class SimWarning(UserWarning):
+    """The warning category under which `launch` also issues each `Finding`."""
 
 
 def instruction_text(ins: Instruction) -> str:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ptx.ir import Instruction
-from .errors import SimError, ThreadCoords
+from .errors import Finding, SimError, ThreadCoords, instruction_text
 from .memory import GlobalMemory, SharedMemory
 from .values import STORAGE
 
@@ -61,7 +61,8 @@ def check_size(grid: tuple[int, int, int], block: tuple[int, int, int]) -> None:
 class Machine:
     """Registers, special registers, thread coordinates and memory of one launch."""
 
-    def __init__(self, grid, block, registers, global_mem: GlobalMemory, shared_decls) -> None:
+    def __init__(self, grid, block, registers, global_mem: GlobalMemory, shared_decls,
+                 shared_bytes: int = 0, strict: bool = True) -> None:
         self.grid, self.block = dims3(grid, "grid"), dims3(block, "block")
         self.cta_threads = int(np.prod(self.block))
         self.nctas = int(np.prod(self.grid))
@@ -85,7 +86,8 @@ class Machine:
         self.full = dict.fromkeys(self.store, False)  # written by every thread already
         self.exited = np.zeros(T, dtype=bool)
         self.glob = global_mem
-        self.shared = SharedMemory(shared_decls, self.nctas)
+        self.shared = SharedMemory(shared_decls, self.nctas, shared_bytes, strict)
+        self.findings: dict[tuple[int | None, str], Finding] = {}  # by (line, kind)
         self.races = None  # a RaceTracker when the launch checks races
         self.param_values: dict[str, int | float] = {}
         self.cache: dict[object, object] = {}  # per-launch data of decoded instructions
@@ -132,11 +134,24 @@ class Machine:
         first = self.coords(idx[0]) if len(idx) else None
         return SimError(what, ins, first, self.coords(other) if other is not None else None)
 
+    def note(self, ins: Instruction, kind: str, what: str) -> None:
+        """Record a finding, the first of its kind on its PTX line."""
+        key = (ins.line, kind)
+        if key not in self.findings:
+            self.findings[key] = Finding(ins.line, instruction_text(ins), what)
+
     # -- registers --------------------------------------------------------------------------
     def check_written(self, reg: str, sel, ins: Instruction) -> None:
-        """Raise unless every thread of `sel` has written `reg`."""
+        """Raise unless every thread of `sel` has written `reg` (not strict: note a finding;
+        generators read registers a predicated load left unset in lanes whose result no one
+        uses, and the hardware gives whatever the register held)."""
         ok = self.written[reg][sel]
         if not ok.all():
+            if not self.shared.strict:
+                t = self.coords(self.indices(sel)[~ok][0])
+                self.note(ins, reg, f"read of uninitialised register {reg} (first by {t}); its "
+                               "value is undefined on the hardware, 0 here")
+                return
             raise self.fail(f"read of uninitialised register {reg}", ins, sel, ~ok)
 
     def mark_written(self, reg: str, sel) -> None:

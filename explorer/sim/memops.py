@@ -1,11 +1,12 @@
-"""Semantics of `ld` and `st` in the param, global and shared state spaces (and generic
+"""Semantics of `ld` and `st` in the param, global, const and shared state spaces (and generic
 addresses), scalar and `.v2/.v4`.
 
 `ld.param` reads a launch argument (a pointer argument reads its fake base address). Global
-addresses are 64-bit register values plus the immediate offset; shared addresses are a shared
-symbol or a 32- or 64-bit register value plus the offset, in the shared window. Every access is
-bounds-checked by `memory`; with `check_races`, shared accesses also go through `races`.
-`.local` and `.const` are not modelled. Memory is sequentially consistent, so the memory-order
+addresses are 64-bit register values (or a module `.global` variable) plus the immediate
+offset; `.const` reaches the module's `.const` variables (read-only); shared addresses are a
+shared symbol or a 32- or 64-bit register value plus the offset, in the shared window. Every
+access is bounds-checked by `memory`; with `check_races`, shared accesses also go through
+`races`. `.local` is not modelled. Memory is sequentially consistent, so the memory-order
 qualifiers (`.relaxed.gpu`, ...) change nothing; cache and eviction hints (`.ca`, `.nc`,
 `.L1::no_allocate`, ...) are ignored.
 """
@@ -17,7 +18,7 @@ import numpy as np
 from ..ptx.ir import Address, Instruction, Reg, Symbol, Vector
 from ..ptx.spec import VECTOR_WIDTH
 from .errors import SimError
-from .memory import GLOBAL_SHIFT, MemoryFault
+from .memory import MemoryFault, generic_space
 from .operands import DecodeContext, Semantics, Unsupported, form, op_type, reader, writer
 from .races import RaceFound
 from .values import DTYPES
@@ -27,7 +28,7 @@ def _layout(ins: Instruction) -> tuple[str | None, int, str]:
     """(state space or None for generic, vector count, element type)."""
     f = form(ins)
     space = f.get("space")
-    if space in ("local", "const"):
+    if space == "local":
         raise Unsupported(f".{space} memory is not modelled")
     count = VECTOR_WIDTH.get(f.get("vector"), 1)
     t = op_type(ins, half=True)
@@ -44,6 +45,9 @@ def _address(ins: Instruction, op, space: str | None, ctx: DecodeContext):
     if isinstance(op.base, Symbol):
         if space == "shared" and op.base.name in ctx.symbols:
             addr = np.uint64((ctx.symbols[op.base.name][0] + off) % (1 << 64))  # wraps
+            return lambda m, sel: addr
+        if space in (None, "global", "const") and op.base.name in ctx.variables:
+            addr = np.uint64((ctx.variables[op.base.name][0] + off) % (1 << 64))
             return lambda m, sel: addr
         raise Unsupported(f"address of symbol {op.base.name} in .{space or 'generic'} space")
     width = "u64" if op.base.kind == "rd" else "u32"
@@ -84,13 +88,13 @@ def _access(m, sel, ins: Instruction, space, addr, dt, count: int, values=None):
     addr = np.broadcast_to(np.asarray(addr, dtype=np.uint64), (n,))
     verb = "load" if values is None else "store"
     try:
-        if space == "global" or (space is None and (addr >> GLOBAL_SHIFT).all()):
+        if space is None:
+            space = generic_space(addr)
+        if space in ("global", "const"):  # module .const variables live with the global ones
             if values is None:
                 return m.glob.load(addr, dt, count)
             return m.glob.store(addr, values, dt)
-        if space is None and (addr >> GLOBAL_SHIFT).any():
-            raise Unsupported("a generic access mixing global and shared addresses")
-        flat = m.shared.flat(addr, m.cta[sel], dt.itemsize * count, verb)
+        flat = shared_offsets(m, ins, sel, addr, dt.itemsize * count, verb)
         if m.races is not None:
             track = m.races.read if values is None else m.races.write
             track(flat, dt.itemsize * count, m.indices(sel), ins.line)
@@ -101,6 +105,18 @@ def _access(m, sel, ins: Instruction, space, addr, dt, count: int, values=None):
         raise m.fail(fault.what, ins, sel, fault.bad) from None
     except RaceFound as race:
         raise SimError(race.what, ins, m.coords(race.thread), m.coords(race.other)) from None
+
+
+def shared_offsets(m, ins: Instruction, sel, addr: np.ndarray, nbytes: int, verb: str):
+    """Flat offsets of shared accesses (`SharedMemory.flat`), with the finding of a launch that
+    is not strict recorded against `ins` when an access relied on its symbol sitting at 0.
+    Raises MemoryFault as `flat` does."""
+    flat = m.shared.flat(addr, m.cta[sel], nbytes, verb)
+    if m.shared.relied_on_zero is not None:
+        m.note(ins, "shared at 0", f"shared address {m.shared.relied_on_zero:#x} is outside "
+               "every declared shared symbol; this relies on the symbol sitting at offset 0")
+        m.shared.relied_on_zero = None
+    return flat
 
 
 def _registers(op, count: int) -> tuple:
@@ -175,7 +191,7 @@ def decode_membar(ins: Instruction, ctx: DecodeContext):
 SEMANTICS = {
     "ld": Semantics(
         decode_ld,
-        ".param (scalars), .global, .shared, generic; .v2/.v4; bounds-checked; ordering, "
+        ".param (scalars), .global, .const, .shared, generic; .v2/.v4; bounds-checked; ordering, "
         "cache and eviction qualifiers ignored",
     ),
     "st": Semantics(

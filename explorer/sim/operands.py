@@ -45,6 +45,8 @@ class DecodeContext:
     symbols: dict[str, tuple[int, int]]  # shared name -> (window address, bytes)
     params: dict[str, tuple[int, str]]  # name -> (position, PTX type)
     cache: dict = field(default_factory=dict)
+    variables: dict[str, tuple[int, int]] = field(default_factory=dict)  # .global/.const
+    # variable name -> (address, bytes)
 
 
 def form(ins: Instruction) -> spec.Form:
@@ -118,6 +120,11 @@ def reader(ins: Instruction, op, t: str, ctx: DecodeContext | None = None) -> Re
             raise Unsupported(f"shared symbol {op.name} read as .{t}")
         address = DTYPES[t].type(ctx.symbols[op.name][0])  # its address in the shared window
         return lambda m, sel: address
+    if isinstance(op, Symbol) and ctx is not None and op.name in ctx.variables:
+        if t not in ("u64", "b64", "s64"):
+            raise Unsupported(f"the address of {op.name} read as .{t} (it is 64 bits)")
+        variable = DTYPES[t].type(ctx.variables[op.name][0])
+        return lambda m, sel: variable
     raise Unsupported(f"operand {op} cannot be read here")
 
 

@@ -1,6 +1,7 @@
-"""PTX text -> a decoded program: each instruction decoded once into a `Step` (its scheduler
-kind, its `run(machine, sel)` closure, its guard, its branch target). Programs are cached by
-(PTX text, entry), so launching the same module again costs no parsing or decoding.
+"""PTX text -> a decoded program: the entry with its calls inlined (`calls`), each
+instruction decoded once into a `Step` (its scheduler kind, its `run(machine, sel)` closure,
+its guard, its branch target, its barrier form). Programs are cached by (PTX text, entry), so
+launching the same module again costs no parsing or decoding.
 
 An instruction the parser accepts but the simulator cannot run decodes to a step that raises
 `SimError("unsupported instruction ...")` when a thread reaches it, naming that thread.
@@ -12,21 +13,25 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..ptx import parse, spec
-from ..ptx.ir import Instruction, IntImm, Kernel, Label, Reg, Symbol, registers_of
-from .memory import shared_layout
-from .operands import DecodeContext, Unsupported, form
+from ..ptx import spec
+from ..ptx.ir import Instruction, Kernel, Label, Reg, Symbol, registers_of
+from ..ptx.parser import Module, find_entry, parse_module
+from .barriers import BarrierForm, decode_barrier
+from .calls import Site, flatten
+from .memory import shared_layout, variable_address, variable_bytes
+from .operands import DecodeContext, Unsupported
 from .table import SEMANTICS
 
 
 @dataclass(frozen=True)
 class Step:
-    ins: Instruction
+    ins: Instruction  # as the user wrote it (messages name its line and text)
     kind: str  # compute | branch | barrier | exit | unsupported
     run: Callable | None = None
     guard: tuple[str, bool] | None = None  # (predicate register name, negated)
     target: int | None = None  # branch target (a step index)
     why: str = ""  # for unsupported steps
+    barrier: BarrierForm | None = None
 
 
 @dataclass(frozen=True)
@@ -34,51 +39,66 @@ class Program:
     kernel: Kernel
     steps: tuple[Step, ...]
     registers: tuple[Reg, ...]
+    module: Module | None = None
 
 
 @functools.lru_cache(maxsize=32)
 def load(ptx: str, entry: str) -> Program:
-    """Parse `entry` from the PTX text and decode every instruction."""
-    kernel = parse(ptx, entry)
-    instructions: list[Instruction] = []
+    """Parse `entry` from the PTX text, inline its calls and decode every instruction."""
+    module = parse_module(ptx)
+    kernel = find_entry(module, entry)
+    sites: list[Site] = []
     labels: dict[str, int] = {}
-    for stmt in kernel.body:
-        if isinstance(stmt, Label):
-            labels[stmt.name] = len(instructions)
-        elif isinstance(stmt, Instruction):
-            instructions.append(stmt)
+    for item in flatten(module.functions, kernel):
+        if isinstance(item, Label):
+            labels[item.name] = len(sites)
+        else:
+            sites.append(item)
     try:
         symbols, _ = shared_layout(kernel.shared)
     except ValueError as err:
         raise ValueError(f"{entry}: {err}") from None
     params = {p.name: (i, p.type) for i, p in enumerate(kernel.params)}
-    ctx = DecodeContext(labels, symbols, params)
-    steps = tuple(decode(ins, ctx) for ins in instructions)
+    try:
+        variables = {v.name: (variable_address(j), variable_bytes(v).size)
+                     for j, v in enumerate(module.variables)}
+    except ValueError as err:
+        raise ValueError(f"{entry}: {err}") from None
+    ctx = DecodeContext(labels, symbols, params, variables=variables)
+    steps = tuple(decode(site.ins, ctx, site.shown, site.why) for site in sites)
     regs = sorted(
-        {r for ins in instructions for r in registers_of(ins)}, key=lambda r: (r.kind, r.index)
+        {r for site in sites for r in registers_of(site.ins)},
+        key=lambda r: (r.kind, r.family, r.name, r.index),
     )
-    return Program(kernel, steps, tuple(regs))
+    return Program(kernel, steps, tuple(regs), module)
 
 
-def decode(ins: Instruction, ctx: DecodeContext) -> Step:
+def decode(ins: Instruction, ctx: DecodeContext, shown: Instruction | None = None,
+           why: str = "") -> Step:
+    """The step running `ins`, named in messages as `shown` (the instruction the user wrote)."""
+    shown = shown or ins
     guard = (str(ins.guard.pred), ins.guard.negated) if ins.guard else None
     flow = spec.OPCODES[ins.opcode].flow  # the parser admits only the table's opcodes
     semantics = SEMANTICS.get(ins.opcode)
     try:
+        if why:
+            raise Unsupported(why)
         if semantics is None:
             raise Unsupported(f"opcode {ins.opcode!r} has no semantics")
         if ins.guard and ins.guard.pred.kind != "p":
             raise Unsupported(f"guard {guard[0]} is not a predicate register")
         if flow == "compute":
-            return Step(ins, "compute", semantics.decode(ins, ctx), guard)
+            if semantics.decode is None:
+                raise Unsupported(f"{ins.opcode} is not run as an instruction")
+            return Step(shown, "compute", semantics.decode(ins, ctx), guard)
         if flow == "branch":
-            return Step(ins, "branch", guard=guard, target=_target(ins, ctx))
+            return Step(shown, "branch", guard=guard, target=_target(ins, ctx))
         if flow == "barrier":
-            _check_barrier(ins)
-        return Step(ins, flow, guard=guard)
+            return Step(shown, flow, guard=guard, barrier=decode_barrier(ins, ctx))
+        return Step(shown, flow, guard=guard)
     except Unsupported as why:  # a guard that is no predicate cannot be evaluated: drop it
         usable = guard if ins.guard and ins.guard.pred.kind == "p" else None
-        return Step(ins, "unsupported", guard=usable, why=str(why))
+        return Step(shown, "unsupported", guard=usable, why=str(why))
 
 
 def _target(ins: Instruction, ctx: DecodeContext) -> int:
@@ -86,12 +106,3 @@ def _target(ins: Instruction, ctx: DecodeContext) -> int:
     if not isinstance(op, Symbol) or op.name not in ctx.labels:
         raise Unsupported(f"branch target {op} is not a label of this kernel")
     return ctx.labels[op.name]
-
-
-def _check_barrier(ins: Instruction) -> None:
-    if form(ins).get("mode") != "sync":
-        raise Unsupported("only bar.sync is modelled")
-    if len(ins.operands) != 1:
-        raise Unsupported("bar.sync with a thread count is not modelled")
-    if not isinstance(ins.operands[0], IntImm):
-        raise Unsupported("bar.sync needs an immediate barrier number")

@@ -6,16 +6,18 @@ for all its threads (a guard narrows who takes effect); a branch that splits a g
 and groups that reach the same PC merge again. This gives the right divergence and
 reconvergence for structured code and loops with different trip counts.
 
-`bar.sync`: an arriving thread waits; when every non-exited thread of its CTA waits at the same
-barrier instruction, they go on. A thread that exits while threads of its CTA wait at a
-barrier, and threads of one CTA stuck at different barrier instructions with nothing else left
-to run, are errors naming the instructions.
+Barriers (`barriers`): an arriving thread waits (`bar.arrive` does not); when the barrier's
+count of threads has arrived (every non-exited thread of the CTA if it names no count) the
+waiting threads go on. A thread that exits while threads of its CTA wait at a count-less
+barrier, and threads stuck with nothing else left to run, are errors naming the instructions.
+The step limit's error names the loop the threads were in: the most-taken branch.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from .barriers import Barriers
 from .errors import SimError
 from .machine import ALL, Machine
 from .program import Program, Step
@@ -36,9 +38,14 @@ class Scheduler:
     def __init__(self, m: Machine, program: Program, max_steps: int) -> None:
         self.m, self.steps, self.max_steps = m, program.steps, max_steps
         self.groups: dict[int, object] = {0: ALL}
-        self.waiting: dict[int, np.ndarray] = {}
+        self.barriers = Barriers(m, program.steps)
         self.alive = np.bincount(m.cta, minlength=m.nctas)
         self.count = 0
+        self.taken = [0] * len(program.steps)  # per branch step, how often it was taken
+
+    @property
+    def waiting(self) -> dict[int, np.ndarray]:
+        return self.barriers.waiting
 
     def add(self, pc: int, sel) -> None:
         if sel is None:
@@ -98,47 +105,36 @@ class Scheduler:
         if on is None:
             return
         if step.kind == "branch":
+            self.taken[pc] += 1
             self.add(step.target, on)
         elif step.kind == "barrier":
-            self.arrive(pc, on)
+            for after, threads in self.barriers.arrive(pc, on, self.alive):
+                self.add(after, threads)
+            if step.barrier.mode == "arrive":
+                self.add(pc + 1, on)
         elif step.kind == "exit":
             self.exit(on, step)
         else:
             raise self.m.fail(f"unsupported instruction: {step.why}", step.ins, on)
-
-    def arrive(self, pc: int, sel) -> None:
-        m = self.m
-        waiting = _merge(self.waiting.get(pc), m.indices(sel))
-        arrived = np.bincount(m.cta[waiting], minlength=m.nctas)
-        ready = (arrived == self.alive) & (arrived > 0)
-        go = ready[m.cta[waiting]]
-        if go.any():
-            self.add(pc + 1, waiting[go])
-            if m.races is not None:
-                m.races.release(np.flatnonzero(ready))
-        rest = waiting[~go]
-        if len(rest):
-            self.waiting[pc] = rest
-        else:
-            self.waiting.pop(pc, None)
 
     def exit(self, sel, step: Step | None) -> None:
         m = self.m
         idx = m.indices(sel)
         m.exited[idx] = True
         self.alive -= np.bincount(m.cta[idx], minlength=m.nctas)
-        for pc, waiting in self.waiting.items():
+        pc = self.barriers.blocking_exit(idx)
+        if pc is not None:
+            waiting = self.waiting[pc]
             blocked = np.isin(m.cta[idx], m.cta[waiting])
-            if blocked.any():
-                bar = self.steps[pc].ins
-                ins = step.ins if step else self.steps[-1].ins
-                raise m.fail(
-                    f"thread exits while threads of its CTA wait at line {bar.line} "
-                    f"`bar.sync` (a barrier not every thread reaches)",
-                    ins,
-                    idx,
-                    blocked,
-                )
+            bar = self.steps[pc].ins
+            ins = step.ins if step else self.steps[-1].ins
+            raise m.fail(
+                f"thread exits while threads of its CTA wait at line {bar.line} "
+                f"`{bar.name}` (a barrier not every thread reaches)",
+                ins,
+                idx,
+                blocked,
+            )
 
     def deadlock(self) -> None:
         m = self.m
@@ -146,21 +142,35 @@ class Scheduler:
         cta = m.cta[first]
         pcs = sorted(pc for pc, w in self.waiting.items() if (m.cta[w] == cta).any())
         lines = ", ".join(f"line {self.steps[pc].ins.line}" for pc in pcs)
-        what = (
-            (
-                "divergent barrier: threads of one CTA wait at different bar.sync instructions "
-                f"({lines}) and no thread is left to run"
-            )
-            if len(pcs) > 1
-            else ("deadlock: threads wait at a bar.sync that the rest of their CTA never reaches")
-        )
+        b = self.steps[pcs[0]].barrier
+        if len(pcs) > 1:
+            what = ("divergent barrier: threads of one CTA wait at different bar.sync "
+                    f"instructions ({lines}) and no thread is left to run")
+        elif b.count is not None:
+            arrived = int(self.barriers.arrived[b.number][cta])
+            what = (f"deadlock: barrier {b.number} waits for {b.count} threads; only "
+                    f"{arrived} of the CTA arrived and no thread is left to run")
+        else:
+            what = "deadlock: threads wait at a bar.sync that the rest of their CTA never reaches"
         raise SimError(what, self.steps[pcs[0]].ins, m.coords(first))
 
     def too_many(self, pc: int, sel) -> None:
         ins = self.steps[min(pc, len(self.steps) - 1)].ins
         raise self.m.fail(
             f"step limit of {self.max_steps} group-steps exceeded (probable "
-            "infinite loop; raise max_steps if the kernel is just long)",
+            f"infinite loop{self.hot_loop()}; raise max_steps if the kernel is just long)",
             ins,
             sel,
         )
+
+    def hot_loop(self) -> str:
+        """The most-taken branch: the PTX lines of the loop it closes, or where it jumps."""
+        if not any(self.taken):
+            return ""
+        pc = max(range(len(self.taken)), key=self.taken.__getitem__)
+        step, times = self.steps[pc], self.taken[pc]
+        to = self.steps[step.target].ins.line if step.target < len(self.steps) else None
+        if to is not None and step.target <= pc:
+            return (f": the threads were looping in lines {to}-{step.ins.line}, the branch at "
+                    f"line {step.ins.line} back to line {to} taken {times} times")
+        return f": the most-taken branch is at line {step.ins.line}, taken {times} times"

@@ -15,9 +15,14 @@ from . import atomics, bits, convert, elementary, memops, mma, ops, vote, warp
 from .operands import Semantics
 
 CONTROL_FLOW = {
-    "bar": Semantics(None, "bar.sync N (immediate N); not bar.sync N, count"),
+    "bar": Semantics(None, ".sync/.arrive a{, b} (immediate barrier 0..15 and thread count); "
+                           ".red.popc.u32, .red.and.pred, .red.or.pred"),
+    "barrier": Semantics(None, "as bar: .sync/.arrive/.red{.aligned}"),
     "bra": Semantics(None, "bra and bra.uni to a label, with divergence"),
-    "ret": Semantics(None, "ends the thread"),
+    "call": Semantics(None, "call/call.uni of a .func of the module, with return and argument "
+                            "parameters: inlined at load; nvcc's atomic builtins "
+                            "(__uAtomicAdd...) as atom"),
+    "ret": Semantics(None, "returns from a .func; ends the thread in an entry"),
     "exit": Semantics(None, "ends the thread"),
 }
 IMPLEMENTED = {

@@ -12,19 +12,27 @@ pseudo-code computes the source lane:
 Checked, where the hardware leaves the result undefined: the executing thread must be in
 membermask; every non-exited lane named in membermask must execute this same instruction with
 the thread (converged); the source lane must be one of the threads executing it. The `d|p`
-predicate output form is not in the parser's subset.
+form also writes p, whether the computed source lane was in range.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
-from ..ptx.ir import Instruction, IntImm
+from ..ptx.ir import Instruction, IntImm, RegPair
 from .operands import DecodeContext, Semantics, form, reader, writer
 
 
 def source_lanes(mode: str, lane, b, c):
     """The lane each thread reads (its own lane where the computed one is out of range)."""
+    j, pval = computed_lanes(mode, lane, b, c)
+    return np.where(pval, j, np.asarray(lane, dtype=np.int64))
+
+
+def computed_lanes(mode: str, lane, b, c):
+    """(the computed source lane j, whether it is in range: the `p` of `d|p`)."""
     lane = np.asarray(lane, dtype=np.int64)
     bval = np.asarray(b, dtype=np.int64) & 31
     cval = np.asarray(c, dtype=np.int64) & 31
@@ -43,7 +51,7 @@ def source_lanes(mode: str, lane, b, c):
     else:
         j = min_lane | (bval & ~segmask & 31)
         pval = j <= max_lane
-    return np.where(pval, j, lane)
+    return j, pval
 
 
 def warp_bits(m, sel, present: np.ndarray | None = None) -> np.ndarray:
@@ -98,6 +106,8 @@ def _check_converged(m, sel, ins: Instruction, member, j) -> None:
 
 def decode_shfl(ins: Instruction, ctx: DecodeContext):
     mode = form(ins).get("mode")  # the table allows only shfl.sync.{up,down,bfly,idx}.b32
+    if isinstance(ins.operands[0], RegPair):
+        return _with_predicate(ins, ctx, mode)
     d, a, b, c, member = ins.operands
     write = writer(ins, d, "b32")
     read_a = reader(ins, a, "b32", ctx)
@@ -131,8 +141,23 @@ def decode_shfl(ins: Instruction, ctx: DecodeContext):
     return run
 
 
+def _with_predicate(ins: Instruction, ctx: DecodeContext, mode: str):
+    """`shfl.sync d|p, ...`: the shuffle into d, and p = whether the source lane was in range."""
+    pair, a, b, c, member = ins.operands
+    shuffle = decode_shfl(replace(ins, operands=(pair.value, a, b, c, member)), ctx)
+    write_p = writer(ins, pair.pred, "pred")
+    read_b, read_c = reader(ins, b, "b32", ctx), reader(ins, c, "b32", ctx)
+
+    def run(m, sel):
+        shuffle(m, sel)
+        write_p(m, sel, computed_lanes(mode, m.lane[sel], read_b(m, sel), read_c(m, sel))[1])
+
+    return run
+
+
 SEMANTICS = {
     "shfl": Semantics(
-        decode_shfl, ".sync.{up,down,bfly,idx}.b32 with clamp/segment mask; member mask checked"
+        decode_shfl, ".sync.{up,down,bfly,idx}.b32 with clamp/segment mask, the d|p form; "
+        "member mask checked"
     ),
 }
