@@ -177,3 +177,15 @@ def test_debug_variant_of_every_merge_and_path_is_the_same_configuration():
         plain = Split(**SHAPE, batch=2, merge=merge, **PATHS[path])
         debug = plain.debug_variant()
         assert debug.debug and {**debug.config(), "debug": False} == plain.config()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("merge", ["kernel", "last-cta"])
+@pytest.mark.parametrize("path", ["f32-cuda-cores", "f16-tensor-cores"])
+def test_weights_over_more_splits_than_the_merge_reads_at_once(backend, path, merge):
+    # 40 splits: the merge rescales after its first 32; the weights are against the final M
+    kernel = Split(200, 32, 4, 1, batch=2, num_splits=40, num_warps=1, merge=merge,
+                   **PATHS[path], debug=True)
+    got = verify(kernel, backend, [200, 37], inputs="increasing", seed=6)
+    assert got.passed and not got.state_problems, got.state_problems
+    assert np.allclose(got.states.weight[0, :, -1], 1.0)  # increasing scores: the last split
