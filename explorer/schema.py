@@ -173,8 +173,8 @@ SPLIT_KV = (
     SCALE,
     Option("sm_count", int, "SMs the default splits and warps fill", default=TUNED.sm_count,
            bounds=(1, 10_000)),
-    dataclasses.replace(DEBUG, choices=(False,),
-                        note="the split-kv kernel has no debug variant yet"),
+    dataclasses.replace(DEBUG, help="the debug variant, which also records each split's "
+                        "(and each warp's) softmax state and the merge weights"),
     Option("mma", bool, "q.k and p.v on tensor cores (f16/bf16, sm_80+)", default=None,
            derived="on for f16/bf16 with <= 8 q heads per KV head and head_dim <= 128",
            label="tensor cores", words=AUTO_ON_OFF, control="mma"),

@@ -1,6 +1,6 @@
 """The proof that a refactor changed no emitted PTX: the SHA-256 of the PTX of a large grid of
-kernel configurations (all three kernels, every dtype, debug variants, two targets), one line
-per configuration, compared with (or written to) a committed list.
+kernel configurations (all three kernels, every dtype, debug variants (split-kv's too), two
+targets), one line per configuration, compared with (or written to) a committed list.
 
     python scripts/ptx_hashes.py --check   # exit 1 naming each configuration that differs
     python scripts/ptx_hashes.py --write   # after an intended change to emitted code
@@ -73,6 +73,15 @@ def grid():
         kw = dict(max_seq_len=2048, head_dim=128, num_heads=32, num_kv_heads=8, dtype=dtype,
                   mma=True, num_warps=warps, pipeline=pipe, prefetch=prefetch, scale=scale)
         yield "split-kv", kw, "sm_80"
+    for dtype, mma, batch, hd, (h, kv), merge, warps in itertools.product(
+        ("f32", "f16", "bf16"), (None, False), (1, 4), (64, 128), ((32, 8), (4, 1)),
+        ("kernel", "last-cta"), (None, 3),
+    ):
+        if dtype == "f32" and mma is False:
+            continue
+        kw = dict(max_seq_len=1100, head_dim=hd, num_heads=h, num_kv_heads=kv, batch=batch,
+                  dtype=dtype, mma=mma, merge=merge, num_warps=warps, debug=True)
+        yield "split-kv", kw, "sm_90"
 
 
     for dtype, mma, batch in itertools.product(("f32", "f16", "bf16"), (None, False), (1, 4)):

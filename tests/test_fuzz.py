@@ -183,10 +183,7 @@ def invalid_configurations(draw):
         kwargs[bad] = draw(st.integers(max_value=lo - 1) | st.integers(min_value=hi + 1)
                            | (NOT_INTS if optional else NOT_INTS | st.none()))
     elif bad in flags:
-        if cls is Split and bad == "debug":  # no debug variant; falsy values are let through
-            kwargs[bad] = draw(NOT_BOOLS.filter(bool) | st.just(True))
-        else:
-            kwargs[bad] = draw(NOT_BOOLS)
+        kwargs[bad] = draw(NOT_BOOLS)
     elif bad == "scale":
         kwargs[bad] = draw(st.floats(max_value=1e-30, exclude_max=True)
                            | st.floats(min_value=1e30, exclude_min=True)

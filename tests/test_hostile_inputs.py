@@ -139,7 +139,7 @@ CATALOGUE = [
           batch=2.5),
     _ctor(Split, "too many splits", "num_splits=65536", num_splits=65536),
     _ctor(Split, "unroll out of range", "unroll=0", unroll=0),
-    _ctor(Split, "debug requested", "no debug variant", debug=True),
+    _ctor(Split, "a string for debug", "debug must be", debug="yes"),
     _ctor(Split, "too much shared memory", "shared memory", head_dim=256, num_heads=64,
           num_kv_heads=1, num_warps=8),
     _ctor(Split, "workspace past 32-bit indexing", "32-bit indexing", num_heads=64,

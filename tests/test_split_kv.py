@@ -154,7 +154,7 @@ def _init_args(kernel) -> dict:
         (dict(num_splits=0), "num_splits=0"),
         (dict(unroll=9), "unroll=9"),
         (dict(num_kv_heads=5), "num_kv_heads=5"),
-        (dict(debug=True), "no debug variant"),
+        (dict(debug="yes"), "debug must be"),
         (dict(head_dim=256, num_heads=32, num_kv_heads=1, num_warps=8), "shared memory"),
         (dict(mma=True), "tf32"),
         (dict(mma=True, dtype="f16", num_heads=32, num_kv_heads=2), "at most 8"),

@@ -55,12 +55,23 @@ def test_wrong_states_fail_stage_by_stage(monkeypatch):
     assert [p.split(":")[0] for p in got.state_problems] == ["l"]
 
 
-def test_a_kernel_without_a_debug_variant_gets_a_note():
+def test_a_kernel_without_a_debug_variant_gets_a_note(monkeypatch):
     kernel = SplitKVDecodeAttentionKernel(40, 32, 4, 2, batch=2, num_splits=2)
+
+    def refuse():
+        raise ValueError("debug=True; accepted: False (no debug variant)")
+
+    monkeypatch.setattr(kernel, "debug_variant", refuse)
     got = verify(kernel, "sim", [40, 3])
     assert got.passed and got.seq_len == [40, 3] and got.states is None
-    assert got.notes == ("No warp states: debug=True; accepted: False (the split-kv kernel has "
-                         "no debug variant yet).",)
+    assert got.notes == ("No warp states: debug=True; accepted: False (no debug variant).",)
+
+
+def test_a_split_kv_kernel_gets_its_debug_variants_split_states():
+    kernel = SplitKVDecodeAttentionKernel(40, 32, 4, 2, batch=2, num_splits=2)
+    got = verify(kernel, "sim", [40, 3], inputs="increasing")
+    assert got.passed and got.notes == () and got.state_problems == ()
+    assert got.states.start.shape == got.reference_states.start.shape == (2, 4, 2)
 
 
 def test_given_inputs_and_unchecked_lengths():

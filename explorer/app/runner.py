@@ -1,5 +1,6 @@
 """The Run and Warps views' work: `explorer.verify.verify` of a configuration on a backend
-(the float64 comparison and the debug variant's warp states), then its timing on a GPU.
+(the float64 comparison and the debug variant's states: each warp's for the seed kernels,
+each split's and its warps' for split-KV), then its timing on a GPU.
 
 `auto` picks cuda when CuPy finds a GPU, else the simulator, and says why
 (`runtime.choose_backend`). Every step's failure becomes a message in the result (the app
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 
 from .. import runtime, verify
 from ..verify import Comparison, WarpStates
+from ..verify.states import SplitStates
 from .state import Config, build_kernel, run_problems
 
 SEED = 0
@@ -29,7 +31,7 @@ class RunResult:
     backend: str = ""
     backend_reason: str = ""
     comparison: Comparison | None = None
-    states: WarpStates | None = None
+    states: WarpStates | SplitStates | None = None
     states_source: str = ""  # "kernel" (the debug variant's record) or "reference"
     state_problems: list[str] = field(default_factory=list)
     us_per_launch: float | None = None

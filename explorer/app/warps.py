@@ -1,5 +1,7 @@
 """The Warps view: the debug-variant figures of `explorer.plots` for the last run, two by two,
-with a q-head selector. Each figure is shown as plotly's own MIME bundle in an `Output`
+with a q-head selector: the seed kernels' warps (`WarpStates`), or the split-KV kernel's
+splits, their warps and the merge weights (`SplitStates`, with the m16n8k16 fragment layout
+on the tensor-core path). Each figure is shown as plotly's own MIME bundle in an `Output`
 widget (JupyterLab's plotly renderer draws it), not as a `FigureWidget`: a FigureWidget
 carries plotly's 5 MB front-end bundle in every instance, which took the first Warps view
 8 to 30 s to appear.
@@ -18,31 +20,64 @@ import plotly.graph_objects as go
 import plotly.io as pio
 
 from .. import plots
+from ..verify import WarpStates
+from ..verify.states import SplitStates
 from . import theme
 from .runner import RunResult
 from .state import build_kernel, describe
 
 FIGURE_WIDTH = 560  # two side by side in a notebook; they wrap to one column when narrow
 FIGURE_HEIGHT = 420
-PER_HEAD = ("warp_maxes", "warp_sums", "attention_weights")
 NO_RUN = "Run the kernel (Run tab) to see each warp's softmax state."
 STALE_CLASS = "explorer-stale"  # theme.py dims it
 STALE_NOTE = "Stale: these figures show"
 PLOTLY_MIME = "application/vnd.plotly.v1+json"  # drawn by plotly's JupyterLab extension
 PLOTLY_CONFIG = {"displaylogo": False}
-ALL = (*PER_HEAD, "merge_factors")
 
 
-def figures(result: RunResult, head: int = 0, names=ALL) -> dict[str, go.Figure]:
-    """The four figures of a run's warp states (empty when it has none), or those `names`."""
+def _every_head(draw):
+    """A figure of every head (or none), drawn as the per-head ones are called."""
+    def drawn(states, kernel, head):
+        return draw(states, kernel)
+    return drawn
+
+
+def _fragments(states, kernel):
+    return plots.mma_fragments(kernel)
+
+
+# kind of states -> (figures per q head, figures of every head), in the grid's order
+FIGURE_SETS = {
+    WarpStates: (("warp_maxes", "warp_sums", "attention_weights"), ("merge_factors",)),
+    SplitStates: (("split_maxes", "split_sums"), ("merge_weights", "mma_fragments")),
+}
+DRAW = {**plots.FIGURES, **plots.SPLIT_FIGURES,
+        "merge_factors": _every_head(plots.merge_factors),
+        "merge_weights": _every_head(plots.merge_weights),
+        "mma_fragments": _every_head(_fragments)}
+EVERY_NAME = tuple(dict.fromkeys(n for sets in FIGURE_SETS.values() for s in sets for n in s))
+
+
+def figure_names(result: RunResult) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(per-head figures, every figure) of a run's states; the fragment layout only for the
+    tensor-core path. Empty when the run has no states."""
+    if result.states is None:
+        return (), ()
+    per_head, whole = FIGURE_SETS[type(result.states)]
+    if "mma_fragments" in whole and not getattr(build_kernel(result.config), "mma", False):
+        whole = tuple(n for n in whole if n != "mma_fragments")
+    return per_head, (*per_head, *whole)
+
+
+def figures(result: RunResult, head: int = 0, names=None) -> dict[str, go.Figure]:
+    """The figures of a run's states (empty when it has none), or those of them in `names`."""
     if result.states is None:
         return {}
     kernel = build_kernel(result.config)
     head = min(max(0, head), result.states.num_heads - 1)
-    figs = {name: plots.FIGURES[name](result.states, kernel, head) for name in PER_HEAD
+    names = figure_names(result)[1] if names is None else names
+    figs = {name: DRAW[name](result.states, kernel, head) for name in figure_names(result)[1]
             if name in names}
-    if "merge_factors" in names:
-        figs["merge_factors"] = plots.merge_factors(result.states, kernel)
     for fig in figs.values():
         fig.update_layout(
             width=FIGURE_WIDTH, height=FIGURE_HEIGHT, title_font_size=14,
@@ -64,7 +99,8 @@ def source_note(result: RunResult) -> str:
 class WarpsView:
     """Head selector, a note and a 2x2 grid of figure widgets.
 
-    Four `Output` widgets are made once; a run or a head change replaces what they show (one
+    An `Output` widget per figure name is made once (the grid shows those of the run's kind of
+    states); a run or a head change replaces what they show (one
     small message each; a head change redraws only the per-head figures). While a run of
     another configuration is under way the old figures stay, marked stale with the
     configuration they show.
@@ -84,7 +120,7 @@ class WarpsView:
         self.draw_seconds: float | None = None  # the last draw, for docs/app.md
         self.figures: dict[str, go.Figure] = {}  # what is on screen
         self._outputs = {name: w.Output(layout=w.Layout(flex="0 0 auto"))
-                         for name in ALL}
+                         for name in EVERY_NAME}
         self._drawn: tuple | None = None  # (result, head) on screen
         self._prepared: tuple | None = None  # ((result, head), outputs) made ahead
         self.head.observe(lambda change: self.draw(), names="value")
@@ -123,7 +159,7 @@ class WarpsView:
         if result.states is not None:
             self.head.max = max(0, result.states.num_heads - 1)
         if not self.visible:  # on the run's worker: the tab then only has to send them
-            self._outputs_of(result, self.head.value, ALL)
+            self._outputs_of(result, self.head.value, figure_names(result)[1])
         self.draw()
 
     def show(self, visible: bool) -> None:
@@ -147,9 +183,10 @@ class WarpsView:
             return
         started = time.perf_counter()
         only_head = self._drawn is not None and self._drawn[0] == id(result)
+        per_head, every = figure_names(result)
         try:  # a new head redraws the per-head figures; the merge factors show every head
             self._show_figures(self._outputs_of(result, self.head.value,
-                                                PER_HEAD if only_head else ALL))
+                                                per_head if only_head else every), every)
         except Exception as err:  # shown inline, never a traceback
             self.show_message(f"The Warps view failed: {type(err).__name__}: {err}", "error")
             return
@@ -172,12 +209,13 @@ class WarpsView:
         self._prepared = (key, made)
         return made
 
-    def _show_figures(self, shown: dict) -> None:
-        """Put each figure's output in its Output widget; show all four."""
+    def _show_figures(self, shown: dict, names: tuple[str, ...]) -> None:
+        """Put each figure's output in its Output widget; show those of `names`."""
         for name, (fig, output) in shown.items():
             self._outputs[name].outputs = (output,)
             self.figures[name] = fig
-        outputs = list(self._outputs.values())
+        self.figures = {n: f for n, f in self.figures.items() if n in names}
+        outputs = [self._outputs[n] for n in names]
         if list(self.grid.children) != outputs:
             self.grid.children = outputs
 

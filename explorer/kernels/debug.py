@@ -45,6 +45,7 @@ class DebugLayout:
     score_slots: int
 
     FIELDS = ("chunk_start", "chunk_end", "m", "l", "factor")
+    kind = "warp"  # which reference and figures these states take (verify, app)
 
     @staticmethod
     def of(kernel) -> DebugLayout:

@@ -20,8 +20,10 @@ from .common import (
     NAN,
     AttentionKernelBase,
 )
+from .debug import POISON
 from .split_kv_build import build_split
 from .split_kv_combine import build_combine
+from .split_kv_debug import SplitDebugLayout
 from .split_kv_geometry import (
     MAX_U32_INDEX,
     Geometry,
@@ -56,7 +58,10 @@ class SplitKVDecodeAttentionKernel(AttentionKernelBase):
     in the CTA that finishes last (an atomic counter per group, u32 `counters [batch,
     num_kv_heads]` zeroed once and left at zero), instead of in a second kernel: one launch,
     but measured slower on an H200, so not the default. Defaults for warps, splits, unroll
-    and pipelining come from H200 sweeps (docs/performance.md)."""
+    and pipelining come from H200 sweeps (docs/performance.md).
+
+    `debug=True`: both entries also write the split states to a u32 `debug` buffer
+    (`split_kv_debug.SplitDebugLayout`), `results` decodes them to `SplitStates`."""
 
     name = "split-kv"
     base_entry = "split_kv_attention"
@@ -143,9 +148,22 @@ class SplitKVDecodeAttentionKernel(AttentionKernelBase):
 
     @property
     def entry(self) -> str:
-        return self.base_entry
+        return self.base_entry + ("_debug" if self.debug else "")
 
-    combine_entry = "split_kv_combine"
+    @property
+    def combine_entry(self) -> str:
+        return "split_kv_combine" + ("_debug" if self.debug else "")
+
+    @property
+    def warp_rows(self) -> tuple[int, int]:
+        """(consecutive positions a warp takes, such rounds per step of the CTA's loop): a
+        16-position tile on tensor cores; a row per row slot, `unroll` deep, on CUDA cores."""
+        return (TILE, 1) if self.mma else (self.geometry.rows_per_warp, self.unroll)
+
+    @property
+    def debug_layout(self) -> SplitDebugLayout | None:
+        """Where the debug variant writes the split states (None for a plain kernel)."""
+        return SplitDebugLayout.of(self) if self.debug else None
 
     @property
     def grid(self) -> tuple[int, int, int]:
@@ -200,18 +218,31 @@ class SplitKVDecodeAttentionKernel(AttentionKernelBase):
                  BufferSpec("partial_ml", (*rows, 2), "float32", "workspace", fill=NAN)]
         if self.merge == "last-cta":
             specs.append(BufferSpec("counters", (b, kv), "uint32", "counter"))
+        if self.debug:
+            specs.append(BufferSpec("debug", (self.debug_layout.words,), "uint32", "output",
+                                    fill=POISON))
         return tuple(specs)
 
     def launches(self) -> list[Launch]:
+        debug = ("debug",) if self.debug else ()
         split = ("q", "k", "v", "seq_len", "partial_o", "partial_ml")
         if self.merge == "last-cta":
-            return [Launch(self.entry, self.grid, self.block, (*split, "counters", "out"))]
-        combine = ("partial_o", "partial_ml", "out")
+            return [Launch(self.entry, self.grid, self.block,
+                           (*split, "counters", "out", *debug))]
+        split, combine = (*split, *debug), ("partial_o", "partial_ml", "out", *debug)
         return [
             Launch(self.entry, self.grid, self.block, split),
             Launch(self.combine_entry, self.combine_grid, self.combine_block, combine,
                    programmatic=self.pdl),
         ]
+
+    def results(self, outputs: dict, lengths: tuple[int, ...], out_shape=None):
+        """The output (in `out_shape`, the caller's q layout), and for a debug kernel
+        `(output, SplitStates)` decoded from its record."""
+        out = outputs["out"] if out_shape is None else outputs["out"].reshape(out_shape)
+        if self.debug:
+            return out, self.debug_layout.decode(outputs["debug"])
+        return out
 
     def check_target(self, target: str) -> str:
         if self.mma and target in ARCHS and not ARCHS[target].mma_f16:

@@ -17,9 +17,11 @@ from . import split_kv_mma as mma
 from . import split_kv_rows as rows
 from .online_softmax import exp2_diff, running_max, safe_max
 from .split_kv_combine import merge_in_last_cta
+from .split_kv_debug import SplitRecorder
 from .split_kv_setup import (
     Ids,
     Pointers,
+    SplitRange,
     head_elements,
     load_ids,
     load_pointers,
@@ -60,18 +62,21 @@ def build_split(k: SplitKV) -> Kernel:
         state = rows.stream_rows(b, k, ids, lanes, q, span, ptrs.k, ptrs.v)
         rows.merge_row_slots(b, k, state)
         base = rows.publish_rows(b, k, ids, lanes, state, smem)
-    reduce_warps(b, k, ids, ptrs, base)
+    rec = SplitRecorder(b, k.debug_layout) if k.debug else None
+    reduce_warps(b, k, ids, ptrs, base, rec and (rec, span))
     if k.merge == "last-cta":
-        merge_in_last_cta(b, k, ids, ptrs, base)
+        merge_in_last_cta(b, k, ids, ptrs, base, rec)
     if k.pdl and PDL_TRIGGER == "end":  # this CTA's partials are written
         b.op("griddepcontrol.launch_dependents")
     b.op("ret")
     return b.build()
 
 
-def reduce_warps(b: KernelBuilder, k: SplitKV, ids: Ids, ptrs: Pointers, base: Reg) -> None:
+def reduce_warps(b: KernelBuilder, k: SplitKV, ids: Ids, ptrs: Pointers, base: Reg,
+                 debug: tuple[SplitRecorder, SplitRange] | None = None) -> None:
     """Threads share the (head, element) pairs: merge the warps' records at `base`, write the
-    split's unnormalised output, its max (log2 units) and its sum to the workspace."""
+    split's unnormalised output, its max (log2 units) and its sum to the workspace (and with
+    `debug`, a recorder and the split's range, to the debug record)."""
     b.comment("phase: final sum (merge warps; write this split's partial output, max, sum)")
     stride = k.warp_record_bytes
     with head_elements(b, k, ids, "pairs") as (head, elem):
@@ -82,9 +87,11 @@ def reduce_warps(b: KernelBuilder, k: SplitKV, ids: Ids, ptrs: Pointers, base: R
         big_m = running_max(b, ms[0], ms[1:])
         safe = safe_max(b, big_m)
         big_l, out = b.op("mov.f32", 0.0), b.op("mov.f32", 0.0)
+        ls = []
         for w, m in enumerate(ms):
             f = exp2_diff(b, m, safe)
             l_w = b.op("ld.shared.f32", Address(rec, w * stride + k.head_dim * 4 + 4))
+            ls.append(l_w)
             b.set(big_l, "fma.rn.f32", l_w, f, big_l)
             o_w = b.op("ld.shared.f32", Address(col, w * stride))
             b.set(out, "fma.rn.f32", o_w, f, out)
@@ -96,3 +103,6 @@ def reduce_warps(b: KernelBuilder, k: SplitKV, ids: Ids, ptrs: Pointers, base: R
         ml = b.op("mad.wide.u32", row, 8, ptrs.partial_ml)
         b.op("st.global.f32", Address(ml), big_m, guard=Guard(first))
         b.op("st.global.f32", Address(ml, 4), big_l, guard=Guard(first))
+        if debug:
+            recorder, span = debug
+            recorder.split(row, span.start, span.end, big_m, big_l, ms, ls, first)

@@ -7,6 +7,7 @@ It neither runs kernels (see `explorer.runtime`) nor computes the reference (see
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -68,15 +69,18 @@ def compare(out: np.ndarray, ref: np.ndarray, dtype: str = "f32") -> Comparison:
 
 
 def compare_states(got, want) -> list[str]:
-    """Where two `WarpStates` differ beyond the f32 tolerances: a list of problems, empty when
-    they match. Chunk bounds must be equal, -inf (empty warps, no position) must sit in the
-    same places, and the finite values must agree."""
+    """Where two `WarpStates` (or two `SplitStates`) differ beyond the f32 tolerances: a list
+    of problems, empty when they match. The integer fields (`EXACT`: chunk bounds, split
+    ranges) must be equal, -inf (empty warps and splits, no position) must sit in the same
+    places, and the finite values must agree."""
+    if type(got) is not type(want):
+        return [f"states: {type(got).__name__} != {type(want).__name__}"]
     problems = []
-    for name in ("chunk_start", "chunk_end"):
+    for name in want.EXACT:
         g, w = getattr(got, name), getattr(want, name)
         if not np.array_equal(g, w):
             problems.append(f"{name}: {np.asarray(g).tolist()} != {np.asarray(w).tolist()}")
-    for name in ("m", "l", "factor", "M", "L", "scores"):
+    for name in (f.name for f in dataclasses.fields(want) if f.name not in want.EXACT):
         g = np.asarray(getattr(got, name), dtype=np.float64)
         w = np.asarray(getattr(want, name), dtype=np.float64)
         if g.shape != w.shape:

@@ -14,10 +14,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import runtime
+from ..dtypes import to_float64
 from .compare import Comparison, compare, compare_states
 from .inputs import make_inputs
-from .reference import reference_output, warp_states
-from .states import WarpStates
+from .reference import reference_output, split_states, warp_states
+from .states import SplitStates, WarpStates
 
 Progress = Callable[[str, float], None]
 ON_ERROR = ("raise", "record")
@@ -40,8 +41,8 @@ class Verdict:
     reference: np.ndarray
     out: np.ndarray | None = None
     comparison: Comparison | None = None
-    states: WarpStates | None = None
-    reference_states: WarpStates | None = None
+    states: WarpStates | SplitStates | None = None
+    reference_states: WarpStates | SplitStates | None = None
     state_problems: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
     errors: tuple[str, ...] = ()
@@ -139,6 +140,24 @@ def _attempt(errors: list, on_error: str, what: str, step):
         return None
 
 
+def _warp_reference(debug, qkv, lengths) -> WarpStates:
+    """The seed kernels' states (of the one sequence)."""
+    slots = debug.debug_layout.score_slots
+    return warp_states(*qkv, lengths[0], debug.num_warps, debug.scale, slots)
+
+
+def _split_reference(debug, qkv, lengths) -> SplitStates:
+    """The split-KV kernel's states, from its stored (rounded) inputs."""
+    q, k, v = (to_float64(x, debug.dtype) for x in qkv)
+    layout = debug.debug_layout
+    return split_states(q, k, v, lengths, layout.num_splits, layout.num_warps,
+                        layout.warp_rows, layout.warp_unroll, debug.scale)
+
+
+# the debug layout's `kind` -> the reference of the states it records
+REFERENCE_STATES = {"warp": _warp_reference, "split": _split_reference}
+
+
 def _states(kernel, qkv, lengths, backend, host_checks, recorded, notes: list, on_error: str):
     """(recorded states or None, reference states or None); a note says why none was
     recorded. The debug variant's failure raises, or (on_error="record") becomes a note: the
@@ -148,8 +167,8 @@ def _states(kernel, qkv, lengths, backend, host_checks, recorded, notes: list, o
     except (AttributeError, ValueError) as err:
         notes.append(f"No warp states: {err}.")
         return None, None
-    n = min(lengths[0], kernel.max_seq_len)
-    want = warp_states(*qkv, n, debug.num_warps, debug.scale, debug.debug_layout.score_slots)
+    clamped = [min(n, kernel.max_seq_len) for n in lengths]
+    want = REFERENCE_STATES[debug.debug_layout.kind](debug, qkv, clamped)
     if debug is kernel:  # this run recorded them (or failed, an error already)
         return recorded, want
     try:

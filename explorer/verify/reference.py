@@ -10,6 +10,11 @@ mirrors the multi-warp kernel's stages so a mismatch can be located, not only de
 ``attention`` is the direct softmax formula, independent of the warp split: the cross-check of
 the staged path. The single-warp kernel is ``num_warps == 1``.
 
+``split_states`` mirrors the split-KV kernel's stages the same way: the splits' ranges (the
+chunk formula of the warps, over splits), each warp's and each split's partial max and sum,
+and the log-sum-exp merge's weights, max and sum (maxes in log2 units, as the kernel keeps
+them).
+
 Layouts: q ``[num_heads, head_dim]``, k and v ``[num_kv_heads, max_seq_len, head_dim]``, out
 ``[num_heads, head_dim]``. GQA: ``kv_head = q_head * num_kv_heads // num_heads``. Only positions
 ``< seq_len`` are attended (no causal mask). ``seq_len == 0`` gives zeros, never NaN.
@@ -28,7 +33,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..dtypes import to_float64
-from .states import WarpStates
+from .states import SplitStates, WarpStates
+
+LOG2E = math.log2(math.e)  # the split-KV kernel keeps scores and maxes in log2 units
 
 
 @dataclass(frozen=True)
@@ -169,6 +176,51 @@ def warp_states(
         L=merged.L,
         scores=scaled_scores(q, k, recorded, scale),
     )
+
+
+def split_warp_of(offsets: np.ndarray, num_warps: int, warp_rows: int, unroll: int
+                  ) -> np.ndarray:
+    """The warp of a CTA that walks each position, from its offset in the split: each step
+    of the CTA's loop covers `num_warps * warp_rows * unroll` positions, `unroll` rounds of
+    `warp_rows` consecutive positions per warp, warp by warp."""
+    round_ = np.asarray(offsets) % (num_warps * warp_rows * unroll) % (num_warps * warp_rows)
+    return round_ // warp_rows
+
+
+def split_states(q: np.ndarray, k: np.ndarray, v: np.ndarray, lengths, num_splits: int,
+                 num_warps: int, warp_rows: int, unroll: int, scale: float | None = None
+                 ) -> SplitStates:
+    """The states the split-KV debug kernel records, for q ``[batch, num_heads, head_dim]``,
+    k, v ``[batch, num_kv_heads, max_seq_len, head_dim]`` and one length per sequence: the
+    splits' ranges, each warp's and split's partial max (log2 units) and sum, each split's
+    merge weight exp(m_s - M), and the global max (log2 units) and sum."""
+    batch, heads = np.shape(q)[:2]
+    lengths = np.broadcast_to(np.asarray(lengths, dtype=np.int64), (batch,))
+    split, warp = (batch, heads, num_splits), (batch, heads, num_splits, num_warps)
+    start, end = np.zeros(split, np.int64), np.zeros(split, np.int64)
+    m, l_sum = np.full(split, -np.inf), np.zeros(split)
+    warp_m, warp_l = np.full(warp, -np.inf), np.zeros(warp)
+    for b, n in enumerate(lengths):
+        shapes = check_inputs(q[b], k[b], v[b], int(n))
+        scores = scaled_scores(q[b], k[b], int(n), _resolve_scale(scale, shapes.head_dim))
+        for s, (a, e) in enumerate(warp_chunk_bounds(int(n), num_splits)):
+            start[b, :, s], end[b, :, s] = a, e
+            owner = split_warp_of(np.arange(e - a), num_warps, warp_rows, unroll)
+            for w in np.unique(owner):
+                x = scores[:, a:e][:, owner == w]
+                top = x.max(axis=1)
+                warp_m[b, :, s, w] = top * LOG2E
+                warp_l[b, :, s, w] = np.exp(x - top[:, None]).sum(axis=1)
+            if e > a:
+                top = scores[:, a:e].max(axis=1)
+                m[b, :, s] = top * LOG2E
+                l_sum[b, :, s] = np.exp(scores[:, a:e] - top[:, None]).sum(axis=1)
+    big_m = m.max(axis=2)
+    safe = np.where(np.isfinite(big_m), big_m, 0.0)[..., None]
+    nonempty = np.isfinite(m)
+    weight = np.where(nonempty, np.exp((np.where(nonempty, m, 0.0) - safe) / LOG2E), 0.0)
+    return SplitStates(start=start, end=end, m=m, l=l_sum, warp_m=warp_m, warp_l=warp_l,
+                       weight=weight, M=big_m, L=(l_sum * weight).sum(axis=2))
 
 
 def attention(
