@@ -268,7 +268,8 @@ def cmd_check(kernel, args) -> int:
     print(f"{kernel!r} seq_len={seq_len} backend={args.backend} inputs={args.inputs}")
     if kernel.debug:
         problems = verdict.state_problems
-        print("warp states: " + ("PASS" if not problems else "FAIL: " + "; ".join(problems)))
+        what = "split states" if kernel.debug_layout.kind == "split" else "warp states"
+        print(f"{what}: " + ("PASS" if not problems else "FAIL: " + "; ".join(problems)))
     print(f"output: {verdict.comparison}")
     return 0 if verdict.passed else 1
 
