@@ -160,9 +160,14 @@ def _check_seq(states: SplitStates, seq: int) -> int:
 
 
 def _split_ticks(states: SplitStates, seq: int, head: int) -> list[str]:
-    """Each split's name and position range, for the x axis."""
-    return [f"s{s}<br>[{a}, {e})" for s, (a, e) in
-            enumerate(zip(states.start[seq, head], states.end[seq, head], strict=True))]
+    """Each split's name for the x axis (s0, s1, ...; its positions are in the hover)."""
+    return [f"s{s}" for s in range(states.num_splits)]
+
+
+def _split_ranges(states: SplitStates, seq: int, head: int) -> list[str]:
+    """Each split's position range, `[start, end)`, for the hover."""
+    return [f"[{a}, {e})" for a, e in zip(states.start[seq, head], states.end[seq, head],
+                                          strict=True)]
 
 
 def _sequence(states: SplitStates, seq: int) -> str:
@@ -173,12 +178,14 @@ def split_maxes(states: SplitStates, kernel, head: int = 0, seq: int = 0) -> go.
     """Each split's partial max m_s (a bar), each of its warps' local maxes (markers in the
     warps' colours) and the global max M (a line), in log2 units; empty splits noted."""
     h, b = _check_head(states, head), _check_seq(states, seq)
-    x = _split_ticks(states, b, h)
+    x, spans = _split_ticks(states, b, h), _split_ranges(states, b, h)
     m = np.asarray(states.m[b, h], dtype=np.float64)
     empty = ~np.isfinite(m)
     fig = go.Figure()
-    fig.add_bar(x=[x[i] for i in np.flatnonzero(~empty)], y=m[~empty], name="m_s (split)",
-                marker_color="lightgrey", hovertemplate="%{x}: m_s = %{y:.4f}<extra></extra>")
+    kept = np.flatnonzero(~empty)
+    fig.add_bar(x=[x[i] for i in kept], y=m[~empty], name="m_s (split)",
+                marker_color="lightgrey", customdata=[spans[i] for i in kept],
+                hovertemplate="%{x} %{customdata}: m_s = %{y:.4f}<extra></extra>")
     colors = warp_colors(states.num_warps)
     for w in range(states.num_warps):
         m_w = np.asarray(states.warp_m[b, h, :, w], dtype=np.float64)
@@ -196,7 +203,8 @@ def split_maxes(states: SplitStates, kernel, head: int = 0, seq: int = 0) -> go.
                       annotation_text=f"M = {big_m:.4f}")
     fig.update_xaxes(type="category", categoryarray=x)
     return _layout(fig, f"Head {h}{_sequence(states, b)}: each split's partial max m_s "
-                   "(and its warps') against the global max M", kernel, "split [positions)",
+                   "(and its warps') against the global max M", kernel,
+                   "split (hover: its positions)",
                    "max of scaled scores (log2 units)")
 
 
@@ -204,12 +212,13 @@ def split_sums(states: SplitStates, kernel, head: int = 0, seq: int = 0) -> go.F
     """Each split's partial sum before (l_s) and after its merge weight (l_s * 2^(m_s - M)),
     and its share of the final softmax mass in percent (right axis)."""
     h, b = _check_head(states, head), _check_seq(states, seq)
-    x = _split_ticks(states, b, h)
+    x, spans = _split_ticks(states, b, h), _split_ranges(states, b, h)
     before = np.asarray(states.l[b, h], dtype=np.float64)
     after = before * np.asarray(states.weight[b, h], dtype=np.float64)
     fig = go.Figure()
     fig.add_bar(x=x, y=before, name="l_s before the merge", marker_color="steelblue",
-                opacity=0.45, hovertemplate="%{x}: l_s = %{y:.4f}<extra></extra>")
+                opacity=0.45, customdata=spans,
+                hovertemplate="%{x} %{customdata}: l_s = %{y:.4f}<extra></extra>")
     fig.add_bar(x=x, y=after, name="l_s · 2^(m_s − M), after", marker_color="steelblue",
                 hovertemplate="%{x}: weighted = %{y:.4f}<extra></extra>")
     fig.add_scatter(x=x, y=100 * states.share[b, h], name="share of final mass (%)",
@@ -222,7 +231,7 @@ def split_sums(states: SplitStates, kernel, head: int = 0, seq: int = 0) -> go.F
     )
     fig.update_xaxes(type="category", categoryarray=x)
     return _layout(fig, f"Head {h}{_sequence(states, b)}: each split's sum before and after "
-                   "its merge weight", kernel, "split [positions)",
+                   "its merge weight", kernel, "split (hover: its positions)",
                    "sum of exp(score − max) (unitless)")
 
 
@@ -267,9 +276,9 @@ def mma_fragment_layout() -> dict[str, Fragment]:
 
 
 MMA_OPERANDS = {  # operand: (register name, what it holds in the decode step, x, y titles)
-    "A": ("a", "A = Q: row g = q head g (rows 8-15 zero)", "k (head_dim)", "row (q head)"),
-    "B": ("b", "B = Kᵀ: column n = position n", "n (position)", "k (head_dim)"),
-    "C": ("c", "C = scores Q Kᵀ", "n (position)", "row (q head)"),
+    "A": ("a", "A = Q (row g: q head g; rows 8-15 zero)", "k (head_dim)", "row (q head)"),
+    "B": ("b", "B = Kᵀ (column n: position n)", "n (position)", "k (head_dim)"),
+    "C": ("c", "C = Q Kᵀ (scores)", "n (position)", "row (q head)"),
 }
 
 

@@ -55,6 +55,7 @@ DRAW = {**plots.FIGURES, **plots.SPLIT_FIGURES,
         "merge_factors": _every_head(plots.merge_factors),
         "merge_weights": _every_head(plots.merge_weights),
         "mma_fragments": _every_head(_fragments)}
+WIDE = frozenset({"mma_fragments"})  # 48 cells of text a row: too dense at one figure's width
 EVERY_NAME = tuple(dict.fromkeys(n for sets in FIGURE_SETS.values() for s in sets for n in s))
 
 
@@ -78,10 +79,12 @@ def figures(result: RunResult, head: int = 0, names=None) -> dict[str, go.Figure
     names = figure_names(result)[1] if names is None else names
     figs = {name: DRAW[name](result.states, kernel, head) for name in figure_names(result)[1]
             if name in names}
-    for fig in figs.values():
+    for name, fig in figs.items():
+        wide = name in WIDE  # a row of its own: two figures' width
         fig.update_layout(
-            width=FIGURE_WIDTH, height=FIGURE_HEIGHT, title_font_size=14,
-            margin=dict(t=70, l=64, r=30, b=100),
+            width=2 * FIGURE_WIDTH + 16 if wide else FIGURE_WIDTH,
+            height=FIGURE_HEIGHT + 140 if wide else FIGURE_HEIGHT, title_font_size=14,
+            margin=dict(t=110 if wide else 70, l=64, r=30, b=60 if wide else 100),
             legend=dict(orientation="h", x=0, xanchor="left", y=-0.2, yanchor="top"),
         )
     return figs

@@ -193,6 +193,23 @@ def _warps_follow_changes(page) -> dict[str, float]:
     return seen
 
 
+def _split_states_on_warps(page, tmp_path) -> None:
+    """split-kv f16 on tensor cores: the Warps tab draws the splits' states (maxes, sums,
+    merge weights) and the m16n8k16 fragment layout, named as the configuration they show."""
+    app = page.locator(".explorer-app")
+    page.locator(".lm-TabBar-tab", has_text="Warps").last.click()
+    note = app.locator(".explorer-warps-note")
+    expect(note).to_contain_text("split-kv", timeout=TIMEOUT_MS)
+    expect(note).to_contain_text("f16", timeout=TIMEOUT_MS)
+    expect(app.locator(WARPS_PLOTS)).to_have_count(4, timeout=TIMEOUT_MS)
+    expect(app.locator(".explorer-stale")).to_have_count(0, timeout=TIMEOUT_MS)
+    time.sleep(0.5)  # let plotly finish laying out
+    path = tmp_path / "explorer-warps-split-kv.png"
+    app.screenshot(path=str(path))
+    print(f"screenshot: {path}")
+    page.locator(".lm-TabBar-tab", has_text="PTX").last.click()
+
+
 def test_explorer_in_jupyterlab(jupyter_lab, page, tmp_path):
     started = time.perf_counter()
     _open_and_run_all(page, jupyter_lab, tmp_path)
@@ -229,6 +246,7 @@ def test_explorer_in_jupyterlab(jupyter_lab, page, tmp_path):
     page.locator(".explorer-control-kernel select").select_option("split-kv")
     page.locator(".explorer-control-dtype select").select_option("f16")
     expect(ptx).to_contain_text("mma.sync.aligned.m16n8k16", timeout=TIMEOUT_MS)
+    _split_states_on_warps(page, tmp_path)
     page.locator(".explorer-control-mma select").select_option("off")  # CUDA cores
     expect(ptx).to_contain_text("cvt.f32.f16", timeout=TIMEOUT_MS)
     expect(ptx).not_to_contain_text("mma.sync")
