@@ -223,6 +223,8 @@ def cmd_run_ptx(args) -> int:
                            backends, args.seed)
     for run in runs:
         print(f"{args.file} on {run.backend}:")
+        for finding in dict.fromkeys(str(f) for f in run.findings):
+            print(f"  finding: {finding}")
         for name, array in run.arrays.items():
             changed = "" if np.array_equal(array, run.inputs[name], equal_nan=True) else (
                 " (written)")

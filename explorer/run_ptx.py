@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +27,7 @@ import numpy as np
 from . import runtime
 from .ptx import Launch, Program
 from .ptx.program import POINTER_TYPES
+from .sim import SimWarning
 
 DTYPES = {"f16": "float16", "f32": "float32", "f64": "float64", "i8": "int8", "i16": "int16",
           "i32": "int32", "i64": "int64", "u8": "uint8", "u16": "uint16", "u32": "uint32",
@@ -37,11 +39,14 @@ ARRAY_WORD = re.compile(r"^(?P<dtype>[a-z0-9]+):(?P<shape>[0-9x]+):(?P<fill>[a-z
 
 @dataclass(frozen=True)
 class PtxRun:
-    """One backend's run: every array argument after it (name -> array), and the inputs."""
+    """One backend's run: every array argument after it (name -> array), the inputs, and on
+    the simulator its findings (what works on hardware by luck of layout or of unused lanes,
+    with the PTX line: the simulator runs such PTX with `strict=False`)."""
 
     backend: str
     arrays: dict[str, np.ndarray]
     inputs: dict[str, np.ndarray]
+    findings: tuple = ()
 
 
 def parse_dims(text: str, what: str) -> tuple[int, int, int]:
@@ -151,9 +156,12 @@ def run_ptx(ptx: str, entry: str | None, grid, block, words: list[str], shared_b
     program, entry, args, buffers = prepare(ptx, entry, words, seed)
     launch = Launch(entry, grid, block, args, shared_bytes)
     runs = []
-    for backend in backends:
-        arrays = runtime.launch(program, [launch], buffers, backend=backend)
-        runs.append(PtxRun(backend, arrays, buffers))
+    for name in backends:
+        backend = runtime.get_backend(name, **({"strict": False} if name == "sim" else {}))
+        with warnings.catch_warnings():  # the findings come back in the PtxRun instead
+            warnings.simplefilter("ignore", SimWarning)
+            arrays = runtime.launch(program, [launch], buffers, backend=backend)
+        runs.append(PtxRun(name, arrays, buffers, tuple(getattr(backend, "findings", ()))))
     return runs
 
 

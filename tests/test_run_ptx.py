@@ -140,3 +140,15 @@ def test_largest_difference_counts_one_sided_nans():
     assert run_ptx.largest_difference(a, a) == 0.0
     assert run_ptx.largest_difference(a, np.array([1.5, np.nan, 2.0])) == np.inf
     assert run_ptx.largest_difference(a[:1], np.array([1.25])) == 0.25
+
+
+def test_a_triton_softmax_from_the_corpus_runs_with_its_findings(capsys):
+    """Triton's PTX (extern shared sized at launch, scratch pointers, shuffles of lanes a
+    masked load left unset): it runs, the rows sum to 1, and the unset lanes are findings."""
+    path = "tests/corpus/ptx/triton_softmax_rows.ptx"
+    (run,) = run_ptx.run_ptx(open(path).read(), None, (6, 1, 1), (128, 1, 1),
+                             ["f32:6x100:randn", "f32:6x100:zeros", "100", "100", "null",
+                              "null"], shared_bytes=16)
+    (y,) = [a for n, a in run.arrays.items() if n.endswith("param_1")]
+    np.testing.assert_allclose(y.sum(axis=1), 1.0, rtol=1e-5)
+    assert any("uninitialised register" in str(f) for f in run.findings)

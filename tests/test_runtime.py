@@ -165,8 +165,8 @@ def test_a_kernel_writing_an_input_fails_on_the_simulator():
         (Launch("square", (1, 1, 1), (32, 1, 1), ("x", "out", "x")), "parameter n is .u32"),
         (Launch("square", (1, 1, 1), (32, 1, 1), ("x", "out", None)), "got NoneType"),
         (Launch("cube", (1, 1, 1), (32, 1, 1), ()), "entry 'cube'"),
-        (Launch("square", (1, 1, 1), (32, 1, 1), ("x", "out", 4), shared_bytes=1024),
-         "shared_bytes=1024"),
+        (Launch("square", (1, 1, 1), (32, 1, 1), ("x", "out", 4), shared_bytes=10**9),
+         "shared_bytes=1000000000 is outside 0..232448"),
     ],
 )
 def test_launch_mistakes_are_named(launch, words):

@@ -46,7 +46,8 @@ class Backend(Protocol):
 
 def get_backend(backend: str | Backend = "cuda", **options) -> Backend:
     """The backend called `backend` ("cuda" or "sim", built with `options`: the simulator
-    takes `check_races` and `max_steps`), or `backend` itself when it is one already."""
+    takes `check_races`, `max_steps` and `strict`), or `backend` itself when it is one
+    already."""
     if not isinstance(backend, str):
         if all(hasattr(backend, m) for m in ("load", "alloc", "launch", "to_host")):
             return backend

@@ -16,15 +16,18 @@ from .checks import is_device_array
 
 
 class SimBackend:
-    """`check_races` and `max_steps` are `explorer.sim.launch`'s options, for every launch."""
+    """`check_races`, `max_steps` and `strict` are `explorer.sim.launch`'s options, for every
+    launch; `findings` collects what non-strict launches found (each with its PTX line)."""
 
     name = "sim"
     # The simulator reads no .target line; sm_90 admits every path of every kernel (the
     # tensor cores from sm_80, griddepcontrol from sm_90), as the H200 the GPU tests run on.
     target = "sm_90"
 
-    def __init__(self, check_races: bool = False, max_steps: int | None = None) -> None:
-        self.options = {"check_races": check_races, "max_steps": max_steps}
+    def __init__(self, check_races: bool = False, max_steps: int | None = None,
+                 strict: bool = True) -> None:
+        self.options = {"check_races": check_races, "max_steps": max_steps, "strict": strict}
+        self.findings: list = []
 
     def load(self, program: Program) -> Program:
         return program  # `sim.launch` parses and decodes once per (text, entry)
@@ -41,13 +44,12 @@ class SimBackend:
         return np.full(shape, fill, dtype=dtype)
 
     def launch(self, module: Program, launch: Launch, stream=None) -> None:
-        if launch.shared_bytes:
-            raise ValueError(f"shared_bytes={launch.shared_bytes}: the simulator models static "
-                             "shared memory only (accepted: 0; declare .shared in the PTX)")
         if stream is not None:
             raise ValueError("stream: the simulator has no streams (accepted: None)")
-        sim.launch(module.ptx, launch.entry, launch.grid, launch.block, list(launch.args),
-                   **self.options)
+        result = sim.launch(module.ptx, launch.entry, launch.grid, launch.block,
+                            list(launch.args), shared_bytes=launch.shared_bytes,
+                            **self.options)
+        self.findings.extend(result.findings)
 
     def to_host(self, buffer: np.ndarray) -> np.ndarray:
         return np.array(buffer)
