@@ -292,6 +292,7 @@ REFERENCE_ANSWERS = {
     "answer_1 = None": "answer_1 = float(np.exp(run.states.m[0, 2] - run.states.M[0]))",
     "answer_2 = None": 'answer_2 = {"random", "increasing"}',
     "answer_3 = None": "answer_3 = list(range(0, 32, 4))",
+    "answer_4 = None": "answer_4 = float(splits.states.L[0, 0])",
 }
 
 
@@ -326,6 +327,7 @@ def test_notebook_runs_with_the_reference_answers(monkeypatch):
     assert text.count("PASS: exp(m_w - M)") == 1
     assert "PASS: only increasing, random catch it" in text
     assert "PASS: after 3 step(s) lane 0 holds" in text
+    assert "PASS: L = sum_s l_s * 2^(m_s - M)" in text
     assert "recorded states: match the float64 reference" in text
     assert "FAIL" in text  # the planted bug of section 1 fails its comparison, as it should
 
@@ -341,3 +343,19 @@ def test_exercise_one_is_not_readable_off_the_table_it_is_computed_from():
 def test_the_rescale_cases_table_says_what_its_numbers_are():
     header = lesson.rescale_cases_table().splitlines()[0]
     assert "scores" in header and "input case" in header
+
+
+def test_exercise_four_merges_two_splits_and_names_the_usual_mistakes():
+    run = lesson.split_run(seq_len=300, num_splits=2, backend="sim")  # the notebook's run
+    assert run.passed
+    table = run.split_table(head=0)
+    s = run.states
+    assert f"{s.L[0, 0]:.4f}" not in table and "weight" not in table
+    assert f"{s.m[0, 0, 1]:.4f}" in table and f"{s.l[0, 0, 0]:.4f}" in table
+    assert lesson.check_split_merge(float(s.L[0, 0]), run)
+    plain = lesson.check_split_merge(float(s.l[0, 0].sum()), run)
+    assert not plain and "rescaled to the global M" in plain.message
+    natural = sum(float(l) * math.exp(float(m) - float(s.M[0, 0]))
+                  for m, l in zip(s.m[0, 0], s.l[0, 0], strict=True))
+    assert "log2 units" in lesson.check_split_merge(natural, run).message
+    assert "no answer yet" in lesson.check_split_merge(None, run).message

@@ -7,7 +7,8 @@ of this package, so that the notebook holds no logic a test cannot reach.
 3. `warps`: the sequence split over warps and the cross-warp merge, recorded by the
    multi-warp debug kernel.
 4. `timings`: why multi-warp beats single-warp and split-KV beats both, in measured numbers.
-5. `exercises`: three exercises' checkers, each returning a `Verdict`.
+5. `exercises` (and `splits` for the fourth): the exercises' checkers, each returning a
+   `Verdict`.
 `figures` draws steps 1, 2 and 4; it is imported when a figure is first asked for, so the
 lesson's runs work where plotly is not installed. It adds no kernel to the project and changes
 none.
@@ -42,6 +43,7 @@ from .softmax import (
     softmax,
     softmax_naive,
 )
+from .splits import SplitRun, check_split_merge, split_run
 from .timings import (
     BENCH_FILE,
     KernelTimings,
@@ -70,6 +72,7 @@ __all__ = [
     "SHUFFLE_DELTAS",
     "SHUFFLE_ROWS",
     "DebugRun",
+    "SplitRun",
     "KernelTimings",
     "OnlineTrace",
     "ShuffleTreeKernel",
@@ -78,6 +81,8 @@ __all__ = [
     "check_merge_factor",
     "check_shuffle_sources",
     "debug_run",
+    "split_run",
+    "check_split_merge",
     "default_backend",
     "find_bench_file",
     "format_table",
