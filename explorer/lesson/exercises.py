@@ -1,7 +1,7 @@
 """The lesson's first three exercises and their checkers (the fourth is `splits.py`'s). Each
-checker takes the reader's answer (None until they write one) and returns a `Verdict`: PASS or FAIL with a message that says
-why, computed from real runs (the debug kernel's record, the online softmax, the shuffle
-kernel on the simulator), never from a stored answer key.
+checker takes the reader's answer (None until they write one) and returns a `Verdict`: PASS
+or FAIL with a message that says why, computed from real runs (the debug kernel's record, the
+online softmax, the shuffle kernel on the simulator), never from a stored answer key.
 """
 
 from __future__ import annotations
