@@ -169,5 +169,5 @@ def test_binder_environment_runs_both_notebooks(tmp_path):
     assert "kernels run on: sim" in lesson
     assert "recorded on an NVIDIA H200 on 2026-11-27" in lesson
     assert "recorded states: match the float64 reference" in lesson
-    assert lesson.count("FAIL: no answer yet") == 3  # the exercises wait for the reader
+    assert lesson.count("FAIL: no answer yet") == 4  # the exercises wait for the reader
     print(f"binder environment built and both notebooks ran in {time.monotonic() - started:.0f} s")
