@@ -5,8 +5,9 @@
 Default configuration: multi-warp kernel, head_dim 128, 32 q heads, 8 KV heads, 4 warps.
 Both go through `explorer.runtime.run(..., backend=...)` with the same buffers: the plain one
 with the simulator backend, the traced one with a backend whose launch is `explorer.sim.trace`
-of CTA 0, warp `--warp`. Prints the medians of `runs` interleaved pairs (after one of each)
-and the trace's length; docs/simulator.md ("Lane traces") records the figures.
+of CTA 0, warp `--warp`. Prints the medians of `runs` interleaved pairs (after one of each),
+the trace's length and the memory it holds (tracemalloc); docs/simulator.md ("Lane traces")
+records the figures.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import platform  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
+import tracemalloc  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -71,6 +73,11 @@ def main() -> int:
     for _ in range(args.runs):  # interleaved: a busy machine slows both alike
         plain.append(timed("sim")[0])
         traced.append(timed(tracing)[0])
+    tracing.trace = None
+    tracemalloc.start()
+    timed(tracing)
+    held = tracemalloc.get_traced_memory()[0]  # what is still allocated: the trace, mostly
+    tracemalloc.stop()
     t = tracing.trace
     print(f"{kernel!r} seq_len={args.seq_len}, trace of CTA 0 warp {args.warp}")
     print(f"machine: {platform.machine()} ({os.cpu_count()} cores, 1 used), Python "
@@ -79,6 +86,8 @@ def main() -> int:
     print(f"traced launch: median {statistics.median(traced):.3f} s (min {min(traced):.3f})")
     print(f"trace: {len(t)} steps of {t.result.steps} group-steps, truncated={t.truncated}; "
           f"outputs identical: {np.array_equal(plain_out, traced_out, equal_nan=True)}")
+    print(f"memory held after the traced run: {held / 2**20:.1f} MiB "
+          f"({held / max(len(t), 1):.0f} bytes a step)")
     return 0
 
 

@@ -231,6 +231,15 @@ def test_nvcc_divergence_with_a_vector_load():
     assert ret.active.all()  # the lanes that jumped over the body wait there and join
 
 
+def test_a_guard_false_in_every_lane_still_shows_the_step():
+    entry = ENTRIES["scale_float4"]  # warp 0: every lane in range, none takes the branch
+    t = sim.trace(ptx_of(entry), entry["entry"], tuple(entry["grid"]), tuple(entry["block"]),
+                  arguments(entry)[0])
+    (branch,) = by_text(t, "@%p1 bra")
+    assert not branch.active.any() and branch.lanes is None
+    assert by_text(t, "ld.global.nc.v4.f32")[0].active.all()
+
+
 def test_bar_red_shows_the_ctas_count_once_the_barrier_completes():
     t = sim.trace(LANES_PTX, "lanes", (1, 1, 1), (48, 1, 1), [np.zeros(48, np.uint32)])
     (red,) = by_text(t, "bar.red.popc.u32")
