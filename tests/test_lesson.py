@@ -1,7 +1,8 @@
 """The lesson's functions (explorer.lesson): online softmax against the reference, the shuffle
-tree run as PTX against the ISA's rule, the debug run, the timings, the figures, and the three
-exercises' checkers (pass with the reference answer, fail with planted wrong ones). Last, the
-lesson notebook runs headless with the reference answers filled in and every check passes."""
+tree run as PTX against the ISA's rule (on the simulator read from its lane trace), the debug
+run, the timings, the figures, and the three exercises' checkers (pass with the reference
+answer, fail with planted wrong ones). Last, the lesson notebook runs headless with the
+reference answers filled in and every check passes."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from explorer import lesson
+from explorer import lesson, sim
 from explorer.lesson import timings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -86,6 +87,33 @@ def test_shuffle_tree_runs_several_warps_in_one_launch(backend, rng):
     assert steps.shape == (3, 6, 32)
     for warp in range(3):
         np.testing.assert_array_equal(steps[warp], lesson.shuffle_tree_numpy(values[warp]))
+
+
+def test_the_simulators_rows_are_the_trace_and_what_the_kernel_stores(rng):
+    values = rng.standard_normal(32).astype(np.float32)
+    trace = lesson.shuffle_trace(values)
+    rows = lesson.tree_rows(trace)
+    np.testing.assert_array_equal(rows, lesson.shuffle_tree(values))
+    kernel = lesson.ShuffleTreeKernel()
+    stored = np.full((1, 6, 32), np.nan, dtype=np.float32)
+    sim.launch(kernel.emit(), kernel.entry, (1, 1, 1), (32, 1, 1), [values, stored])
+    np.testing.assert_array_equal(rows, stored[0])
+    shuffles = [s for s in trace if s.text.startswith("shfl.sync.down")]
+    assert [int(s.text.split(",")[2]) for s in shuffles] == list(lesson.SHUFFLE_DELTAS)
+
+
+def test_trace_table_shows_the_trees_instructions_and_lanes():
+    table = lesson.trace_table(lesson.shuffle_trace(np.arange(1, 33)), lanes=(0, 31))
+    rows = table.splitlines()
+    assert rows[0].split()[-4:] == ["lane", "0", "lane", "31"]
+    assert len(rows) == 1 + 1 + 2 * 5 + 1  # header, the load, five shuffle+add, the broadcast
+    assert "ld.global.f32" in rows[1] and rows[1].split()[-2:] == ["1", "32"]
+    assert "add.f32" in rows[-2] and rows[-2].split()[-2:] == ["528", "1024"]
+    assert rows[-1].split()[-2:] == ["528", "528"]
+    with pytest.raises(ValueError, match="lanes=\\(32,\\)"):
+        lesson.trace_table(lesson.shuffle_trace(np.ones(32)), lanes=(32,))
+    with pytest.raises(ValueError, match="accepted: \\[32\\]"):
+        lesson.shuffle_trace(np.ones((2, 32)))
 
 
 def test_shuffle_kernel_is_the_kernels_warp_sum():

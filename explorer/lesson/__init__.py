@@ -3,7 +3,8 @@ of this package, so that the notebook holds no logic a test cannot reach.
 
 1. `softmax`: softmax and online softmax in NumPy, checked against `explorer.verify.reference`.
 2. `shuffle`: one warp's shuffle-down tree, run as real PTX (the kernels' own `warp_sum`) on
-   the simulator or CUDA: the 32 lanes after each of the five steps.
+   the simulator or CUDA: the 32 lanes after each of the five steps (on the simulator, read
+   from the lane trace of its instructions, `explorer.sim.trace`).
 3. `warps`: the sequence split over warps and the cross-warp merge, recorded by the
    multi-warp debug kernel.
 4. `timings`: why multi-warp beats single-warp and split-KV beats both, in measured numbers.
@@ -32,8 +33,11 @@ from .shuffle import (
     SHUFFLE_ROWS,
     ShuffleTreeKernel,
     shuffle_sources,
+    shuffle_trace,
     shuffle_tree,
     shuffle_tree_numpy,
+    trace_table,
+    tree_rows,
 )
 from .softmax import (
     OnlineTrace,
@@ -98,10 +102,13 @@ __all__ = [
     "rescale_case",
     "rescale_cases_table",
     "shuffle_sources",
+    "shuffle_trace",
     "shuffle_tree",
     "shuffle_tree_figure",
     "shuffle_tree_numpy",
     "softmax",
     "softmax_naive",
     "timings_figure",
+    "trace_table",
+    "tree_rows",
 ]

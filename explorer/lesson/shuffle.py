@@ -3,21 +3,24 @@
 `ShuffleTreeKernel` is a tiny kernel written with `KernelBuilder` around the attention kernels'
 own `explorer.kernels.common.warp_sum` (not a copy of it): each lane loads one value, the tree
 runs, and every lane's value before the tree and after each of the five `shfl.sync.down` +
-`add.f32` steps is stored to global memory. `shuffle_tree` runs it through `explorer.runtime.launch`
-on the simulator (or CUDA), like any other program.
-`shuffle_tree_numpy` is the same tree from the ISA's rule, to compare with.
+`add.f32` steps is stored to global memory. On the simulator `shuffle_tree` reads those values
+from the lane trace of the kernel's instructions (`explorer.sim.trace`: the load, then the
+`add.f32` after each shuffle; `shuffle_trace` is the trace itself, `trace_table` its tree as
+text); on CUDA, from what the kernel stored. `shuffle_tree_numpy` is the same tree from the
+ISA's rule, to compare with.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from .. import runtime
+from .. import runtime, sim
 from ..kernels.common import PTX_VERSION, validate_target, warp_sum
 from ..ptx import Kernel, KernelBuilder, Launch, Program
 from ..ptx.ir import Address
+from ..runtime.sim import SimBackend
 
 SHUFFLE_DELTAS = (16, 8, 4, 2, 1)
 SHUFFLE_ROWS = ("input", *(f"after shfl.down {d}" for d in SHUFFLE_DELTAS))
@@ -84,19 +87,71 @@ class ShuffleTreeKernel:
 
 
 def shuffle_tree(values: Iterable[float], backend: str = "sim") -> np.ndarray:
-    """Run `ShuffleTreeKernel` on `values` (`[32]`, or `[warps, 32]` for several warps in one
-    launch) and return float32 `[6, 32]` (`[warps, 6, 32]`): row 0 the input, row s every
-    lane's value after the s-th `shfl.sync.down` + `add.f32`. Lane 0 ends with the sum."""
+    """Every lane's value through `ShuffleTreeKernel` on `values` (`[32]`, or `[warps, 32]`
+    for several warps): float32 `[6, 32]` (`[warps, 6, 32]`), row 0 the input, row s every
+    lane's value after the s-th `shfl.sync.down` + `add.f32`. Lane 0 ends with the sum. On
+    the simulator the rows are the lane traces' (one launch per warp), on CUDA what one launch
+    of all the warps stored."""
     vals = np.ascontiguousarray(values, dtype=np.float32)
     if vals.ndim not in (1, 2) or vals.shape[-1] != 32 or vals.size == 0:
         raise ValueError(f"values has shape {vals.shape}; accepted: [32] or [warps, 32]")
     batch = vals.reshape(-1, 32)
-    out = np.full((batch.shape[0], len(SHUFFLE_ROWS), 32), np.nan, dtype=np.float32)
-    kernel, be = ShuffleTreeKernel(), runtime.get_backend(backend)
-    got = runtime.launch(kernel.program(be.target), [kernel.launch(batch.shape[0])],
-                         {"in": batch, "out": out}, be)
-    out = got["out"]
+    be = runtime.get_backend(backend)
+    if be.name == "sim":
+        out = np.stack([tree_rows(shuffle_trace(row)) for row in batch])
+    else:
+        kernel = ShuffleTreeKernel()
+        out = np.full((batch.shape[0], len(SHUFFLE_ROWS), 32), np.nan, dtype=np.float32)
+        got = runtime.launch(kernel.program(be.target), [kernel.launch(batch.shape[0])],
+                             {"in": batch, "out": out}, be)
+        out = got["out"]
     return out[0] if vals.ndim == 1 else out
+
+
+def shuffle_trace(values: Iterable[float]) -> sim.Trace:
+    """The simulator's lane trace (`explorer.sim.trace`) of `ShuffleTreeKernel` run on one
+    warp's `values` (`[32]`): every instruction the warp executed, with its 32 lanes."""
+    vals = np.ascontiguousarray(values, dtype=np.float32)
+    if vals.shape != (32,):
+        raise ValueError(f"values has shape {vals.shape}; accepted: [32]")
+    kernel = ShuffleTreeKernel()
+    launch = kernel.launch(1)
+    out = np.full((1, len(SHUFFLE_ROWS), 32), np.nan, dtype=np.float32)
+    return sim.trace(kernel.emit(SimBackend.target), kernel.entry, launch.grid, launch.block,
+                     [vals, out])
+
+
+def tree_rows(trace: sim.Trace) -> np.ndarray:
+    """float32 `[6, 32]` from a trace of `ShuffleTreeKernel`: the lanes of the `ld.global.f32`
+    that loads the input, then of the `add.f32` after each `shfl.sync.down`."""
+    rows, shuffled = [], False
+    for step in trace:
+        if step.text.startswith("ld.global.f32"):
+            rows.append(step.lanes)
+        elif step.text.startswith("shfl.sync.down"):
+            shuffled = True
+        elif shuffled and step.text.startswith("add.f32"):
+            rows.append(step.lanes)
+            shuffled = False
+    if len(rows) != len(SHUFFLE_ROWS):
+        raise RuntimeError(f"the trace has {len(rows)} of the tree's {len(SHUFFLE_ROWS)} rows: "
+                           "explorer.lesson.shuffle needs updating")
+    return np.stack(rows)
+
+
+def trace_table(trace: sim.Trace, lanes: Sequence[int] = (0, 1, 16, 31)) -> str:
+    """The tree's part of a `shuffle_trace` as text, one instruction a row (from the load of
+    the input to the broadcast): its PTX line, its text and what `lanes` hold after it."""
+    if not lanes or any(not 0 <= lane < 32 for lane in lanes):
+        raise ValueError(f"lanes={tuple(lanes)!r}; accepted: lane numbers 0..31")
+    texts = [step.text for step in trace]
+    start = next(i for i, t in enumerate(texts) if t.startswith("ld.global.f32"))
+    stop = next(i for i, t in enumerate(texts) if t.startswith("shfl.sync.idx")) + 1
+    width = max(len(t) for t in texts[start:stop])
+    head = f"{'line':>4}  {'instruction':{width}}  " + "  ".join(f"lane {n:>2}" for n in lanes)
+    rows = [f"{step.line:>4}  {step.text:{width}}  "
+            + "  ".join(f"{step.lanes[n]:>7g}" for n in lanes) for step in trace[start:stop]]
+    return "\n".join([head, *rows])
 
 
 def shuffle_tree_numpy(values: Iterable[float]) -> np.ndarray:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..ptx import spec
-from ..ptx.ir import Instruction, Kernel, Label, Reg, Symbol, registers_of
+from ..ptx.ir import Instruction, Kernel, Label, Reg, RegPair, Symbol, Vector, registers_of
 from ..ptx.parser import Module, find_entry, parse_module
 from .barriers import BarrierForm, decode_barrier
 from .calls import Site, flatten
@@ -32,6 +32,9 @@ class Step:
     target: int | None = None  # branch target (a step index)
     why: str = ""  # for unsupported steps
     barrier: BarrierForm | None = None
+    # The registers it writes, as the machine names them (an inlined copy's are renamed); read
+    # only by lane traces (`trace`), never by the scheduler.
+    dest: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -90,15 +93,35 @@ def decode(ins: Instruction, ctx: DecodeContext, shown: Instruction | None = Non
         if flow == "compute":
             if semantics.decode is None:
                 raise Unsupported(f"{ins.opcode} is not run as an instruction")
-            return Step(shown, "compute", semantics.decode(ins, ctx), guard)
+            return Step(shown, "compute", semantics.decode(ins, ctx), guard,
+                        dest=destinations(ins, shown))
         if flow == "branch":
             return Step(shown, "branch", guard=guard, target=_target(ins, ctx))
         if flow == "barrier":
-            return Step(shown, flow, guard=guard, barrier=decode_barrier(ins, ctx))
+            return Step(shown, flow, guard=guard, barrier=decode_barrier(ins, ctx),
+                        dest=destinations(ins, shown))
         return Step(shown, flow, guard=guard)
     except Unsupported as why:  # a guard that is no predicate cannot be evaluated: drop it
         usable = guard if ins.guard and ins.guard.pred.kind == "p" else None
         return Step(shown, "unsupported", guard=usable, why=str(why))
+
+
+def destinations(ins: Instruction, shown: Instruction) -> tuple[str, ...]:
+    """The register names `ins` writes where the user's instruction `shown` has a destination
+    (operand 0 of a writing opcode, or of `bar.red`): one, a vector's, or a `d|p` pair's value
+    then predicate. A call's param moves write slots the user never named: none."""
+    reduces = shown.opcode in ("bar", "barrier") and "red" in shown.modifiers
+    writes = spec.OPCODES[shown.opcode].writes or reduces
+    if not writes or not ins.operands:
+        return ()
+    op = ins.operands[0]
+    if isinstance(op, Reg):
+        return (str(op),)
+    if isinstance(op, Vector):
+        return tuple(str(r) for r in op.regs)
+    if isinstance(op, RegPair):
+        return (str(op.value), str(op.pred))
+    return ()
 
 
 def _target(ins: Instruction, ctx: DecodeContext) -> int:

@@ -15,6 +15,8 @@ The step limit's error names the loop the threads were in: the most-taken branch
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from .barriers import Barriers
@@ -33,10 +35,16 @@ def _merge(a, b):
 
 
 class Scheduler:
-    """Per-thread PCs as groups of threads keyed by PC; barriers; exits; the step limit."""
+    """Per-thread PCs as groups of threads keyed by PC; barriers; exits; the step limit.
 
-    def __init__(self, m: Machine, program: Program, max_steps: int) -> None:
+    `record`, when given, is called as `record(pc, sel)` before each group-step runs (a lane
+    trace watches one warp through it); a plain launch passes none and pays one test a step.
+    """
+
+    def __init__(self, m: Machine, program: Program, max_steps: int,
+                 record: Callable[[int, object], None] | None = None) -> None:
         self.m, self.steps, self.max_steps = m, program.steps, max_steps
+        self.record = record
         self.groups: dict[int, object] = {0: ALL}
         self.barriers = Barriers(m, program.steps)
         self.alive = np.bincount(m.cta, minlength=m.nctas)
@@ -57,7 +65,7 @@ class Scheduler:
         self.groups[pc] = sel
 
     def run(self) -> None:
-        steps, groups, end = self.steps, self.groups, len(self.steps)
+        steps, groups, end, record = self.steps, self.groups, len(self.steps), self.record
         while groups:
             pc = min(groups)
             sel = groups.pop(pc)
@@ -65,6 +73,8 @@ class Scheduler:
                 self.count += 1
                 if self.count > self.max_steps:
                     self.too_many(pc, sel)
+                if record is not None:
+                    record(pc, sel)
                 if pc >= end:
                     self.exit(sel, None)
                     break
