@@ -5,10 +5,18 @@ so an alias can never silently hold a stale value. `if_` and `loop` are the stru
 helpers: they name the PTX they emit and make unique labels. No operator overloading.
 The builder validates every instruction against `spec.OPCODES`, strictly (the type rules of
 each modifier group included); it does not optimise.
+
+Each instruction records the line of kernel code that asked for it (`Instruction.loc`, the
+files in `Kernel.files`): the first caller outside `explorer/ptx/` and `contextlib`, so an
+`if_` or `loop` instruction names the `with` line. The printer writes them as `.loc` lines
+on request; they take no part in the IR's equality.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -55,6 +63,42 @@ def _operand(value: Source) -> Operand:
     raise TypeError(f"not a PTX operand: {value!r}")
 
 
+# Paths are written relative to the checkout (`explorer/kernels/common.py`): the same bytes
+# on every machine.
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+_PTX_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+_CONTEXTLIB = os.path.abspath(contextlib.__file__)
+# co_filename -> the path a `.file` line names, or None for a frame to look past (cached:
+# the walk costs a dict lookup per frame).
+_SOURCE_PATHS: dict[str, str | None] = {}
+
+
+def _source_path(filename: str) -> str | None:
+    path = _SOURCE_PATHS.get(filename, "")
+    if path == "":
+        full = os.path.abspath(filename)
+        if full.startswith(_PTX_DIR) or full == _CONTEXTLIB:
+            path = None
+        elif full.startswith(ROOT + os.sep):
+            path = os.path.relpath(full, ROOT).replace(os.sep, "/")
+        else:
+            path = full.replace(os.sep, "/")
+        _SOURCE_PATHS[filename] = path
+    return path
+
+
+def caller_line() -> tuple[str, int] | None:
+    """(path, line) of the innermost frame outside `explorer/ptx/` and `contextlib`: the
+    kernel code that made the current builder call; None if there is none."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        path = _source_path(frame.f_code.co_filename)
+        if path is not None:
+            return path, frame.f_lineno
+        frame = frame.f_back
+    return None
+
+
 def _split(name: str) -> tuple[str, tuple[str, ...]]:
     opcode, *mods = name.split(".")
     return opcode, tuple(mods)
@@ -72,6 +116,7 @@ class KernelBuilder:
         self._next_index: dict[str, int] = {}
         self._family = ""
         self._labels: set[str] = set()
+        self._files: dict[str, int] = {}  # source path -> its 1-based index in Kernel.files
 
     # -- declarations -------------------------------------------------------------------
     def param(self, name: str, type: str) -> Symbol:
@@ -160,7 +205,15 @@ class KernelBuilder:
     def _emit(self, opcode, mods, operands, guard) -> None:
         if guard is not None and (not isinstance(guard, Guard) or guard.pred.kind != "p"):
             raise ValueError(f"{'.'.join((opcode, *mods))}: guard {guard} is not a predicate")
-        self._body.append(Instruction(opcode, mods, tuple(map(_operand, operands)), guard))
+        self._body.append(Instruction(opcode, mods, tuple(map(_operand, operands)), guard,
+                                      loc=self._loc()))
+
+    def _loc(self) -> tuple[int, int] | None:
+        where = caller_line()
+        if where is None:
+            return None
+        index = self._files.setdefault(where[0], len(self._files) + 1)
+        return index, where[1]
 
     # -- control flow -------------------------------------------------------------------
     def label(self, hint: str) -> Symbol:
@@ -207,7 +260,7 @@ class KernelBuilder:
     def build(self) -> Kernel:
         """The finished kernel; raises `BarrierError` if a barrier is unsafe."""
         kernel = Kernel(self.entry, tuple(self._params), tuple(self._shared), tuple(self._body),
-                        self.max_threads)
+                        self.max_threads, files=tuple(self._files))
         check_barriers(kernel)
         return kernel
 
