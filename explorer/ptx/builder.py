@@ -68,35 +68,18 @@ def _operand(value: Source) -> Operand:
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 _PTX_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 _CONTEXTLIB = os.path.abspath(contextlib.__file__)
-# co_filename -> the path a `.file` line names, or None for a frame to look past (cached:
-# the walk costs a dict lookup per frame).
-_SOURCE_PATHS: dict[str, str | None] = {}
 
 
-def _source_path(filename: str) -> str | None:
-    path = _SOURCE_PATHS.get(filename, "")
-    if path == "":
-        full = os.path.abspath(filename)
-        if full.startswith(_PTX_DIR) or full == _CONTEXTLIB:
-            path = None
-        elif full.startswith(ROOT + os.sep):
-            path = os.path.relpath(full, ROOT).replace(os.sep, "/")
-        else:
-            path = full.replace(os.sep, "/")
-        _SOURCE_PATHS[filename] = path
-    return path
-
-
-def caller_line() -> tuple[str, int] | None:
-    """(path, line) of the innermost frame outside `explorer/ptx/` and `contextlib`: the
-    kernel code that made the current builder call; None if there is none."""
-    frame = sys._getframe(1)
-    while frame is not None:
-        path = _source_path(frame.f_code.co_filename)
-        if path is not None:
-            return path, frame.f_lineno
-        frame = frame.f_back
-    return None
+def source_path(filename: str) -> str:
+    """The path a `.file` line names for a frame's `co_filename`: relative to the checkout
+    where it lies inside, "" for a frame the record looks past (`explorer/ptx/`,
+    `contextlib`)."""
+    full = os.path.abspath(filename)
+    if full.startswith(_PTX_DIR) or full == _CONTEXTLIB:
+        return ""
+    if full.startswith(ROOT + os.sep):
+        return os.path.relpath(full, ROOT).replace(os.sep, "/")
+    return full.replace(os.sep, "/")
 
 
 def _split(name: str) -> tuple[str, tuple[str, ...]]:
@@ -117,6 +100,7 @@ class KernelBuilder:
         self._family = ""
         self._labels: set[str] = set()
         self._files: dict[str, int] = {}  # source path -> its 1-based index in Kernel.files
+        self._file_indices: dict[str, int] = {}  # co_filename -> that index, 0 to look past
 
     # -- declarations -------------------------------------------------------------------
     def param(self, name: str, type: str) -> Symbol:
@@ -209,11 +193,26 @@ class KernelBuilder:
                                       loc=self._loc()))
 
     def _loc(self) -> tuple[int, int] | None:
-        where = caller_line()
-        if where is None:
-            return None
-        index = self._files.setdefault(where[0], len(self._files) + 1)
-        return index, where[1]
+        """(file index, line) of the kernel code behind the current op/set call: the first
+        frame past this file and contextlib. One dict lookup per frame (co_filename -> index,
+        0 to look past): it must not slow the default emit."""
+        frame = sys._getframe(3)  # past _loc, _emit and op/set: all in this file
+        indices = self._file_indices
+        while frame is not None:
+            name = frame.f_code.co_filename
+            index = indices.get(name)
+            if index is None:
+                index = indices[name] = self._file_index(source_path(name))
+            if index:
+                return index, frame.f_lineno
+            frame = frame.f_back
+        return None
+
+    def _file_index(self, path: str) -> int:
+        """The 1-based index of `path` in the kernel's `files` (0 for "": no file)."""
+        if not path:
+            return 0
+        return self._files.setdefault(path, len(self._files) + 1)
 
     # -- control flow -------------------------------------------------------------------
     def label(self, hint: str) -> Symbol:

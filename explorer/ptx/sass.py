@@ -90,8 +90,8 @@ class SassInstruction:
     @property
     def opcode(self) -> str:
         """`BRA` of `@P0 BRA `(.L_x_3) ;`: the first word after any guard."""
-        words = self.text.split()
-        return words[1] if words[0].startswith("@") and len(words) > 1 else words[0]
+        match = re.match(r"(?:@!?\w+\s+)?([\w.]+)", self.text)
+        return match.group(1) if match else ""
 
     @property
     def source(self) -> tuple[str, int] | None:
@@ -360,12 +360,15 @@ def phase_starts(ptx: str, instructions: Iterable[SassInstruction]) -> tuple[Pha
 
 def live_registers(ptx: str, entry: str, target: str = "sm_80", *, ptxas: str | None = None,
                    nvdisasm: str | None = None) -> LiveRegisters:
-    """The live registers along `entry`'s SASS for `target`, its phases and ptxas' count.
+    """The live registers along `entry`'s SASS for `target` (up to its last instruction
+    before the NOP padding), its phases and ptxas' count.
     Any PTX: its line table is rewritten to its own lines (`with_ptx_locs`), and its own
     `.loc` lines, if any, give `sources`. Raises as `sass_listing` does, and ValueError for an
     `entry` the module does not have."""
     listing = sass_listing(with_ptx_locs(ptx), target, ptxas=ptxas, nvdisasm=nvdisasm)
     instructions = listing.of(entry)
+    while instructions and instructions[-1].live_gpr is None:  # the NOP padding at the end,
+        instructions = instructions[:-1]  # which the life-range listing leaves out
     report = listing.reports.get(entry)
     return LiveRegisters(entry, target, instructions, phase_starts(ptx, instructions),
                          report.registers if report else 0, ptx_sources(ptx))
