@@ -361,16 +361,18 @@ def live_registers_figure(live: LiveRegisters) -> go.Figure:
         ))
     fig.add_hline(y=live.ptxas_registers, line_dash="dash", line_color="#555",
                   annotation_text=f"ptxas: {live.ptxas_registers} registers",
-                  annotation_position="top left")
-    for phase in live.phases:
-        fig.add_vline(x=phase.index, line_dash="dot", line_color="#999",
-                      annotation_text=phase.short, annotation_textangle=-90,
-                      annotation_position="bottom right", annotation_font_size=11)
+                  annotation_position="bottom right")
+    for row, phase in enumerate(live.phases):
+        fig.add_vline(x=phase.index, line_dash="dot", line_color="#999")
+        # names in four staggered rows above the curve: nearby phases stay readable
+        fig.add_annotation(x=phase.index, y=1 - 0.06 * (row % 4), yref="paper", yanchor="top",
+                           xanchor="left", text=phase.short, showarrow=False,
+                           font=dict(size=11), bgcolor="rgba(255,255,255,0.8)")
     fig.update_layout(
         title=dict(text=f"Live registers along {live.entry} ({live.target})<br><sup>peak "
                    f"{live.peak} live at once; ptxas allocates {live.ptxas_registers}</sup>"),
         xaxis_title="SASS instruction", yaxis_title="live GPRs", font=FONT,
         template="plotly_white", showlegend=False, margin=dict(t=90, l=70, r=30, b=60),
-        yaxis=dict(rangemode="tozero"),
+        yaxis=dict(range=[0, 1.3 * max(live.ptxas_registers, live.peak, 1)]),
     )
     return fig
