@@ -71,7 +71,8 @@ class NvdisasmError(RuntimeError):
 
 @dataclass(frozen=True)
 class SassInstruction:
-    """One SASS instruction: its function, its position there (`index`, from 0) and byte
+    """One SASS instruction: its function (the `.text.<name>` section it lies in: ptxas'
+    internal subroutines lie in their caller's), its position there (`index`, from 0) and byte
     `offset`, its text (`@P0 BRA `(.L_x_3) ;`), the source line the cubin's line table maps it
     to (None without line info) with the call sites it was inlined at, outermost last, and the
     live register counts nvdisasm gives (GPR, predicate, uniform; None if not asked for)."""
