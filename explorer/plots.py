@@ -1,6 +1,7 @@
 """Plotly figures of the softmax states of one kernel configuration: the seed kernels' warps
-(`WarpStates`), the split-KV kernel's splits and their warps (`SplitStates`), and the
-m16n8k16 fragment layout the split-KV tensor-core path computes with.
+(`WarpStates`), the split-KV kernel's splits and their warps (`SplitStates`), the
+m16n8k16 fragment layout the split-KV tensor-core path computes with, and the live registers
+along an entry's SASS (`LiveRegisters`, from `explorer.ptx.sass`).
 
 Each function takes the states and the kernel (for its configuration) and returns a
 `plotly.graph_objects.Figure`: show it as is, export it to PNG, or put it in a widget
@@ -17,6 +18,7 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative, sample_colorscale
 from plotly.subplots import make_subplots
 
+from .ptx.sass import LiveRegisters
 from .verify import WarpStates
 from .verify.states import SplitStates
 
@@ -325,3 +327,52 @@ SPLIT_FIGURES = {
     "split_sums": split_sums,
     "merge_weights": merge_weights,
 }
+
+
+def _sass_hover(live: LiveRegisters) -> list[str]:
+    """Per SASS instruction: offset, text, live counts, its PTX line and that line's source."""
+    hover = []
+    for ins in live.instructions:
+        where = f"PTX line {ins.line}" if ins.line else "no line info"
+        source = live.sources.get(ins.line) if ins.line else None
+        if source:
+            where += f" ({source[0].rsplit('/', 1)[-1]}:{source[1]})"
+        hover.append(f"/*{ins.offset:04x}*/ {ins.text}<br>{ins.live_gpr} GPR, "
+                     f"{ins.live_pred} predicate live<br>{where}")
+    return hover
+
+
+def live_registers_figure(live: LiveRegisters) -> go.Figure:
+    """Live GPRs at each SASS instruction of one entry (a step line), each phase's first
+    instruction as a named vertical line, the peak marked, and ptxas' allocated register
+    count as a dashed horizontal line (allocation includes registers that are never live
+    together with the peak, and rounds up)."""
+    counts = live.counts
+    x = list(range(len(counts)))
+    fig = go.Figure(go.Scatter(
+        x=x, y=counts, mode="lines", line=dict(shape="hv", color=qualitative.Plotly[0]),
+        name="live GPRs", text=_sass_hover(live), hovertemplate="%{text}<extra></extra>",
+    ))
+    if counts:
+        fig.add_trace(go.Scatter(
+            x=[live.peak_index], y=[live.peak], mode="markers+text", name="peak",
+            marker=dict(size=9, color=qualitative.Plotly[1]), text=[f"peak {live.peak}"],
+            textposition="top center", hoverinfo="skip",
+        ))
+    fig.add_hline(y=live.ptxas_registers, line_dash="dash", line_color="#555",
+                  annotation_text=f"ptxas: {live.ptxas_registers} registers",
+                  annotation_position="bottom right")
+    for row, phase in enumerate(live.phases):
+        fig.add_vline(x=phase.index, line_dash="dot", line_color="#999")
+        # names in four staggered rows above the curve: nearby phases stay readable
+        fig.add_annotation(x=phase.index, y=1 - 0.06 * (row % 4), yref="paper", yanchor="top",
+                           xanchor="left", text=phase.short, showarrow=False,
+                           font=dict(size=11), bgcolor="rgba(255,255,255,0.8)")
+    fig.update_layout(
+        title=dict(text=f"Live registers along {live.entry} ({live.target})<br><sup>peak "
+                   f"{live.peak} live at once; ptxas allocates {live.ptxas_registers}</sup>"),
+        xaxis_title="SASS instruction", yaxis_title="live GPRs", font=FONT,
+        template="plotly_white", showlegend=False, margin=dict(t=90, l=70, r=30, b=60),
+        yaxis=dict(range=[0, 1.3 * max(live.ptxas_registers, live.peak, 1)]),
+    )
+    return fig

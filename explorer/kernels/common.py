@@ -144,12 +144,14 @@ class AttentionKernelBase:
         """`target` if this kernel can be emitted for it; else ValueError saying why."""
         return validate_target(target)
 
-    def program(self, target: str = schema.TARGET.default) -> Program:
-        """The module of every entry, printed for `target`, with the entries' parameters."""
-        return Program.from_ir(self.kernels, self.check_target(target), PTX_VERSION)
+    def program(self, target: str = schema.TARGET.default, line_info: bool = False) -> Program:
+        """The module of every entry, printed for `target`, with the entries' parameters;
+        with `line_info`, `.loc` lines naming the line of `explorer/kernels/` behind each
+        instruction."""
+        return Program.from_ir(self.kernels, self.check_target(target), PTX_VERSION, line_info)
 
-    def emit(self, target: str = schema.TARGET.default) -> str:
-        return self.program(target).ptx
+    def emit(self, target: str = schema.TARGET.default, line_info: bool = False) -> str:
+        return self.program(target, line_info).ptx
 
     def buffer_specs(self) -> tuple[BufferSpec, ...]:
         """q, k, v, out in the seed's layouts (no batch dimension), then the device-side

@@ -5,10 +5,18 @@ so an alias can never silently hold a stale value. `if_` and `loop` are the stru
 helpers: they name the PTX they emit and make unique labels. No operator overloading.
 The builder validates every instruction against `spec.OPCODES`, strictly (the type rules of
 each modifier group included); it does not optimise.
+
+Each instruction records the line of kernel code that asked for it (`Instruction.loc`, the
+files in `Kernel.files`): the first caller outside `explorer/ptx/` and `contextlib`, so an
+`if_` or `loop` instruction names the `with` line. The printer writes them as `.loc` lines
+on request; they take no part in the IR's equality.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -55,6 +63,25 @@ def _operand(value: Source) -> Operand:
     raise TypeError(f"not a PTX operand: {value!r}")
 
 
+# Paths are written relative to the checkout (`explorer/kernels/common.py`): the same bytes
+# on every machine.
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+_PTX_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+_CONTEXTLIB = os.path.abspath(contextlib.__file__)
+
+
+def source_path(filename: str) -> str:
+    """The path a `.file` line names for a frame's `co_filename`: relative to the checkout
+    where it lies inside, "" for a frame the record looks past (`explorer/ptx/`,
+    `contextlib`)."""
+    full = os.path.abspath(filename)
+    if full.startswith(_PTX_DIR) or full == _CONTEXTLIB:
+        return ""
+    if full.startswith(ROOT + os.sep):
+        return os.path.relpath(full, ROOT).replace(os.sep, "/")
+    return full.replace(os.sep, "/")
+
+
 def _split(name: str) -> tuple[str, tuple[str, ...]]:
     opcode, *mods = name.split(".")
     return opcode, tuple(mods)
@@ -72,6 +99,8 @@ class KernelBuilder:
         self._next_index: dict[str, int] = {}
         self._family = ""
         self._labels: set[str] = set()
+        self._files: dict[str, int] = {}  # source path -> its 1-based index in Kernel.files
+        self._file_indices: dict[str, int] = {}  # co_filename -> that index, 0 to look past
 
     # -- declarations -------------------------------------------------------------------
     def param(self, name: str, type: str) -> Symbol:
@@ -160,7 +189,30 @@ class KernelBuilder:
     def _emit(self, opcode, mods, operands, guard) -> None:
         if guard is not None and (not isinstance(guard, Guard) or guard.pred.kind != "p"):
             raise ValueError(f"{'.'.join((opcode, *mods))}: guard {guard} is not a predicate")
-        self._body.append(Instruction(opcode, mods, tuple(map(_operand, operands)), guard))
+        self._body.append(Instruction(opcode, mods, tuple(map(_operand, operands)), guard,
+                                      loc=self._loc()))
+
+    def _loc(self) -> tuple[int, int] | None:
+        """(file index, line) of the kernel code behind the current op/set call: the first
+        frame past this file and contextlib. One dict lookup per frame (co_filename -> index,
+        0 to look past): it must not slow the default emit."""
+        frame = sys._getframe(3)  # past _loc, _emit and op/set: all in this file
+        indices = self._file_indices
+        while frame is not None:
+            name = frame.f_code.co_filename
+            index = indices.get(name)
+            if index is None:
+                index = indices[name] = self._file_index(source_path(name))
+            if index:
+                return index, frame.f_lineno
+            frame = frame.f_back
+        return None
+
+    def _file_index(self, path: str) -> int:
+        """The 1-based index of `path` in the kernel's `files` (0 for "": no file)."""
+        if not path:
+            return 0
+        return self._files.setdefault(path, len(self._files) + 1)
 
     # -- control flow -------------------------------------------------------------------
     def label(self, hint: str) -> Symbol:
@@ -207,7 +259,7 @@ class KernelBuilder:
     def build(self) -> Kernel:
         """The finished kernel; raises `BarrierError` if a barrier is unsafe."""
         kernel = Kernel(self.entry, tuple(self._params), tuple(self._shared), tuple(self._body),
-                        self.max_threads)
+                        self.max_threads, files=tuple(self._files))
         check_barriers(kernel)
         return kernel
 

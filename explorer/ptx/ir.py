@@ -186,7 +186,9 @@ class Instruction:
     guard: Guard | None = None
     # The PTX source line it was parsed from (for error messages); not part of its identity.
     line: int | None = field(default=None, compare=False, repr=False)
-    # The last `.loc` before it: (file index, source line); the module's `files` name the file.
+    # Where it came from: (file index, source line). A parsed instruction's is the last `.loc`
+    # before it (its module's `files` name the file); a built one's is the kernel code that
+    # asked for it (its kernel's `files` name the file). Not part of its identity either.
     loc: tuple[int, int] | None = field(default=None, compare=False, repr=False)
 
     @property
@@ -236,6 +238,9 @@ class Kernel:
     shared: tuple[SharedDecl, ...]
     body: tuple[Statement, ...]
     max_threads: int | None = None  # `.maxntid N, 1, 1`: ptxas keeps registers within it
+    # The source files its instructions' `loc` index (index 1 is files[0]): the builder's
+    # record of the kernel code; empty for a parsed kernel. Not part of its identity.
+    files: tuple[str, ...] = field(default=(), compare=False, repr=False)
 
     def registers(self) -> dict[str, int]:
         """Per register prefix (`f`, `rd`, `xrd`...), one more than the highest index used

@@ -2,7 +2,9 @@
 
 The module header (`.version`, `.target`, `.address_size`) comes from arguments, the `.reg`
 lines are derived from the registers used, and nothing depends on dict order or ids: the same
-kernel always prints the same bytes. It prints; it does not check (the builder did).
+kernel always prints the same bytes. With `line_info` it adds a `.file` table and a `.loc`
+before each instruction whose recorded source line changed (ptxas -lineinfo carries them into
+the SASS); without it, not a byte differs. It prints; it does not check (the builder did).
 """
 
 from __future__ import annotations
@@ -19,8 +21,11 @@ def emit(
     target: str = "sm_80",
     version: str = "8.0",
     address_size: int = 64,
+    line_info: bool = False,
 ) -> str:
-    """The whole PTX module holding `kernels` (one or several entries), ending with a newline."""
+    """The whole PTX module holding `kernels` (one or several entries), ending with a newline;
+    with `line_info`, the `.file`/`.loc` lines of the source lines the builder recorded."""
+    kernels = [kernels] if isinstance(kernels, Kernel) else list(kernels)
     lines = [
         HEADER_COMMENT,
         "",
@@ -28,12 +33,20 @@ def emit(
         f".target {target}",
         f".address_size {address_size}",
     ]
-    for kernel in [kernels] if isinstance(kernels, Kernel) else kernels:
-        lines += [""] + _entry_lines(kernel)
+    files = _file_table(kernels) if line_info else []
+    if files:
+        lines += [""] + [f'.file {i} "{path}"' for i, path in enumerate(files, start=1)]
+    for kernel in kernels:
+        lines += [""] + _entry_lines(kernel, files)
     return "\n".join(lines + [""])
 
 
-def _entry_lines(kernel: Kernel) -> list[str]:
+def _file_table(kernels: list[Kernel]) -> list[str]:
+    """Every kernel's source files, in order of first appearance (the module's `.file` list)."""
+    return list(dict.fromkeys(path for kernel in kernels for path in kernel.files))
+
+
+def _entry_lines(kernel: Kernel, files: list[str]) -> list[str]:
     lines = []
     params = [f"\t.param .{p.type} {p.name}" for p in kernel.params]
     lines.append(f".visible .entry {kernel.entry}(")
@@ -51,8 +64,23 @@ def _entry_lines(kernel: Kernel) -> list[str]:
         ]
     lines += [f"\t.shared .align {s.align} .{s.type} {s.name}[{s.count}];" for s in kernel.shared]
     lines.append("")
-    lines += [statement_text(s) for s in kernel.body]
+    lines += _body_lines(kernel, files) if files else [statement_text(s) for s in kernel.body]
     lines += ["}"]
+    return lines
+
+
+def _body_lines(kernel: Kernel, files: list[str]) -> list[str]:
+    """The body with `.loc FILE LINE 0` before each instruction whose source line changed
+    (`files`: the module's table, which the kernel's own file indices are renumbered into)."""
+    module_index = {i: files.index(path) + 1 for i, path in enumerate(kernel.files, start=1)}
+    lines, last = [], None
+    for stmt in kernel.body:
+        if isinstance(stmt, Instruction) and stmt.loc and stmt.loc[0] in module_index:
+            loc = (module_index[stmt.loc[0]], stmt.loc[1])
+            if loc != last:
+                lines.append(f"\t.loc {loc[0]} {loc[1]} 0")
+                last = loc
+        lines.append(statement_text(stmt))
     return lines
 
 

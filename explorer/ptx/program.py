@@ -49,9 +49,11 @@ class Program:
         return Program(text, tuple(Entry.of(k) for k in parse_module(text).kernels))
 
     @staticmethod
-    def from_ir(kernels: Sequence[Kernel], target: str, version: str) -> Program:
-        """The module `emit` prints for `kernels`, with their entries (no parsing needed)."""
-        return Program(emit(kernels, target=target, version=version),
+    def from_ir(kernels: Sequence[Kernel], target: str, version: str,
+                line_info: bool = False) -> Program:
+        """The module `emit` prints for `kernels` (`.file`/`.loc` lines with `line_info`),
+        with their entries (no parsing needed)."""
+        return Program(emit(kernels, target=target, version=version, line_info=line_info),
                        tuple(Entry.of(k) for k in kernels))
 
     def entry(self, name: str) -> Entry:

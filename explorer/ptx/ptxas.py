@@ -3,7 +3,9 @@
 ``assemble`` writes the PTX to a temporary directory, runs ``ptxas -arch=<target> -v``
 and returns one :class:`PtxasReport` per ``.entry`` (registers, spills, shared memory,
 barriers, constant bank 0). ``parse_verbose`` is the pure parser behind it and needs no
-ptxas. ``assemble_cubin`` returns the cubin bytes.
+ptxas. ``assemble_cubin`` returns the cubin bytes. ``line_info=True`` adds ``-lineinfo``: the
+cubin's line table then maps each SASS instruction to the PTX's ``.loc`` (see
+``explorer.ptx.sass``); the code is the same.
 
 ``ptxas`` is looked up, in order: the ``PTXAS`` environment variable, the pip wheel
 (``pip install "nvidia-cuda-nvcc>=13,<14"``), then ``PATH``. No GPU is needed.
@@ -227,7 +229,8 @@ def _check_target(target: str) -> None:
 
 
 def _run_ptxas(
-    ptx: str, target: str, ptxas: str | None, timeout: float, verbose: bool
+    ptx: str, target: str, ptxas: str | None, timeout: float, verbose: bool,
+    line_info: bool = False,
 ) -> tuple[str, bytes]:
     """Assemble ``ptx`` for ``target``; return (ptxas stderr, cubin bytes)."""
     _check_target(target)
@@ -235,7 +238,8 @@ def _run_ptxas(
     with tempfile.TemporaryDirectory(prefix="explorer-ptxas-") as tmp:
         # relative names, run in tmp: error lines read "ptxas kernel.ptx, line N; error ..."
         Path(tmp, "kernel.ptx").write_text(ptx, encoding="utf-8")
-        cmd = [exe, f"-arch={target}", *(["-v"] if verbose else []), "kernel.ptx"]
+        cmd = [exe, f"-arch={target}", *(["-v"] if verbose else []),
+               *(["-lineinfo"] if line_info else []), "kernel.ptx"]
         cmd += ["-o", "kernel.cubin"]
         try:
             done = subprocess.run(
@@ -262,16 +266,20 @@ def assemble(
 
 
 def assemble_with_cubin(
-    ptx: str, target: str = "sm_80", *, ptxas: str | None = None, timeout: float = 60
+    ptx: str, target: str = "sm_80", *, ptxas: str | None = None, timeout: float = 60,
+    line_info: bool = False,
 ) -> tuple[dict[str, PtxasReport], bytes]:
-    """One ptxas run giving both the reports and the cubin (same errors as assemble)."""
-    output, cubin = _run_ptxas(ptx, target, ptxas, timeout, verbose=True)
+    """One ptxas run giving both the reports and the cubin (same errors as assemble);
+    `line_info`: with `-lineinfo` (the cubin carries the `.loc` lines' table)."""
+    output, cubin = _run_ptxas(ptx, target, ptxas, timeout, verbose=True, line_info=line_info)
     return parse_verbose(output), cubin
 
 
 def assemble_cubin(
-    ptx: str, target: str = "sm_80", *, ptxas: str | None = None, timeout: float = 60
+    ptx: str, target: str = "sm_80", *, ptxas: str | None = None, timeout: float = 60,
+    line_info: bool = False,
 ) -> bytes:
-    """Assemble ``ptx`` for ``target`` and return the cubin bytes (same errors as assemble)."""
-    _, cubin = _run_ptxas(ptx, target, ptxas, timeout, verbose=False)
+    """Assemble ``ptx`` for ``target`` and return the cubin bytes (same errors as assemble;
+    `line_info` as for assemble_with_cubin)."""
+    _, cubin = _run_ptxas(ptx, target, ptxas, timeout, verbose=False, line_info=line_info)
     return cubin
