@@ -10,7 +10,7 @@ from explorer.app import occupancy, resources
 from explorer.app.render import emit
 from explorer.app.state import Config, build_kernel
 from explorer.arch import ARCHS
-from explorer.ptx import ptxas
+from explorer.ptx import ptxas, sass
 from explorer.ptx.ptxas import find_ptxas
 
 needs_ptxas = pytest.mark.skipif(find_ptxas() is None,
@@ -74,7 +74,7 @@ def test_ptxas_report_occupancy_and_cache():
 
 @needs_ptxas
 def test_sass_when_nvdisasm_is_installed():
-    if resources.find_nvdisasm() is None:
+    if sass.find_nvdisasm() is None:
         pytest.skip("nvdisasm not installed (nvidia-cuda-nvdisasm, dev extra)")
     config = Config(head_dim=32, num_warps=2, target="sm_80")
     kernel = build_kernel(config)

@@ -36,10 +36,10 @@ from pygments.token import (
     _TokenType,
 )
 
+from ..ptx.sass import phase_marks, short_phase
 from ..ptx.spec import OPCODES, SPACES, TYPES
 from . import theme
 
-PHASE_PREFIX = "// phase:"
 SPECIAL_REGISTERS = (
     "tid|ntid|ctaid|nctaid|laneid|warpid|nwarpid|smid|nsmid|gridid|clock64|clock|"
     "lanemask_eq|lanemask_le|lanemask_lt|lanemask_ge|lanemask_gt|globaltimer"
@@ -192,19 +192,8 @@ class PhaseMark:
 
 
 def phases(ptx: str) -> list[PhaseMark]:
-    """The `// phase: ...` marks of a PTX text, in order."""
-    marks = []
-    for number, line in enumerate(ptx.splitlines(), start=1):
-        text = line.strip()
-        if text.startswith(PHASE_PREFIX):
-            marks.append(PhaseMark(number, text[len(PHASE_PREFIX):].strip()))
-    return marks
-
-
-def short_phase(name: str) -> str:
-    """`chunk loop (warp w walks ...)` -> `chunk loop`; `warp reduction done; lane 0 ...` ->
-    `warp reduction done`. A comma does not end it: `the last, partial tile` stays whole."""
-    return re.split(r"[(;:]", name, maxsplit=1)[0].strip()
+    """The `// phase: ...` marks of a PTX text, in order (`explorer.ptx.sass.phase_marks`)."""
+    return [PhaseMark(number, name) for number, name in phase_marks(ptx)]
 
 
 Token = tuple[str, str]  # (highlighting kind, text)

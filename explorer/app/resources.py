@@ -12,16 +12,11 @@ launches.
 from __future__ import annotations
 
 import subprocess
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 
 from ..arch import ARCHS, LIMITERS, NO_LIMIT
-from ..ptx import ptxas
+from ..ptx import ptxas, sass
 from . import occupancy, theme
-
-NVDISASM_HINT = 'pip install "nvidia-cuda-nvdisasm>=13,<14" (the same 13.x line as ptxas)'
-WHEEL_SUBDIRS = ("cu13/bin", "cuda_nvdisasm/bin")
 
 
 @dataclass(frozen=True)
@@ -37,26 +32,6 @@ class Resources:
     @property
     def report(self) -> ptxas.PtxasReport | None:
         return self.reports.get(self.entry)
-
-
-def find_nvdisasm() -> str | None:
-    """Path of nvdisasm: `$NVDISASM`, the pip wheel, then PATH; else None."""
-    return ptxas.find_tool("nvdisasm", "NVDISASM", WHEEL_SUBDIRS)
-
-
-def disassemble(cubin: bytes, nvdisasm: str, timeout: float = 60) -> str:
-    """The SASS of a cubin (`nvdisasm -c`: code sections only). Raises RuntimeError."""
-    with tempfile.TemporaryDirectory(prefix="explorer-sass-") as tmp:
-        path = Path(tmp, "kernel.cubin")
-        path.write_bytes(cubin)
-        done = subprocess.run(
-            [nvdisasm, "-c", str(path)], capture_output=True, text=True, timeout=timeout,
-            check=False,
-        )
-    if done.returncode != 0:
-        raise RuntimeError(f"nvdisasm failed (exit {done.returncode}): "
-                           f"{(done.stderr or done.stdout).strip()[:300]}")
-    return done.stdout
 
 
 _cache: dict[tuple[str, str, str, bool], Resources] = {}
@@ -93,11 +68,11 @@ def collect(ptx: str, entry: str, target: str, with_sass: bool = True) -> Resour
 
 
 def _sass(cubin: bytes) -> tuple[str | None, str | None]:
-    tool = find_nvdisasm()
+    tool = sass.find_nvdisasm()
     if tool is None:
-        return None, f"SASS: nvdisasm is not installed ({NVDISASM_HINT})."
+        return None, f"SASS: nvdisasm is not installed ({sass.NVDISASM_HINT})."
     try:
-        return disassemble(cubin, tool), None
+        return sass.run_nvdisasm(cubin, [], tool), None
     except (RuntimeError, ptxas.PtxasError, OSError, subprocess.SubprocessError) as err:
         return None, f"SASS unavailable: {err}"
 

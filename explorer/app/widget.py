@@ -15,6 +15,7 @@ from pathlib import Path
 
 import ipywidgets as w
 
+from ..ptx import sass
 from . import render, resources, runner, theme
 from .controls import Controls, labelled
 from .diff import MODES
@@ -226,7 +227,7 @@ class Explorer(w.VBox):
                     return
                 found = resources.collect(ptx, kernel.entry, config.target, with_sass)
                 if self._ptxas_lane.is_current(generation):
-                    pending = not with_sass and resources.find_nvdisasm() is not None
+                    pending = not with_sass and sass.find_nvdisasm() is not None
                     self._safe(self.resources_view, "Resources",
                                lambda found=found, pending=pending: resources.render(
                                    found, kernel, sass_pending=pending))

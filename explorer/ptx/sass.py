@@ -303,8 +303,13 @@ class PhaseStart:
 
     @property
     def short(self) -> str:
-        """`chunk loop (4 rows per step ...)` -> `chunk loop`: the name up to `(`, `;`, `:`."""
-        return re.split(r"[(;:]", self.name, maxsplit=1)[0].strip()
+        return short_phase(self.name)
+
+
+def short_phase(name: str) -> str:
+    """`chunk loop (warp w walks ...)` -> `chunk loop`; `warp reduction done; lane 0 ...` ->
+    `warp reduction done`. A comma does not end it: `the last, partial tile` stays whole."""
+    return re.split(r"[(;:]", name, maxsplit=1)[0].strip()
 
 
 @dataclass(frozen=True)
