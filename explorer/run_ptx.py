@@ -79,7 +79,7 @@ def make_argument(word: str, name: str, ptx_type: str, rng: np.random.Generator)
     if match:
         return _array(match, name, rng)
     try:
-        number = float(word) if any(c in word for c in ".eEn") else int(word, 0)
+        number = _number(word)
     except ValueError:
         raise ValueError(
             f"parameter {name} (.{ptx_type}): {word!r} is not an argument word; accepted: "
@@ -89,6 +89,14 @@ def make_argument(word: str, name: str, ptx_type: str, rng: np.random.Generator)
         raise ValueError(f"parameter {name} is a pointer (.{ptx_type}): pass an array word "
                          "such as f32:1024:randn, a .npy file or null, not a number")
     return number
+
+
+def _number(word: str) -> int | float:
+    """An integer (decimal, 0x hex, 0b, 0o) where the word is one, else a float (1e3, nan)."""
+    try:
+        return int(word, 0)
+    except ValueError:
+        return float(word)
 
 
 def _array(match: re.Match, name: str, rng: np.random.Generator) -> np.ndarray:

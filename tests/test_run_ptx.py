@@ -152,3 +152,10 @@ def test_a_triton_softmax_from_the_corpus_runs_with_its_findings(capsys):
     (y,) = [a for n, a in run.arrays.items() if n.endswith("param_1")]
     np.testing.assert_allclose(y.sum(axis=1), 1.0, rtol=1e-5)
     assert any("uninitialised register" in str(f) for f in run.findings)
+
+
+@pytest.mark.parametrize("word, value", [("512", 512), ("0x1e", 30), ("-1", -1), ("2.5", 2.5),
+                                         ("1e3", 1000.0), ("0xE0", 224)])
+def test_scalar_words(word, value):
+    got = run_ptx.make_argument(word, "n", "u32", None)
+    assert got == value and type(got) is type(value)
