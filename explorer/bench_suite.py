@@ -18,6 +18,7 @@ from .kernels.split_kv import SplitKVDecodeAttentionKernel
 
 HEADS = dict(head_dim=128, num_heads=32, num_kv_heads=8)
 SEQ_LENS = (1024, 4096, 16384, 65536)
+PDL_POINTS = [(1, n) for n in SEQ_LENS] + [(8, 4096), (32, 4096)]
 
 
 def _split(seq_len, dtype, batch=1, sm_count=132, **kw):
@@ -31,6 +32,10 @@ def plan(sm_count: int, quick: bool = False, sweeps: bool = True, only: str = ""
         return _mma_sweeps(sm_count)
     if only == "tune":
         return _tune_rows(sm_count)
+    if only == "pdl":  # split-KV with and without programmatic dependent launch, side by side
+        return [("split-kv", lambda n=n, b=b, d=d, p=p: time_kernel(
+                    _split(n, d, batch=b, sm_count=sm_count, pdl=p), n))
+                for d in ("f16", "bf16", "f32") for b, n in PDL_POINTS for p in (False, True)]
     if only == "split-only":  # where the fixed overhead goes: merge in the last CTA, in a
         # second kernel, or not at all (the split launch of the two-kernel form alone)
         return [(label, lambda n=n, d=d, m=m, f=f: time_kernel(

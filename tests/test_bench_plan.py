@@ -31,3 +31,9 @@ def test_markdown_names_fp8_kv_and_tensor_cores():
     line = bench_suite.markdown([row], 4169.0).splitlines()[-1]
     assert line.startswith("| flashinfer-single | f16/e4m3 | 1 | 4096 |")
     assert "| True |" in line and "| 10.8 |" in line
+
+
+def test_the_pdl_rows_time_each_point_with_and_without():
+    rows = bench_suite.plan(132, only="pdl")
+    assert len(rows) == 3 * len(bench_suite.PDL_POINTS) * 2
+    assert {label for label, _ in rows} == {"split-kv"}

@@ -32,11 +32,6 @@ from .split_kv_setup import (
 if TYPE_CHECKING:
     from .split_kv import SplitKVDecodeAttentionKernel as SplitKV
 
-# where a pdl=True split entry lets the combine launch: "start" (after its pointers are read)
-# or "end" (after this CTA's partials are written); both are correct (the combine's
-# griddepcontrol.wait waits for the whole split grid), they differ only in speed
-PDL_TRIGGER = "start"
-
 
 def build_split(k: SplitKV) -> Kernel:
     """The split entry of kernel `k` (a `SplitKVDecodeAttentionKernel`)."""
@@ -45,7 +40,7 @@ def build_split(k: SplitKV) -> Kernel:
     b = KernelBuilder(k.entry, max_threads=32 * k.num_warps)
     smem = b.shared("smem", "b8", k.shared_bytes, align=16)
     ptrs = load_pointers(b, k.params)
-    if k.pdl and PDL_TRIGGER == "start":  # the combine may launch now; it waits for this grid
+    if k.pdl:  # the combine may launch now: its griddepcontrol.wait waits for this whole grid
         b.op("griddepcontrol.launch_dependents")
     ids = load_ids(b, ptrs.seq_lens)
     if k.mma:
@@ -66,8 +61,6 @@ def build_split(k: SplitKV) -> Kernel:
     reduce_warps(b, k, ids, ptrs, base, rec and (rec, span))
     if k.merge == "last-cta":
         merge_in_last_cta(b, k, ids, ptrs, base, rec)
-    if k.pdl and PDL_TRIGGER == "end":  # this CTA's partials are written
-        b.op("griddepcontrol.launch_dependents")
     b.op("ret")
     return b.build()
 
