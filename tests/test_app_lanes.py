@@ -260,7 +260,8 @@ def test_the_lane_table_and_the_ptx_excerpt(shuffle_trace):
     partial = trace_for_launch(OUT_OF_BOUNDS_PTX.replace("40", "0"), "oob", 1, 20,
                                [np.zeros(64, np.uint32)])
     sel = LaneSelection(partial.trace)
-    assert lane_table(sel).count("<i>inactive</i>") == 12  # lanes 20..31 do not exist
+    assert lane_table(sel).count("<i>no thread</i>") == 12  # lanes 20..31 do not exist
+    assert "<i>inactive</i>" not in lane_table(sel)
     fig = lanes_figure(sel, *sel.window())
     grey = np.asarray(fig.data[1].z, dtype=float)
     assert np.isnan(grey[:, :20]).all() and (grey[:, 20:] == 1).all()

@@ -28,6 +28,7 @@ import plotly.graph_objects as go
 
 from .. import runtime, sim
 from ..lesson.figures import lane_values_figure
+from ..ptx import spec
 from ..runtime.execute import allocate, resolve
 from ..runtime.sim import SimBackend
 from ..sim.machine import dims3
@@ -51,7 +52,8 @@ MARKER = dict(type="rect", x0=-0.5, x1=31.5, line=dict(color="#cf222e", width=3)
 class LaneTrace:
     """A traced warp and its launch: the `trace`, the `ptx` text and `entry` it ran, `grid`
     and `block`, which launch of the run it is (`launch`, of the entries `launches`), the run's
-    `buffers` as the launches left them, the kernel's `output` (our kernels; None for any
+    `buffers` as the launches left them (by name for our kernels, by argument position for
+    any PTX), the kernel's `output` (our kernels; None for any
     PTX), the simulator's `findings` (not strict), a `label` and the `seconds` it took."""
 
     trace: sim.Trace
@@ -298,8 +300,11 @@ class LaneSelection:
 
 
 def step_label(trace: sim.Trace, index: int) -> str:
-    """A row's name in the figure: the step number and its PTX line."""
-    return f"#{index} · L{trace[index].line}"
+    """A row's name in the figure: the step number, its PTX line and its opcode without the
+    type (`#61 L86 shfl.sync.down`)."""
+    words = opcode(trace[index].text).split(".")
+    name = ".".join(words[:-1] if len(words) > 1 and words[-1] in spec.TYPES else words)
+    return f"#{index} L{trace[index].line} {name[:16]}"
 
 
 def lanes_figure(sel: LaneSelection, start: int, stop: int) -> go.Figure:
@@ -323,12 +328,14 @@ def lanes_figure(sel: LaneSelection, start: int, stop: int) -> go.Figure:
     colour = None if sel.choice not in (EVERY_STEP, EVERY_SHFL) else _row_scaled(z)
     labels = [step_label(sel.trace, sel.positions[p]) for p in rows]
     what = sel.choice if sel.choice in (EVERY_STEP, EVERY_SHFL) else f"register {sel.choice}"
+    scale = "one colour scale" if colour is None else "each row coloured on its own scale"
     title = (f"{sel.where()}: {what}, steps {start + 1}–{stop} of {sel.count}<br><sup>"
-             "lanes after each step; grey: inactive lanes (not run or guard false)</sup>")
+             f"each lane's value after the step; grey: inactive lanes (not run or guard "
+             f"false); {scale}</sup>")
     fig = lane_values_figure(z, labels, active=active, hover=hover, colour=colour,
                              title=title, height=150 + 20 * len(labels))
     fig.add_shape(**MARKER, y0=sel.current - start - 0.5, y1=sel.current - start + 0.5)
-    fig.update_layout(width=1000, margin=dict(t=80, l=110, r=40, b=50))
+    fig.update_layout(width=1100, margin=dict(t=80, l=190, r=40, b=50))
     return fig
 
 
@@ -367,7 +374,8 @@ def full_value(values: np.ndarray, lane: int) -> str:
 
 def lane_table(sel: LaneSelection) -> str:
     """The current step's 32 lanes as an HTML table (4 rows of 8 lanes): each destination's
-    value per lane, inactive lanes greyed and marked."""
+    value per lane, inactive lanes greyed and marked (lanes past the CTA's threads: no
+    thread)."""
     step = sel.step
     if step is None:
         return theme.message("No step selected.")
@@ -383,7 +391,8 @@ def lane_table(sel: LaneSelection) -> str:
             body = "<br>".join(f"{theme.esc(reg)} = {theme.esc(full_value(vals, lane))}"
                                for reg, vals in zip(step.dest, parts, strict=False))
         style = theme.TD_NUM + (";background:#eaeef2;color:#8c959f" if not on else "")
-        tag = "" if on else " <i>inactive</i>"
+        tag = "" if on else " <i>no thread</i>" if lane >= sel.trace.threads else (
+            " <i>inactive</i>")
         cells.append(f'<td style="{style}" data-lane="{lane}"><span style="{theme.NOTE}">'
                      f"lane {lane}{tag}</span><br>{body}</td>")
     rows = "".join("<tr>" + "".join(cells[r * 8:(r + 1) * 8]) + "</tr>" for r in range(4))

@@ -35,6 +35,7 @@ from .state import Config, build_kernel, describe, ptx_key
 from .warps import PLOTLY_MIME, mime_output
 
 NO_SOURCE = "Choose a kernel, or open PTX and fill its run form, to trace a warp."
+WIDE_LABEL = {"description_width": "initial"}  # "warp 0..15" in full
 BUTTONS = (("first", "⏮", "first step"), ("prev", "◀", "previous step"),
            ("next", "▶", "next step"), ("last", "⏭", "last step"))
 
@@ -72,10 +73,10 @@ class LanesView:
     def _build(self) -> None:
         self.status = _classed(w.HTML(), "status")
         self.note = _classed(w.HTML(), "note")
-        self.cta = _classed(w.IntText(0, description="CTA", layout=w.Layout(width="170px")),
-                            "cta")
-        self.warp = _classed(w.IntText(0, description="warp", layout=w.Layout(width="170px")),
-                             "warp")
+        self.cta = _classed(w.IntText(0, description="CTA", style=WIDE_LABEL,
+                                      layout=w.Layout(width="170px")), "cta")
+        self.warp = _classed(w.IntText(0, description="warp", style=WIDE_LABEL,
+                                       layout=w.Layout(width="170px")), "warp")
         self.launch = _classed(w.Dropdown(options=[("launch 0", 0)], value=0,
                                           description="launch"), "launch")
         self.launch.layout.display = "none"
@@ -219,8 +220,8 @@ class LanesView:
             self.slider.value = selection.current
         finally:
             self._syncing = False
-        self.cta.description = f"CTA <{lt.ctas}"
-        self.warp.description = f"warp <{lt.warps}"
+        self.cta.description = f"CTA 0..{lt.ctas - 1}"
+        self.warp.description = f"warp 0..{lt.warps - 1}"
         notes = [n for n in (note, *lt.notes()) if n]
         self.note.value = "".join(theme.message(n, "warn") for n in notes)
         self._put_figure(drawn)
@@ -267,6 +268,8 @@ class LanesView:
             f'<span style="{theme.NOTE}">step {sel.current + 1:,} of {sel.count:,} '
             f"({theme.esc(sel.choice)})</span>")
         self.table.value = lane_table(sel)
+        if step is not None and step.line is not None:
+            self.line.value = step.line  # the box starts from the line shown
         self.ptx.value = ptx_excerpt(self.lane_trace.ptx, step.line if step else None)
 
     def _move_marker(self, row: int) -> None:

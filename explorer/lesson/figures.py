@@ -79,8 +79,11 @@ def short_value(value: float) -> str:
     """A lane's value in a cell of about five characters (the hover holds it in full)."""
     if not np.isfinite(value):
         return "nan" if np.isnan(value) else ("inf" if value > 0 else "-inf")
-    if value == round(value) and abs(value) < 1e5:
+    if value == round(value) and abs(value) < 1e4:
         return f"{value:.0f}"
+    if abs(value) >= 1e4 or abs(value) < 0.01:  # 1e12, 8e-3: an exponent, no padding
+        mantissa, exponent = f"{value:.0e}".split("e")
+        return f"{mantissa}e{int(exponent)}"
     return f"{value:.2g}"
 
 
@@ -90,7 +93,8 @@ def lane_values_figure(values, rows, *, active=None, text=None, hover=None, colo
     value) as colour and text. `active` (bool [rows, 32]) greys the lanes that are False;
     `text` and `hover` (str [rows, 32]) replace the cell texts and the hover lines; `colour`
     (float [rows, 32]) is what the colour scale reads where it is not `values` itself (rows
-    of unlike registers, each scaled on its own). Trace 0 holds the values."""
+    of unlike registers, each scaled on its own: no colour bar then). Trace 0 holds the
+    values."""
     z = np.asarray(values, dtype=np.float64)
     if z.ndim != 2 or z.shape != (len(rows), 32):
         raise ValueError(f"values has shape {z.shape}; accepted: [{len(rows)}, 32] (one row "
@@ -100,7 +104,7 @@ def lane_values_figure(values, rows, *, active=None, text=None, hover=None, colo
     cells = text if text is not None else [[short_value(v) for v in row] for row in z]
     heat = dict(z=shown, x=np.arange(32), y=list(rows), text=cells, texttemplate="%{text}",
                 textfont=dict(size=9), colorscale="Blues", colorbar=dict(title="value"),
-                xgap=1, ygap=1)
+                showscale=colour is None, xgap=1, ygap=1)
     if hover is None:
         heat["hovertemplate"] = "lane %{x}, %{y}: %{z}<extra></extra>"
     else:
