@@ -343,7 +343,12 @@ def test_the_view_shows_problems_inline(view):
     assert "executes no instruction there" in view.note.value
     view.show_config(SMALL.replace(kernel="split-kv", num_warps=4))
     assert len(view.launch.options) == 2 and view.launch.layout.display == ""
-    view.launch.value = 1  # the combine launch has no shfl: every step, and a note says so
+    only_split = view.selection.choices[-1]  # the last of the split launch's registers
+    view.register.value = only_split
+    view.launch.value = 1  # the combine launch writes fewer registers and has no shfl
+    assert view.lane_trace.entry == "split_kv_combine" and view.register.value == EVERY_STEP
+    assert f"register &#x27;{only_split}&#x27; is never written by warp 0" in view.note.value
+    assert "showing every step" in view.note.value
     view.register.value = EVERY_SHFL
     assert "executes no shfl.sync" in view.note.value and view.register.value == EVERY_STEP
     view.show_launch(OUT_OF_BOUNDS_PTX, "oob", 1, 32, [np.zeros(64, np.uint32)])
@@ -351,7 +356,8 @@ def test_the_view_shows_problems_inline(view):
     assert view.launch.layout.display == "none"
 
 
-def test_the_view_on_a_worker_thread(view):
+def test_the_view_on_a_worker_thread():
+    pytest.importorskip("ipywidgets", reason="the app needs ipywidgets")
     from explorer.app.lanes_view import LanesView
 
     threaded = LanesView(threads=True)

@@ -53,8 +53,8 @@ class LaneTrace:
     """A traced warp and its launch: the `trace`, the `ptx` text and `entry` it ran, `grid`
     and `block`, which launch of the run it is (`launch`, of the entries `launches`), the run's
     `buffers` as the launches left them (by name for our kernels, by argument position for
-    any PTX), the kernel's `output` (our kernels; None for any
-    PTX), the simulator's `findings` (not strict), a `label` and the `seconds` it took."""
+    any PTX), the kernel's `output` (our kernels; None for any PTX), the simulator's
+    `findings` (not strict), a `label` and the `seconds` it took."""
 
     trace: sim.Trace
     ptx: str
@@ -109,7 +109,8 @@ def trace_for_config(config: Config, seq_len: int | None = None, cta=0, warp: in
     buffers = allocate(backend, kernel.buffer_specs(), values)
     resolved = [resolve(program, one, buffers) for one in launches]
     chosen = resolved[launch]
-    cta_index(cta, chosen.grid), warp_index(warp, chosen.block)  # before any launch runs
+    cta_index(cta, chosen.grid)  # checked before any launch runs
+    warp_index(warp, chosen.block)
     traced = None
     for i, one in enumerate(resolved):
         if i != launch:
