@@ -1,6 +1,9 @@
 """The lesson's own plotly figures: the online softmax's running state, the shuffle tree's
 lanes step by step, and the kernels' times. Each takes what a lesson function returned and
 draws it; it computes nothing else. (The warp-state figures are `explorer.plots`'.)
+
+`lane_values_figure` is the shuffle tree's grid for any rows of 32 lanes (inactive lanes
+greyed): the app's Lanes tab draws a warp's trace with it.
 """
 
 from __future__ import annotations
@@ -69,6 +72,53 @@ def online_softmax_figure(trace: OnlineTrace) -> go.Figure:
     )
 
 
+INACTIVE_GREY = "#d0d7de"
+
+
+def short_value(value: float) -> str:
+    """A lane's value in a cell of about five characters (the hover holds it in full)."""
+    if not np.isfinite(value):
+        return "nan" if np.isnan(value) else ("inf" if value > 0 else "-inf")
+    if value == round(value) and abs(value) < 1e4:
+        return f"{value:.0f}"
+    if abs(value) >= 1e4 or abs(value) < 0.01:  # 1e12, 8e-3: an exponent, no padding
+        mantissa, exponent = f"{value:.0e}".split("e")
+        return f"{mantissa}e{int(exponent)}"
+    return f"{value:.2g}"
+
+
+def lane_values_figure(values, rows, *, active=None, text=None, hover=None, colour=None,
+                       title: str = "", height: int = 380) -> go.Figure:
+    """Lanes as columns, one row per label of `rows`: `values` (float [rows, 32]; NaN: no
+    value) as colour and text. `active` (bool [rows, 32]) greys the lanes that are False;
+    `text` and `hover` (str [rows, 32]) replace the cell texts and the hover lines; `colour`
+    (float [rows, 32]) is what the colour scale reads where it is not `values` itself (rows
+    of unlike registers, each scaled on its own: no colour bar then). Trace 0 holds the
+    values."""
+    z = np.asarray(values, dtype=np.float64)
+    if z.ndim != 2 or z.shape != (len(rows), 32):
+        raise ValueError(f"values has shape {z.shape}; accepted: [{len(rows)}, 32] (one row "
+                         "per label of rows)")
+    shown = z if colour is None else np.asarray(colour, dtype=np.float64)
+    shown = np.where(np.isfinite(shown), shown, np.nan)  # JSON has no inf
+    cells = text if text is not None else [[short_value(v) for v in row] for row in z]
+    heat = dict(z=shown, x=np.arange(32), y=list(rows), text=cells, texttemplate="%{text}",
+                textfont=dict(size=9), colorscale="Blues", colorbar=dict(title="value"),
+                showscale=colour is None, xgap=1, ygap=1)
+    if hover is None:
+        heat["hovertemplate"] = "lane %{x}, %{y}: %{z}<extra></extra>"
+    else:
+        heat.update(hovertext=hover, hovertemplate="%{hovertext}<extra></extra>")
+    fig = go.Figure(go.Heatmap(**heat))
+    if active is not None and not np.all(active):
+        grey = np.where(np.asarray(active, dtype=bool), np.nan, 1.0)
+        fig.add_heatmap(z=grey, x=np.arange(32), y=list(rows), showscale=False, xgap=1, ygap=1,
+                        colorscale=[[0, INACTIVE_GREY], [1, INACTIVE_GREY]], hoverinfo="skip")
+    fig.update_xaxes(tickmode="linear", dtick=1)
+    fig.update_yaxes(autorange="reversed")
+    return _layout(fig, title, "lane", "", height=height)
+
+
 def shuffle_tree_figure(steps: np.ndarray) -> go.Figure:
     """The 32 lanes' values (columns) before the tree and after each shfl.sync.down + add
     (rows), as `lesson.shuffle_tree` returned them. Outlined: the lanes whose values still
@@ -76,19 +126,12 @@ def shuffle_tree_figure(steps: np.ndarray) -> go.Figure:
     z = np.asarray(steps, dtype=np.float64)
     if z.shape != (len(SHUFFLE_ROWS), 32):
         raise ValueError(f"steps has shape {z.shape}; accepted: [6, 32] (lesson.shuffle_tree)")
-    text = [[f"{v:.0f}" if v == round(v) else f"{v:.2g}" for v in row] for row in z]
-    fig = go.Figure(
-        go.Heatmap(
-            z=z,
-            x=np.arange(32),
-            y=list(SHUFFLE_ROWS),
-            text=text,
-            texttemplate="%{text}",
-            textfont=dict(size=9),
-            colorscale="Blues",
-            colorbar=dict(title="value"),
-            hovertemplate="lane %{x}, %{y}: %{z}<extra></extra>",
-        )
+    fig = lane_values_figure(
+        z,
+        SHUFFLE_ROWS,
+        title="One warp's shfl.sync.down tree: every lane after each step<br><sup>"
+        "outlined: the lanes whose values still reach lane 0; lane 0 ends with the "
+        "sum</sup>",
     )
     for row in range(len(SHUFFLE_ROWS)):
         fig.add_shape(
@@ -99,17 +142,7 @@ def shuffle_tree_figure(steps: np.ndarray) -> go.Figure:
             y1=row + 0.5,
             line=dict(color="#ef553b", width=2),
         )
-    fig.update_xaxes(tickmode="linear", dtick=1)
-    fig.update_yaxes(autorange="reversed")
-    return _layout(
-        fig,
-        "One warp's shfl.sync.down tree: every lane after each step<br><sup>"
-        "outlined: the lanes whose values still reach lane 0; lane 0 ends with the "
-        "sum</sup>",
-        "lane",
-        "",
-        height=380,
-    )
+    return fig
 
 
 def timings_figure(timings: KernelTimings) -> go.Figure:

@@ -1,0 +1,424 @@
+"""The Lanes tab without widgets: trace one warp, choose its steps, draw its 32 lanes.
+
+`trace_for_config(config, ...)` runs one of our kernels on the simulator with the verify
+pipeline's random inputs (seed `runner.SEED`) and traces one warp of one of its launches
+(split-kv's split or combine launch), running the others plainly, so the buffers end as a
+plain run leaves them; `trace_for_launch(ptx, entry, ...)` traces any PTX with the arrays the
+run form made (copied: a second trace starts from the same inputs). Both return a
+`LaneTrace` or raise ValueError (an argument, naming its range) or `SimError` (naming the
+PTX line); `problem(err)` is that as one line for the view.
+
+`LaneSelection` is the choice over a trace: every step, every `shfl.sync`, or the steps
+writing one register (the registers in first-write order), a current step with moves and
+jump-to-line, and the window of steps around it that is drawn (a long trace is never drawn
+whole). `lanes_figure`, `lane_table` and `ptx_excerpt` draw the window, the current step's
+lanes and the PTX around its line. It holds no widget state (`lanes_view.py` does).
+"""
+
+from __future__ import annotations
+
+import bisect
+import time
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import plotly.graph_objects as go
+
+from .. import runtime, sim
+from ..lesson.figures import lane_values_figure
+from ..ptx import spec
+from ..runtime.execute import allocate, resolve
+from ..runtime.sim import SimBackend
+from ..sim.machine import dims3
+from ..sim.trace import cta_index, warp_index
+from ..verify import make_inputs
+from . import theme
+from .highlight import highlight_lines, line_div, phases, render_ptx
+from .runner import SEED
+from .state import Config, build_kernel, describe, run_problems
+
+EVERY_STEP = "every step"
+EVERY_SHFL = "every shfl"
+WINDOW = 32  # steps drawn at once: 32 rows of 32 lanes stay legible
+EXCERPT_CONTEXT = 6  # PTX lines shown above and below the current one
+CURRENT_LINE_CLASS = "explorer-lanes-current-line"
+CURRENT_BG = "#ddf4ff"
+MARKER = dict(type="rect", x0=-0.5, x1=31.5, line=dict(color="#cf222e", width=3))
+
+
+@dataclass(frozen=True, eq=False)
+class LaneTrace:
+    """A traced warp and its launch: the `trace`, the `ptx` text and `entry` it ran, `grid`
+    and `block`, which launch of the run it is (`launch`, of the entries `launches`), the run's
+    `buffers` as the launches left them (by name for our kernels, by argument position for
+    any PTX), the kernel's `output` (our kernels; None for any PTX), the simulator's
+    `findings` (not strict), a `label` and the `seconds` it took."""
+
+    trace: sim.Trace
+    ptx: str
+    entry: str
+    grid: tuple[int, int, int]
+    block: tuple[int, int, int]
+    launch: int
+    launches: tuple[str, ...]
+    buffers: dict
+    output: np.ndarray | None
+    findings: tuple
+    label: str
+    seconds: float
+
+    @property
+    def warps(self) -> int:
+        """The warps of one CTA of the traced launch."""
+        return -(-int(np.prod(self.block)) // 32)
+
+    @property
+    def ctas(self) -> int:
+        return int(np.prod(self.grid))
+
+    def notes(self) -> list[str]:
+        """What the view should say next to the figure: a stopped record, the findings."""
+        t, out = self.trace, []
+        if t.truncated:
+            out.append(f"The record stopped at {len(t):,} steps (max_trace_steps); the launch "
+                       "ran to the end. The steps after it are not shown.")
+        out.extend(f"Finding: {f}" for f in self.findings)
+        return out
+
+
+def trace_for_config(config: Config, seq_len: int | None = None, cta=0, warp: int = 0,
+                     launch: int = 0,
+                     max_trace_steps: int = sim.DEFAULT_MAX_TRACE_STEPS) -> LaneTrace:
+    """Trace warp `warp` of CTA `cta` in launch `launch` (0: the first; split-kv's combine is
+    1) of `config`'s kernel on the simulator, at `seq_len` (None: the configuration's)."""
+    started = time.perf_counter()
+    config = config if seq_len is None else config.replace(seq_len=seq_len)
+    problems = run_problems(config)
+    if problems:
+        raise ValueError(problems[0])
+    kernel = build_kernel(config)
+    program, launches = kernel.program(config.target), kernel.launches()
+    names = tuple(one.entry for one in launches)
+    _check_launch(launch, names)
+    q, k, v = make_inputs(kernel, np.random.default_rng(SEED))
+    lengths = runtime.check_launch(kernel, q, k, v, config.seq_len)
+    backend = SimBackend()
+    values = {"q": q, "k": k, "v": v, **kernel.length_arguments(lengths)}
+    buffers = allocate(backend, kernel.buffer_specs(), values)
+    resolved = [resolve(program, one, buffers) for one in launches]
+    chosen = resolved[launch]
+    cta_index(cta, chosen.grid)  # checked before any launch runs
+    warp_index(warp, chosen.block)
+    traced = None
+    for i, one in enumerate(resolved):
+        if i != launch:
+            backend.launch(program, one)
+            continue
+        traced = sim.trace(program.ptx, one.entry, one.grid, one.block, list(one.args),
+                           shared_bytes=one.shared_bytes, cta=cta, warp=warp,
+                           max_trace_steps=max_trace_steps)
+    output = kernel.results(buffers, lengths, q.shape)
+    label = f"{describe(config)} · seq_len {config.seq_len} · {names[launch]}"
+    return LaneTrace(traced, program.ptx, chosen.entry, chosen.grid, chosen.block, launch,
+                     names, buffers, output, tuple(backend.findings), label,
+                     time.perf_counter() - started)
+
+
+def trace_for_launch(ptx: str, entry: str, grid, block, args: Sequence, shared_bytes: int = 0,
+                     cta=0, warp: int = 0, strict: bool = False,
+                     max_trace_steps: int = sim.DEFAULT_MAX_TRACE_STEPS) -> LaneTrace:
+    """Trace warp `warp` of CTA `cta` of one launch of any PTX; `args` in parameter order
+    (arrays are copied first, so the caller's stay as they were)."""
+    started = time.perf_counter()
+    copies = [np.array(a) if isinstance(a, np.ndarray) else a for a in args]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", sim.SimWarning)  # they are the result's findings
+        traced = sim.trace(ptx, entry, grid, block, copies, cta=cta, warp=warp,
+                           shared_bytes=shared_bytes, strict=strict,
+                           max_trace_steps=max_trace_steps)
+    buffers = {i: a for i, a in enumerate(copies) if isinstance(a, np.ndarray)}
+    return LaneTrace(traced, ptx, entry, dims3(grid, "grid"), dims3(block, "block"), 0,
+                     (entry,), buffers, None, tuple(traced.result.findings), entry,
+                     time.perf_counter() - started)
+
+
+def _check_launch(launch, names: tuple[str, ...]) -> None:
+    if not isinstance(launch, int) or isinstance(launch, bool) or not 0 <= launch < len(names):
+        accepted = ", ".join(f"{i} ({n})" for i, n in enumerate(names))
+        raise ValueError(f"launch={launch!r} is not a launch of this kernel (accepted: "
+                         f"{accepted})")
+
+
+def problem(err: BaseException) -> str:
+    """A failed trace as one line: a simulator error names its PTX line (its message starts
+    with it), an argument error its range."""
+    if isinstance(err, sim.SimError):
+        return f"The simulator stopped the launch: {err}"
+    if isinstance(err, ValueError):
+        return str(err)
+    return f"The trace failed: {type(err).__name__}: {err}"
+
+
+def opcode(text: str) -> str:
+    """An instruction's opcode with its modifiers (`shfl.sync.down.b32`), guard dropped."""
+    words = text.split()
+    if words and words[0].startswith("@"):
+        words = words[1:]
+    return words[0].rstrip(";") if words else ""
+
+
+def written_registers(trace: sim.Trace) -> dict[str, tuple[int, ...]]:
+    """{register: the trace indices of the steps writing it}, in first-write order."""
+    writes: dict[str, list[int]] = {}
+    for i, step in enumerate(trace):
+        for reg in step.dest:
+            writes.setdefault(reg, []).append(i)
+    return {reg: tuple(steps) for reg, steps in writes.items()}
+
+
+def window_around(position: int, count: int, size: int = WINDOW) -> tuple[int, int]:
+    """(start, stop) of the `size` positions drawn around `position` of `count`: centred,
+    pushed inside 0..count at either end."""
+    start = min(max(0, position - size // 2), max(0, count - size))
+    return start, min(count, start + size)
+
+
+class LaneSelection:
+    """Which steps of a trace are shown (`choice`: EVERY_STEP, EVERY_SHFL or a register, one
+    of `choices`), the current one (`current`, a position among `positions`, the selected
+    trace indices) and the `size` of the window drawn around it."""
+
+    def __init__(self, trace: sim.Trace, choice: str | None = None, size: int = WINDOW) -> None:
+        if not isinstance(size, int) or size < 1:
+            raise ValueError(f"size={size!r}; accepted: a positive number of steps")
+        self.trace, self.size, self.current = trace, size, 0
+        self.writes = written_registers(trace)
+        self.shuffles = tuple(i for i, s in enumerate(trace) if opcode(s.text).startswith("shfl"))
+        self.by_line: dict[int, list[int]] = {}
+        for i, step in enumerate(trace):
+            self.by_line.setdefault(step.line, []).append(i)
+        self.choice, self.positions = EVERY_STEP, tuple(range(len(trace)))
+        self.select(choice or self.default_choice)
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        return (EVERY_STEP, EVERY_SHFL, *self.writes)
+
+    @property
+    def default_choice(self) -> str:
+        return EVERY_SHFL if self.shuffles else EVERY_STEP
+
+    def where(self) -> str:
+        t = self.trace
+        return f"warp {t.warp} of CTA ({', '.join(map(str, t.cta))})"
+
+    def select(self, choice: str) -> None:
+        """Show `choice`'s steps, from the first at or after the current step. ValueError
+        (the selection unchanged) for a register never written or no shfl at all."""
+        if choice == EVERY_STEP:
+            positions = tuple(range(len(self.trace)))
+        elif choice == EVERY_SHFL:
+            positions = self.shuffles
+            if not positions:
+                raise ValueError(f"{self.where()} executes no shfl.sync: pick {EVERY_STEP!r} "
+                                 "or a register")
+        elif choice in self.writes:
+            positions = self.writes[choice]
+        else:
+            some = ", ".join(list(self.writes)[:8]) + (" …" if len(self.writes) > 8 else "")
+            raise ValueError(f"register {choice!r} is never written by {self.where()} (it "
+                             f"writes {len(self.writes)}: {some or 'none'})")
+        here = self.index
+        self.choice, self.positions = choice, positions
+        self.current = min(bisect.bisect_left(positions, here or 0), max(0, len(positions) - 1))
+
+    @property
+    def count(self) -> int:
+        return len(self.positions)
+
+    @property
+    def index(self) -> int | None:
+        """The current step's index in the trace (None: nothing selected)."""
+        return self.positions[self.current] if self.positions else None
+
+    @property
+    def step(self) -> sim.TraceStep | None:
+        return None if self.index is None else self.trace[self.index]
+
+    def go_to(self, position: int) -> None:
+        """Make `position` (clamped to 0..count-1) the current step."""
+        self.current = min(max(0, int(position)), max(0, self.count - 1))
+
+    def first(self) -> None:
+        self.go_to(0)
+
+    def prev(self) -> None:
+        self.go_to(self.current - 1)
+
+    def next(self) -> None:
+        self.go_to(self.current + 1)
+
+    def last(self) -> None:
+        self.go_to(self.count - 1)
+
+    def go_to_line(self, line: int) -> str | None:
+        """The next selected step (after the current one, wrapping) at PTX line `line`; when
+        only unselected steps run it, every step is selected and a note says so. ValueError
+        when the warp never executes the line."""
+        executed = self.by_line.get(line)
+        if not executed:
+            lines = sorted(n for n in self.by_line if n is not None)
+            near = sorted(lines, key=lambda n: abs(n - line))[:3] if lines else []
+            raise ValueError(f"line {line}: {self.where()} executes no instruction there "
+                             f"(nearest executed lines: {', '.join(map(str, sorted(near)))})")
+        note, here = None, self.index
+        hits = [p for p, i in enumerate(self.positions) if self.trace[i].line == line]
+        if not hits:
+            note = (f"line {line} is not among the {self.choice} steps: showing "
+                    f"{EVERY_STEP}")
+            self.select(EVERY_STEP)
+            hits = executed  # every step: positions are trace indices
+        later = [p for p in hits if self.positions[p] > (here if here is not None else -1)]
+        self.go_to((later or hits)[0])
+        return note
+
+    def window(self) -> tuple[int, int]:
+        """(start, stop) positions of the steps drawn around the current one."""
+        return window_around(self.current, self.count, self.size)
+
+    def lanes(self, position: int) -> np.ndarray | None:
+        """The values the selected register (else the step's first destination) holds in
+        each lane after the step at `position`; None without a destination."""
+        step = self.trace[self.positions[position]]
+        if step.lanes is None:
+            return None
+        if not isinstance(step.lanes, tuple):
+            return step.lanes
+        part = step.dest.index(self.choice) if self.choice in step.dest else 0
+        return step.lanes[part]
+
+
+def step_label(trace: sim.Trace, index: int) -> str:
+    """A row's name in the figure: the step number, its PTX line and its opcode without the
+    type (`#61 L86 shfl.sync.down`)."""
+    words = opcode(trace[index].text).split(".")
+    name = ".".join(words[:-1] if len(words) > 1 and words[-1] in spec.TYPES else words)
+    return f"#{index} L{trace[index].line} {name[:16]}"
+
+
+def lanes_figure(sel: LaneSelection, start: int, stop: int) -> go.Figure:
+    """The lanes of the selected steps `start..stop-1` (rows) with a marker on the current
+    one (`layout.shapes[0]`, moved by `marker_at`). One register shares one colour scale;
+    rows of unlike steps are each scaled on their own."""
+    rows = range(start, stop)
+    z = np.full((len(rows), 32), np.nan)
+    active = np.zeros((len(rows), 32), dtype=bool)
+    hover = []
+    for r, position in enumerate(rows):
+        index = sel.positions[position]
+        step = sel.trace[index]
+        values = sel.lanes(position)
+        if values is not None:
+            z[r] = np.asarray(values, dtype=np.float64)
+        active[r] = step.active
+        hover.append([f"lane {lane} · #{index} L{step.line} {theme.esc(step.text)}<br>"
+                      f"{full_value(values, lane) if values is not None else 'no destination'}"
+                      for lane in range(32)])
+    colour = None if sel.choice not in (EVERY_STEP, EVERY_SHFL) else _row_scaled(z)
+    labels = [step_label(sel.trace, sel.positions[p]) for p in rows]
+    what = sel.choice if sel.choice in (EVERY_STEP, EVERY_SHFL) else f"register {sel.choice}"
+    scale = "one colour scale" if colour is None else "each row coloured on its own scale"
+    title = (f"{sel.where()}: {what}, steps {start + 1}–{stop} of {sel.count}<br><sup>"
+             f"each lane's value after the step; grey: inactive lanes (not run or guard "
+             f"false); {scale}</sup>")
+    fig = lane_values_figure(z, labels, active=active, hover=hover, colour=colour,
+                             title=title, height=150 + 20 * len(labels))
+    fig.add_shape(**MARKER, y0=sel.current - start - 0.5, y1=sel.current - start + 0.5)
+    fig.update_layout(width=1100, margin=dict(t=80, l=190, r=40, b=50))
+    return fig
+
+
+def _row_scaled(z: np.ndarray) -> np.ndarray:
+    """Each row mapped onto 0..1 by its own finite range (constant rows: 0.5)."""
+    finite = np.where(np.isfinite(z), z, np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows stay NaN
+        low, high = np.nanmin(finite, axis=1, keepdims=True), np.nanmax(finite, axis=1,
+                                                                        keepdims=True)
+    span = high - low
+    return np.where(span > 0, (finite - low) / np.where(span > 0, span, 1), 0.5 + 0 * finite)
+
+
+def marker_at(figure: dict, row: int) -> dict:
+    """A plotly figure dict (as `pio.to_json` gives) with its marker on row `row`; the rest
+    of the figure is shared, not copied."""
+    layout = dict(figure["layout"])
+    shapes = [dict(s) for s in layout["shapes"]]
+    shapes[0].update(y0=row - 0.5, y1=row + 0.5)
+    layout["shapes"] = shapes
+    return {**figure, "layout": layout}
+
+
+def full_value(values: np.ndarray, lane: int) -> str:
+    """One lane's value in full: floats to their precision, big addresses in hex."""
+    v = values[lane]
+    if values.dtype == np.bool_:
+        return "true" if v else "false"
+    if np.issubdtype(values.dtype, np.floating):
+        return f"{float(v):.9g}" if values.dtype.itemsize >= 4 else f"{float(v):.4g}"
+    if values.dtype.itemsize == 8 and int(v) >= 1 << 32:
+        return hex(int(v))
+    return str(int(v))
+
+
+def lane_table(sel: LaneSelection) -> str:
+    """The current step's 32 lanes as an HTML table (4 rows of 8 lanes): each destination's
+    value per lane, inactive lanes greyed and marked (lanes past the CTA's threads: no
+    thread)."""
+    step = sel.step
+    if step is None:
+        return theme.message("No step selected.")
+    parts = step.lanes if isinstance(step.lanes, tuple) else (step.lanes,)
+    head = (f"step {sel.current + 1} of {sel.count} ({sel.choice}) · trace #{sel.index} · "
+            f"line {step.line} · {int(step.active.sum())} of 32 lanes active")
+    cells = []
+    for lane in range(32):
+        on = bool(step.active[lane])
+        if step.lanes is None:
+            body = "—"
+        else:
+            body = "<br>".join(f"{theme.esc(reg)} = {theme.esc(full_value(vals, lane))}"
+                               for reg, vals in zip(step.dest, parts, strict=False))
+        style = theme.TD_NUM + (";background:#eaeef2;color:#8c959f" if not on else "")
+        tag = "" if on else " <i>no thread</i>" if lane >= sel.trace.threads else (
+            " <i>inactive</i>")
+        cells.append(f'<td style="{style}" data-lane="{lane}"><span style="{theme.NOTE}">'
+                     f"lane {lane}{tag}</span><br>{body}</td>")
+    rows = "".join("<tr>" + "".join(cells[r * 8:(r + 1) * 8]) + "</tr>" for r in range(4))
+    return (f'<div style="{theme.NOTE}">{theme.esc(head)}</div>'
+            f'<code style="font-family:{theme.MONO}">{theme.esc(step.text)}</code>'
+            f'<table class="explorer-lanes-lane-table" style="{theme.TABLE}">{rows}</table>')
+
+
+def ptx_excerpt(ptx: str, line: int | None, context: int = EXCERPT_CONTEXT) -> str:
+    """The PTX lines around `line` (highlighted, numbered), that line marked with
+    CURRENT_LINE_CLASS and a background; the phase it is in named above."""
+    lines = highlight_lines(ptx)
+    if line is None or not 1 <= line <= len(lines):
+        return theme.message(f"No PTX line to show (line {line}).")
+    first, last = max(1, line - context), min(len(lines), line + context)
+    html = render_ptx(ptx, first, last)
+    plain = line_div(line, lines[line - 1])
+    marked = (f'<div class="{CURRENT_LINE_CLASS}" data-line="{line}">'
+              f"{line_div(line, lines[line - 1], background=CURRENT_BG)}</div>")
+    if plain in html:
+        html = html.replace(plain, marked, 1)
+    else:  # render_ptx wrote its rows otherwise: the rows without its phase bands
+        rows = [marked if n == line else line_div(n, lines[n - 1])
+                for n in range(first, last + 1)]
+        html = f'<div style="{theme.CODE_BOX}">{"".join(rows)}</div>'
+    phase = [p.name for p in phases(ptx) if p.line <= line]
+    where = f"phase: {phase[-1]} · " if phase else ""
+    return f'<div style="{theme.NOTE}">{theme.esc(where)}line {line}</div>{html}'
