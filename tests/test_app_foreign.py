@@ -243,3 +243,96 @@ def test_blank_lines_around_the_ptx_keep_its_line_numbers():
     assert len(highlight_lines(pasted)) == len(pasted.splitlines())
     line = next(i for i, t in enumerate(pasted.splitlines(), 1) if "ret;" in t)
     assert "ret" in text(highlight_lines(pasted)[line - 1])
+
+
+@pytest.fixture
+def ptx_app():
+    pytest.importorskip("ipywidgets", reason="the app needs ipywidgets")
+    from explorer.app import Explorer
+
+    app = Explorer.from_ptx(CORPUS / "ptx" / "grid_stride.ptx", "saxpy_grid_stride",
+                            config=Config(backend="sim", max_seq_len=128, seq_len=128),
+                            threads=False, backend="sim", grid=2, block=64)
+    yield app
+    app.close()
+
+
+def test_from_ptx_is_driven_through_its_widgets(ptx_app):
+    app, mode = ptx_app, ptx_app.ptx_file
+    ws = app.controls.widgets
+    assert app.mode == "ptx" and ws["kernel"].value == "PTX file"
+    assert ws["head_dim"].disabled and ws["backend"].disabled and not ws["target"].disabled
+    assert ws["target"].value == "sm_90"  # the PTX's own .target
+    assert "greyed controls set our kernels only" in text(app.controls.backend_note.value)
+    assert mode.row.box.layout.display != "none"
+    assert "saxpy_grid_stride (+1 other entry) · " in text(mode.views["PTX"].value)
+    assert "after the run on sim" in text(mode.views["Run"].value)  # run on opening
+    assert "per-warp softmax states come from the debug variants" in text(
+        mode.views["Warps"].value).lower()
+    assert "ptxas for sm_90" in text(mode.views["Resources"].value)
+    size = mode.row.rows[3]
+    assert size.kind.value == "number" and size.value.value == "1024"
+    size.value.value = "100"  # as the browser would
+    assert mode.state.form.param("saxpy_grid_stride_param_3").word() == "u64:100"
+    run = mode.state.result
+    x = run.runs["sim"].inputs["saxpy_grid_stride_param_1"]
+    y = run.runs["sim"].arrays["saxpy_grid_stride_param_1"]
+    assert np.array_equal(x[100:], y[100:]) and not np.array_equal(x[:100], y[:100])
+    mode.row.rows[0].shape.value = "-4"
+    assert "parameter saxpy_grid_stride_param_0: shape '-4'" in text(mode.row.status.value)
+    assert "not run" in text(mode.views["Run"].value)
+    assert "Traceback" not in mode.views["Run"].value
+    mode.row.entry.value = "byte_histogram"
+    assert mode.state.entry == "byte_histogram" and len(mode.row.rows) == 3
+    assert "byte_histogram (+1 other entry)" in text(mode.views["PTX"].value)
+
+
+def test_a_pinned_ptx_is_the_diff_baseline(ptx_app):
+    mode = ptx_app.ptx_file
+    assert "our kernel: multi-warp · head_dim 128" in text(mode.views["Diff"].value)
+    mode.pin_button.click()
+    mode.row.paste.value = (CORPUS / "ptx" / "grid_stride_debug.ptx").read_text()
+    mode.row.open_button.click()
+    diff = text(mode.views["Diff"].value)
+    assert "pinned: grid_stride.ptx · saxpy_grid_stride" in diff
+    assert "PTX file: pasted PTX · saxpy_grid_stride" in diff
+    ptx_app.diff_mode.value = "side by side"
+    assert "<table" in mode.views["Diff"].value
+    mode.row.paste.value = "garbage {"
+    mode.row.open_button.click()
+    assert "does not look like PTX" in text(mode.row.status.value)
+    assert "does not look like PTX" in text(mode.views["PTX"].value)
+    assert mode.state.source.name == "pasted PTX"  # the previous PTX stays open
+
+
+def test_switching_back_to_a_kernel_restores_the_kernel_mode_exactly():
+    pytest.importorskip("ipywidgets", reason="the app needs ipywidgets")
+    from explorer.app import Explorer
+
+    app = Explorer(Config(backend="sim", max_seq_len=128, seq_len=64), threads=False)
+    try:
+        app.change(head_dim=64)
+        before = {t: v.value for t, v in app.kernel_views.items() if t != "Warps"}
+        config, values = app.state.config, {n: w.value for n, w in app.controls.widgets.items()}
+        app.controls.widgets["kernel"].value = "PTX file"
+        assert app.mode == "ptx" and "Paste PTX" in text(app.ptx_file.views["PTX"].value)
+        app.ptx_file.row.path.value = str(CORPUS / "ptx" / "shuffles.ptx")
+        assert app.ptx_file.state.source.name == "shuffles.ptx"  # Enter in the path field
+        assert "our kernel: multi-warp · head_dim 64" in text(app.ptx_file.views["Diff"].value)
+        launch = app.current_launch()
+        assert launch.entry == "shfl_modes" and launch.grid == (1, 1, 1)
+        app.controls.widgets["kernel"].value = "multi-warp"
+        assert app.mode == "kernel" and app.state.config == config
+        assert {n: w.value for n, w in app.controls.widgets.items()} == values
+        assert {t: v.value for t, v in app.kernel_views.items() if t != "Warps"} == before
+        assert app.ptx_file.row.box.layout.display == "none"
+        assert not app.controls.widgets["head_dim"].disabled
+        kernel_launch = app.current_launch()
+        assert kernel_launch.entry == "multi_warp_attention" and kernel_launch.args[1].shape == (
+            8, 128, 64)
+        app.controls.widgets["kernel"].value = "PTX file"  # and the PTX file is still open
+        assert "shfl_modes" in text(app.ptx_file.views["PTX"].value)
+        app.controls.widgets["kernel"].value = "split-kv"  # another kernel than the one left
+        assert app.state.config.kernel == "split-kv" and app.mode == "kernel"
+    finally:
+        app.close()

@@ -15,6 +15,7 @@ import dataclasses
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from .. import run_ptx
 from ..arch import ARCHS
@@ -34,6 +35,18 @@ EXTERN_SHARED_GUESS = 1024  # bytes, where the entry declares an extern .shared 
 MAX_SHARED = max(a.shared_per_cta for a in ARCHS.values())
 MAX_THREADS = 1024
 FLOAT_TYPES = frozenset({"f16", "bf16", "f32", "f64"})
+
+
+class LaunchValues(NamedTuple):
+    """One launch with its argument values, for tools that launch PTX themselves (a trace of
+    the lanes): each argument an array or a number, in parameter order."""
+
+    ptx: str
+    entry: str
+    grid: tuple[int, int, int]
+    block: tuple[int, int, int]
+    args: list
+    shared_bytes: int
 
 
 # ---------------------------------------------------------------------------------- source

@@ -19,7 +19,7 @@ import numpy as np
 from .. import run_ptx, runtime
 from ..arch import TARGETS
 from ..ptx.program import Launch
-from .foreign import BACKENDS, PtxSource, RunForm, form_for
+from .foreign import BACKENDS, LaunchValues, PtxSource, RunForm, form_for
 
 SHOWN_VALUES = 8
 BASELINES = ("our kernel", "pinned PTX")
@@ -140,12 +140,13 @@ def run(source: PtxSource, form: RunForm,
     return result
 
 
-def launch_values(source: PtxSource, form: RunForm) -> tuple:
-    """(ptx, entry, grid, block, args, shared_bytes) with each argument an array or a number,
-    in parameter order, for tools that launch PTX themselves. ValueError naming the field."""
+def launch_values(source: PtxSource, form: RunForm) -> LaunchValues:
+    """The form's launch with its arrays made (the run's inputs, from the form's seed).
+    ValueError naming the field."""
     launch, buffers = prepare(source, form)
     args = [buffers[a] if isinstance(a, str) else a for a in launch.args]
-    return source.text, launch.entry, launch.grid, launch.block, args, launch.shared_bytes
+    return LaunchValues(source.text, launch.entry, launch.grid, launch.block, args,
+                        launch.shared_bytes)
 
 
 @dataclass
