@@ -336,3 +336,17 @@ def test_switching_back_to_a_kernel_restores_the_kernel_mode_exactly():
         assert app.state.config.kernel == "split-kv" and app.mode == "kernel"
     finally:
         app.close()
+
+
+def test_the_snapshot_of_a_ptx_file(ptx_app, tmp_path):
+    ptx_app.export(tmp_path / "snap")
+    assert "wrote 1 files" in text(ptx_app.export_status.value)
+    page = (tmp_path / "snap" / "index.html").read_text()
+    for words in ("saxpy_grid_stride_param_3", "u64:1024", "our kernel: multi-warp",
+                  "ptxas for sm_90", "after the run on sim"):
+        assert words in text(page)
+    empty = foreign_session.ForeignState()
+    with pytest.raises(ValueError, match="no PTX is open"):
+        from explorer.app import snapshot
+
+        snapshot.write_ptx_file(empty, Config(), tmp_path / "none")

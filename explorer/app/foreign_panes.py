@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import resources, theme
+from . import render, resources, theme
 from .diff import render_diff
 from .foreign import PtxSource, RunForm
-from .foreign_session import ForeignRun
+from .foreign_session import BASELINES, ForeignRun, ForeignState
 from .highlight import render_ptx
+from .state import Config, describe, ptx_problems
 
 WARPS_NOTE = (
     "Per-warp softmax states come from the debug variants of the explorer's own kernels, "
@@ -55,6 +56,33 @@ def diff_pane(old: str | None, old_name: str, source: PtxSource | None, entry: s
         return theme.message(missing or "Nothing to compare against.", "info")
     return render_diff(old, source.text, old_name, f"PTX file: {label(source, entry)}",
                        mode).html
+
+
+def state_diff(state: ForeignState, kernel: Config, mode: str) -> str:
+    """The Diff view of the mode: against the pinned PTX, or our kernel at `kernel`."""
+    source, entry = state.source, state.entry
+    if state.baseline == BASELINES[1]:
+        if state.pinned is None:
+            return diff_pane(None, "", source, entry, mode, "No PTX pinned yet: press Pin "
+                             "this PTX, then paste or load another.")
+        return diff_pane(state.pinned[0].text, "pinned: " + label(*state.pinned), source,
+                         entry, mode)
+    problems = ptx_problems(kernel)
+    if problems:
+        return diff_pane(None, "", source, entry, mode, "Our kernel's configuration cannot "
+                         "be built: " + "; ".join(problems))
+    return diff_pane(render.emit(kernel), f"our kernel: {describe(kernel)}", source, entry,
+                     mode)
+
+
+def form_table(form: RunForm) -> str:
+    """The run form as a table (the snapshot's first section)."""
+    rows = [[theme.esc(p.name), theme.esc(f".{p.ptx_type}"), theme.esc(p.word())]
+            for p in form.params]
+    rows += [[name, "", theme.esc(value)] for name, value in (
+        ("grid", form.grid), ("block", form.block), ("dynamic shared bytes", form.shared_bytes),
+        ("backend", form.backend), ("seed", form.seed))]
+    return theme.table(["parameter", "type", "argument"], rows)
 
 
 def resources_pane(res: resources.Resources, form: RunForm, sass_pending: bool = False) -> str:

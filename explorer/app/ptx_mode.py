@@ -15,11 +15,10 @@ from typing import TYPE_CHECKING
 import ipywidgets as w
 
 from ..ptx import sass
-from . import foreign_panes, foreign_session, render, resources, theme
+from . import foreign_panes, foreign_session, resources, theme
 from .foreign import LaunchValues
 from .foreign_session import BASELINES, ForeignState
 from .ptx_form import PtxSourceRow
-from .state import describe, ptx_problems
 
 if TYPE_CHECKING:
     from .widget import Explorer
@@ -145,23 +144,8 @@ class PtxFileMode:
             self._changed_for_runs()
 
     def _diff_html(self) -> str:
-        source, entry = self.state.source, self.state.entry
-        mode = self.app.diff_mode.value
-        if self.state.baseline == BASELINES[1]:
-            pinned = self.state.pinned
-            if pinned is None:
-                return foreign_panes.diff_pane(None, "", source, entry, mode,
-                                               "No PTX pinned yet: press Pin this PTX, then "
-                                               "paste or load another.")
-            return foreign_panes.diff_pane(pinned[0].text, "pinned: " + foreign_panes.label(
-                *pinned), source, entry, mode)
-        config = self.app.state.config
-        if ptx_problems(config):
-            return foreign_panes.diff_pane(None, "", source, entry, mode,
-                                           "Our kernel's configuration cannot be built: "
-                                           + "; ".join(ptx_problems(config)))
-        return foreign_panes.diff_pane(render.emit(config), f"our kernel: {describe(config)}",
-                                       source, entry, mode)
+        return foreign_panes.state_diff(self.state, self.app.state.config,
+                                        self.app.diff_mode.value)
 
     def _refresh_resources(self) -> None:
         view, source, form = self.views["Resources"], self.state.source, self.state.form

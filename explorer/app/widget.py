@@ -384,7 +384,8 @@ class Explorer(w.VBox):
     # ------------------------------------------------------------------ export and text
 
     def export(self, out_dir: str | Path | None = None) -> None:
-        """Write the snapshot (HTML page and PNGs) of the current state, on the run worker."""
+        """Write the snapshot (HTML page and PNGs) of the current state, on the run worker; in
+        PTX-file mode the page of the PTX (form, PTX, diff, resources, run)."""
         target = export_folder(out_dir or self.export_dir.value or "snapshots/explorer")
         self.export_status.value = (f'<span style="{theme.NOTE}">exporting to '
                                     f"{theme.esc(str(target))}…</span>")
@@ -393,8 +394,13 @@ class Explorer(w.VBox):
             from . import snapshot
 
             try:
-                written = snapshot.write(self.state, self.last_result, target,
-                                         self.diff_mode.value)
+                if self.mode == "ptx":
+                    written = snapshot.write_ptx_file(self.ptx_file.state, self.state.config,
+                                                      target, self.diff_mode.value,
+                                                      self.ptx_file.target())
+                else:
+                    written = snapshot.write(self.state, self.last_result, target,
+                                             self.diff_mode.value)
                 text = f"wrote {len(written)} files to {target}"
                 self.export_status.value = f'<span style="{theme.NOTE}">{theme.esc(text)}</span>'
             except Exception as err:  # shown inline
