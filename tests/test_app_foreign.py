@@ -350,3 +350,14 @@ def test_the_snapshot_of_a_ptx_file(ptx_app, tmp_path):
         from explorer.app import snapshot
 
         snapshot.write_ptx_file(empty, Config(), tmp_path / "none")
+
+
+def test_the_model_imports_without_ipywidgets():
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.modules['ipywidgets'] = None; "
+            "import explorer.app.foreign, explorer.app.foreign_session, "
+            "explorer.app.foreign_panes, explorer.app.runner")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
