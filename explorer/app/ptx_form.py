@@ -87,7 +87,8 @@ class PtxSourceRow:
         self.on_entry: Callable[[str], None] = lambda name: None
         self.on_form: Callable[[RunForm], None] = lambda form: None
         self.paste = w.Textarea(placeholder="paste PTX here (nvcc -ptx, Triton, any emitter), "
-                                "then Open", continuous_update=False,
+                                "(it opens when the box loses focus, or on Open pasted)",
+                                continuous_update=False,
                                 layout=w.Layout(width="100%", height="96px"))
         self.paste.add_class("explorer-ptx-paste")
         self.open_button = w.Button(description="Open pasted", icon="file-code-o",
@@ -122,6 +123,7 @@ class PtxSourceRow:
 
     def _wire(self) -> None:
         self.open_button.on_click(lambda _: self._open(self.paste.value))
+        self.paste.observe(lambda change: self._open(change["new"]), names="value")  # on blur
         self.load_button.on_click(lambda _: self._open(self.path.value.strip()))
         self.path.observe(lambda change: self._open(change["new"].strip()), names="value")
         self.entry.observe(self._entry_changed, names="value")

@@ -180,7 +180,9 @@ class PtxFileMode:
         lane = self.app._run_lane
         lane.new_generation()
         if self.state.source is None:
-            self.views["Run"].value = foreign_panes.run_pane(None)
+            self.views["Run"].value = theme.message("No PTX open yet: paste or load one.",
+                                                    "info")
+            self.app._set_run_status("PTX file: paste or load PTX")
         elif self.app.auto_run.value:
             self.app._set_run_status("run form changed…")
             lane.debounce(self.app.RUN_DEBOUNCE_S, self.run_job)

@@ -213,8 +213,8 @@ class Explorer(w.VBox):
         """Back to the kernel mode, as it was left; then to `kernel` if it is another one."""
         self.ptx_file.show(False)
         for view in self.kernel_views.values():
-            view.layout.display = ""
-        self.kernel_diff_bar.layout.display = ""
+            view.layout.display = None
+        self.kernel_diff_bar.layout.display = None
         self.controls.show(self.state.config)
         self._show_backend()
         self._on_tab({"new": self.tabs.selected_index})
