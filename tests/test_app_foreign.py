@@ -361,3 +361,22 @@ def test_the_model_imports_without_ipywidgets():
             "explorer.app.foreign_panes, explorer.app.runner")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+def test_open_ptx_switches_a_kernel_app_to_the_ptx_file():
+    pytest.importorskip("ipywidgets", reason="the app needs ipywidgets")
+    from explorer.app import Explorer
+
+    app = Explorer(Config(backend="sim", max_seq_len=64, seq_len=64), auto_run=False,
+                   threads=False)
+    try:
+        with pytest.raises(ValueError, match="is empty"):
+            app.open_ptx("")
+        assert app.mode == "kernel"
+        app.open_ptx(SAXPY, "byte_histogram", block=128, backend="sim")
+        assert app.mode == "ptx" and app.ptx_file.state.form.block == "128"
+        assert "press Run" in text(app.run_status.value)  # auto-run is off
+        app.run_button.click()
+        assert app.ptx_file.state.result.verdict == "ran"
+    finally:
+        app.close()

@@ -74,9 +74,9 @@ class PtxFileMode:
 
     # ------------------------------------------------------------------ events
 
-    def open(self, text_or_path: str | Path, entry: str | None = None, **form) -> None:
+    def open(self, text_or_path: str | Path) -> None:
         """Open PTX text or a path (ValueError naming the problem), then redraw."""
-        self.state.open(text_or_path, entry, **form)
+        self.state.open(text_or_path)
         self.state.target = None  # the new PTX's own .target, until one is chosen
         self.after_open()
 

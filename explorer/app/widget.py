@@ -100,6 +100,17 @@ class Explorer(w.VBox):
         state.open(text_or_path, entry, **form)  # before any widget: a clear ValueError
         return cls(config, auto_run=auto_run, threads=threads, ptx_file=state)
 
+    def open_ptx(self, text_or_path: str | Path, entry: str | None = None, **form) -> None:
+        """Open PTX text or a path in PTX-file mode (switching to it), with `form` as
+        `from_ptx` takes it. Raises ValueError naming the problem; the PTX open before, if
+        any, stays."""
+        self.ptx_file.state.open(text_or_path, entry, **form)
+        self.ptx_file.state.target = None
+        if self.mode == "ptx":
+            self.ptx_file.after_open()
+        else:
+            self.show_ptx_file()
+
     @property
     def mode(self) -> str:
         """"kernel" (our kernels, the controls' configuration) or "ptx" (a PTX file)."""
