@@ -177,7 +177,8 @@ class Explorer(w.VBox):
 
     def _pages(self) -> dict[str, w.Widget]:
         """Each tab's page by title: the kernel mode's view and the PTX-file mode's, one of
-        them shown."""
+        them shown (a tab that serves both modes with one view adds its page here, and its
+        title to TAB_TITLES)."""
         self.kernel_diff_bar = w.HBox([labelled("diff against", self.baseline, "90px"),
                                        self.pin_button], layout=w.Layout(align_items="center"))
         diff_bar = w.HBox([self.kernel_diff_bar, self.ptx_file.diff_bar, self.diff_mode],
@@ -186,7 +187,7 @@ class Explorer(w.VBox):
                          layout=w.Layout(align_items="center"))
         bars = {"Diff": [diff_bar], "Run": [run_bar]}
         return {t: w.VBox([*bars.get(t, []), self.kernel_views[t], self.ptx_file.views[t]])
-                for t in TAB_TITLES}
+                for t in self.kernel_views}
 
     # ------------------------------------------------------------------ events
 
