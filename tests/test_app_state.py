@@ -213,3 +213,14 @@ def test_controls_a_kernel_does_not_take_stand_for_what_applies_to_it():
     assert applicable_value(Config(kernel="multi-warp", dtype="f16"), "dtype") == "f32"
     assert applicable_value(Config(kernel="multi-warp", mma="on"), "mma") == "off"
     assert applicable_value(Config(kernel="split-kv"), "indirect") is True
+
+
+def test_the_ptx_file_choice_is_no_kernel_name():
+    """The kernel list's last choice opens any PTX; a kernel registered under that name would
+    be unreachable, and a configuration never holds it."""
+    from explorer.app.state import PTX_FILE
+    from explorer.kernels import KERNELS
+
+    assert PTX_FILE not in KERNELS
+    with pytest.raises(ValueError, match="kernel='PTX file'; accepted"):
+        build_kernel(Config(kernel=PTX_FILE))

@@ -87,7 +87,7 @@ def test_impossible_ratio_is_adjusted_and_explained(app):
 
 
 def test_kernel_list_comes_from_the_registry(app):
-    assert list(app.controls.widgets["kernel"].options) == list(KERNELS)
+    assert list(app.controls.widgets["kernel"].options) == [*KERNELS, "PTX file"]
     app.controls.widgets["kernel"].value = "single-warp"
     assert app.controls.widgets["num_warps"].disabled
     assert "incremental_attention" in text(app.ptx_view)

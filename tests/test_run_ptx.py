@@ -159,3 +159,26 @@ def test_a_triton_softmax_from_the_corpus_runs_with_its_findings(capsys):
 def test_scalar_words(word, value):
     got = run_ptx.make_argument(word, "n", "u32", None)
     assert got == value and type(got) is type(value)
+
+
+def test_a_64_bit_parameter_takes_a_number_when_its_word_says_so(capsys):
+    assert run_ptx.make_argument("u64:1000", "n", "u64", None) == 1000
+    with pytest.raises(ValueError, match="or u64:7 where it is a number"):
+        run_ptx.make_argument("7", "n", "u64", None)
+    path = "tests/corpus/ptx/grid_stride.ptx"  # nvcc's size_t n is a .u64 parameter
+    assert main(["run-ptx", path, "--entry", "saxpy_grid_stride", "--grid", "3", "--block",
+                 "64", "--arg", "f32:1000:ones", "--arg", "f32:1000:ones", "--arg", "2.5",
+                 "--arg", "u64:1000"]) == 0
+    assert "saxpy_grid_stride_param_1 float32 (1000,) (written): [3.5 3.5" in (
+        capsys.readouterr().out)
+
+
+def test_array_words_are_checked_without_allocating():
+    word = run_ptx.parse_array_word("f64:4x8:full=2", "p")
+    assert word == run_ptx.ArrayWord("f64", (4, 8), "full", 2.0) and word.nbytes == 256
+    with pytest.raises(ValueError, match="parameter p: shape '100000x100000'.*at most"):
+        run_ptx.parse_array_word("f32:100000x100000:zeros", "p")
+    with pytest.raises(ValueError, match="parameter p: shape '-4'"):
+        run_ptx.parse_array_word("f32:-4:zeros", "p")
+    with pytest.raises(ValueError, match="fill 'full'"):
+        run_ptx.parse_array_word("f32:4:full", "p")

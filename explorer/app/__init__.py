@@ -2,7 +2,8 @@
 
 `from explorer.app import Explorer; Explorer()` displays it in a notebook. The widget-free
 parts (`state`, `highlight`, `diff`, `occupancy`, `resources`, `runner`, `render`,
-`snapshot`) import without a frontend; `Explorer` is imported on first use, so
+`snapshot`, and the PTX-file mode's `foreign`, `foreign_session`, `foreign_panes`) import
+without a frontend; `Explorer` is imported on first use, so
 `explorer.app.state` needs no ipywidgets. Nothing in the package imports the app.
 """
 

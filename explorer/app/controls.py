@@ -4,7 +4,8 @@ kept in step with the state (GQA ratios offered are exactly the divisors of num_
 seq_len's range follows max_seq_len; a control whose option the kernel lacks is disabled).
 
 It holds no state of its own: `Controls.show(config)` sets the widgets from a configuration
-without firing the app's handler, and `on_change` reports (field, value) pairs.
+without firing the app's handler, and `on_change` reports (field, value) pairs. The kernel list
+ends with "PTX file"; `show_ptx_file` greys what applies to our kernels only.
 """
 
 from __future__ import annotations
@@ -16,7 +17,14 @@ import ipywidgets as w
 from .. import schema
 from ..kernels import KERNELS
 from . import theme
-from .state import BACKEND_CHOICES, MAX_SEQ_LEN_CHOICES, Config, applicable_value, gqa_ratios
+from .state import (
+    BACKEND_CHOICES,
+    MAX_SEQ_LEN_CHOICES,
+    PTX_FILE,
+    Config,
+    applicable_value,
+    gqa_ratios,
+)
 
 # the controls that set a kernel option (disabled where the kernel has no such option)
 KERNEL_CONTROLS = tuple(dict.fromkeys(o.control for o in schema.every_option() if o.control))
@@ -74,7 +82,7 @@ class Controls:
         self._muted = False
         self._handler: Callable[[str, object], None] | None = None
         self.widgets: dict[str, w.ValueWidget] = {
-            "kernel": w.Dropdown(options=list(KERNELS), description="kernel"),
+            "kernel": w.Dropdown(options=[*KERNELS, PTX_FILE], description="kernel"),
             "head_dim": w.IntText(**_described("head_dim")),
             "num_warps": w.IntSlider(min=1, max=schema.MAX_WARPS,
                                      continuous_update=False, **_described("num_warps")),
@@ -126,6 +134,8 @@ class Controls:
         self._muted = True
         try:
             ws = self.widgets
+            for widget in ws.values():  # as `show_ptx_file` may have left them
+                widget.disabled = False
             options = ratio_options(max(1, config.num_heads))
             if config.gqa_ratio not in [r for _, r in options]:  # explained in the views
                 options.append((f"{config.gqa_ratio}  (impossible)", config.gqa_ratio))
@@ -145,6 +155,23 @@ class Controls:
                             ws[control].value = value
         finally:
             self._muted = False
+
+    def show_ptx_file(self, target: str) -> None:
+        """PTX-file mode: the kernel list shows "PTX file", the target is ptxas' for the PTX,
+        and every other control (our kernels' shape, sequence and backend) is greyed, saying
+        why; `show(config)` afterwards restores the kernel mode."""
+        self._muted = True
+        try:
+            self.widgets["kernel"].value = PTX_FILE
+            self.widgets["target"].value = target
+            for name, widget in self.widgets.items():
+                widget.disabled = name not in ("kernel", "target")
+        finally:
+            self._muted = False
+        self.backend_note.value = (
+            f'<div style="{theme.NOTE};margin:4px 0 6px">PTX file: the greyed controls set our '
+            "kernels only; the launch (grid, block, arguments, backend) is the run form's "
+            "below, and target is ptxas' for the Resources tab.</div>")
 
     def set_backend_note(self, text: str) -> None:
         self.backend_note.value = (

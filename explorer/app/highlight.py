@@ -203,7 +203,7 @@ Token = tuple[str, str]  # (highlighting kind, text)
 def line_tokens(ptx: str) -> tuple[tuple[Token, ...], ...]:
     """The (kind, text) tokens of each line of `ptx`, runs of one kind merged; cached."""
     lines: list[list[Token]] = [[]]
-    for token, value in lex(ptx, FixedPtxLexer()):
+    for token, value in lex(ptx, FixedPtxLexer(stripnl=False)):
         kind = _kind(token)
         for i, part in enumerate(value.split("\n")):
             if i:

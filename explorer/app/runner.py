@@ -14,9 +14,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from .. import runtime, verify
 from ..verify import Comparison, WarpStates
+from ..verify.inputs import make_inputs
 from ..verify.states import SplitStates
+from .foreign import LaunchValues
 from .state import Config, build_kernel, run_problems
 
 SEED = 0
@@ -114,3 +118,24 @@ def _time(result: RunResult, kernel, seq_len: int) -> None:
         return
     result.us_per_launch = timing.us_per_launch
     result.gbps = timing.gbps
+
+
+def kernel_launch(config: Config, seed: int = SEED) -> LaunchValues:
+    """The configuration's first launch with its argument values: random q, k, v (as a run
+    makes them from `seed`), seq_len, and the other buffers filled as the runtime fills
+    them. ValueError naming the problem."""
+    problems = run_problems(config)
+    if problems:
+        raise ValueError("; ".join(problems))
+    kernel = build_kernel(config)
+    q, k, v = make_inputs(kernel, np.random.default_rng(seed))
+    lengths = runtime.check_lengths(kernel, config.seq_len)
+    values = {"q": q, "k": k, "v": v, **kernel.length_arguments(lengths)}
+    for spec in kernel.buffer_specs():
+        values[spec.name] = (np.asarray(values[spec.name]).reshape(spec.shape)
+                             if spec.role == "input" else
+                             np.full(spec.shape, spec.fill, dtype=spec.dtype))
+    first = kernel.launches()[0]
+    args = [values[a] if isinstance(a, str) else a for a in first.args]
+    return LaunchValues(kernel.emit(config.target), first.entry, first.grid, first.block, args,
+                        first.shared_bytes)

@@ -7,6 +7,8 @@ PNGs come from plotly through kaleido, which drives the distribution's Chromium
 the page needs no other file and no network. Without kaleido or Chromium the page embeds the
 interactive figures (plotly.js inline) and says why there are no PNGs. It runs the
 configuration when no run result is given; it draws nothing new (see render.py, warps.py).
+In the app's PTX-file mode `write_ptx_file` writes the page of the PTX: its run form, the
+whole PTX, the diff, the resources and the run (foreign_panes.py).
 """
 
 from __future__ import annotations
@@ -17,10 +19,11 @@ from pathlib import Path
 
 import plotly.graph_objects as go
 
-from . import render, resources, runner, theme, warps
+from . import foreign_panes, foreign_session, render, resources, runner, theme, warps
 from .highlight import phases, render_ptx
 from .state import (
     AppState,
+    Config,
     build_kernel,
     config_from_kernel,
     describe,
@@ -100,9 +103,22 @@ def _figure_images(figs: dict[str, go.Figure], out_dir: Path) -> tuple[list[Path
     return paths, images
 
 
+def _page(title: str, sections: list[str]) -> str:
+    when = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
+    return (
+        "<!DOCTYPE html>\n<html><head><meta charset='utf-8'>"
+        f"<title>explorer snapshot: {theme.esc(title)}</title></head>"
+        f'<body style="font-family:{theme.SANS};color:{theme.INK};max-width:1200px;'
+        f'margin:24px auto;padding:0 16px">'
+        f'<h1 style="font-size:22px;margin-bottom:2px">explorer snapshot</h1>'
+        f'<div style="{theme.NOTE}">{theme.esc(title)} · {when}</div>'
+        + "".join(sections)
+        + "</body></html>\n"
+    )
+
+
 def page(state: AppState, result: runner.RunResult, body_figures: str, diff_mode: str) -> str:
     """The snapshot page's HTML."""
-    when = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
     sections = [
         _section("Configuration", render.config_table(state.config)),
         _section("PTX (excerpt)", _uncapped(_ptx_section(state))),
@@ -112,16 +128,7 @@ def page(state: AppState, result: runner.RunResult, body_figures: str, diff_mode
         _section("Warps", f'<p style="{theme.NOTE}">{theme.esc(warps.source_note(result))}'
                           f"</p>{body_figures}"),
     ]
-    return (
-        "<!DOCTYPE html>\n<html><head><meta charset='utf-8'>"
-        f"<title>explorer snapshot: {theme.esc(describe(state.config))}</title></head>"
-        f'<body style="font-family:{theme.SANS};color:{theme.INK};max-width:1200px;'
-        f'margin:24px auto;padding:0 16px">'
-        f'<h1 style="font-size:22px;margin-bottom:2px">explorer snapshot</h1>'
-        f'<div style="{theme.NOTE}">{theme.esc(describe(state.config))} · {when}</div>'
-        + "".join(sections)
-        + "</body></html>\n"
-    )
+    return _page(describe(state.config), sections)
 
 
 def write(state: AppState, result: runner.RunResult | None, out_dir: str | Path,
@@ -139,6 +146,34 @@ def write(state: AppState, result: runner.RunResult | None, out_dir: str | Path,
     index = out / "index.html"
     index.write_text(page(state, result, figures_html, diff_mode), encoding="utf-8")
     return [index, *pngs]
+
+
+def write_ptx_file(state: foreign_session.ForeignState, kernel: Config, out_dir: str | Path,
+                   diff_mode: str = "unified", target: str | None = None) -> list[Path]:
+    """The page of the app's PTX-file mode (`kernel`: our kernel's configuration, the diff's
+    baseline when no PTX is pinned); runs the form when it has not run. Returns the paths
+    written (`index.html`). ValueError when no PTX is open."""
+    source, form = state.source, state.form
+    if source is None or form is None:
+        raise ValueError("no PTX is open: paste or load one first")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    result = state.result if state.result is not None and state.result.form == form else (
+        foreign_session.run(source, form))
+    target = target or state.target_for(kernel.target)
+    found = resources.collect(source.text, form.entry, target)
+    sections = [
+        _section("PTX file", foreign_panes.summary_line(source, form.entry)
+                 + foreign_panes.form_table(form)),
+        _section("PTX", _uncapped(render_ptx(source.text))),
+        _section(f"Diff ({diff_mode})", _uncapped(foreign_panes.state_diff(state, kernel,
+                                                                            diff_mode))),
+        _section("Resources", foreign_panes.resources_pane(found, form)),
+        _section("Run", foreign_panes.run_pane(result)),
+    ]
+    index = out / "index.html"
+    index.write_text(_page(f"{source.name} · {form.entry}", sections), encoding="utf-8")
+    return [index]
 
 
 def write_for_kernel(kernel, target: str, seq_len: int, backend: str, out_dir: str | Path,

@@ -16,6 +16,7 @@ from ..arch import TARGETS
 from ..kernels import KERNELS
 
 BACKEND_CHOICES = ("auto", "sim", "cuda")
+PTX_FILE = "PTX file"  # the kernel list's last choice: any PTX, pasted or loaded (foreign.py)
 VIEWS = ("ptx", "diff", "resources", "run", "warps")
 # Which views depend on what: the PTX (and so its diff and ptxas report) on the kernel's
 # constructor arguments and the target; a run on the kernel's arguments, seq_len and backend.

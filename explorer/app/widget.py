@@ -1,6 +1,8 @@
 """`Explorer`: the ipywidgets app. One call in a notebook displays it.
 
-Controls on top; tabs PTX, Diff, Resources, Run and Warps below. A control change goes
+Controls on top; tabs PTX, Diff, Resources, Run and Warps below (`TAB_TITLES`, one page each
+from `_pages`). The kernel list's last choice, "PTX file", opens any PTX instead of our kernels
+(`ptx_mode.PtxFileMode`, a source row under the controls; `Explorer.from_ptx`). A change goes
 through `AppState.update`, which names the views to redraw: PTX, highlighting and diff are
 redrawn at once, on the kernel's thread (the live path, measured in docs/app.md); ptxas and
 nvdisasm run on a worker thread and fill the Resources tab a moment later (cached per
@@ -19,8 +21,11 @@ from ..ptx import sass
 from . import render, resources, runner, theme
 from .controls import Controls, labelled
 from .diff import MODES
+from .foreign import LaunchValues
+from .foreign_session import ForeignState
 from .jobs import Lane
-from .state import VIEWS, AppState, Config, build_kernel, describe, ptx_problems
+from .ptx_mode import PtxFileMode
+from .state import PTX_FILE, VIEWS, AppState, Config, build_kernel, describe, ptx_problems
 from .warps import WarpsView
 
 RUN_DEBOUNCE_S = 0.4
@@ -53,24 +58,63 @@ class Explorer(w.VBox):
     GQA ratio 4, 4 warps, max_seq_len 512, sm_80: `explorer.schema`'s, which the command line
     shares); pass a `Config` to start elsewhere.
     `auto_run` runs the kernel after each change (debounced); `threads=False` does all work
-    inline (tests, headless runs).
+    inline (tests, headless runs). `Explorer.from_ptx(...)` opens on a PTX file instead.
     """
 
+    RUN_DEBOUNCE_S = RUN_DEBOUNCE_S
+
     def __init__(self, config: Config | None = None, *, auto_run: bool = True,
-                 threads: bool = True) -> None:
+                 threads: bool = True, ptx_file: ForeignState | None = None) -> None:
         super().__init__()
         self.add_class("explorer-app")
         self.state = AppState(config or Config())
         self.last_update_ms: float | None = None
         self.last_result: runner.RunResult | None = None
+        self._kernel_drawn = False
         self._ptxas_lane = Lane("ptxas", threads)
         self._run_lane = Lane("run", threads)
         self.controls = Controls(self.state.config)
         self.controls.on_change(self._on_control)
+        self.ptx_file = PtxFileMode(self)
         self._build_views(auto_run)
         self.children = self._layout()
-        self._refresh(frozenset(VIEWS))
         self._show_backend()
+        if ptx_file is not None:  # open on a PTX file; the kernel's views are drawn on return
+            self.ptx_file.state = ptx_file
+            self.show_ptx_file()
+        else:
+            self._refresh(frozenset(VIEWS))
+            self._kernel_drawn = True
+
+    @classmethod
+    def from_ptx(cls, text_or_path: str | Path, entry: str | None = None, *,
+                 config: Config | None = None, auto_run: bool = True, threads: bool = True,
+                 **form) -> Explorer:
+        """The app on PTX text or a .ptx path, at `entry` (default: the module's first), with
+        the run form's fields given as `form`: `args` (one word per parameter, as `run-ptx
+        --arg` takes them), or parameters by name (`n=500`, `x="f32:500:randn"`), `grid`,
+        `block`, `shared_bytes`, `backend` (auto, sim, cuda, both), `seed`. `config` is the
+        kernel configuration the kernel list returns to. Raises ValueError naming the
+        problem (unreadable PTX, an unknown entry or parameter, a wrong number of `args`)."""
+        state = ForeignState()
+        state.open(text_or_path, entry, **form)  # before any widget: a clear ValueError
+        return cls(config, auto_run=auto_run, threads=threads, ptx_file=state)
+
+    def open_ptx(self, text_or_path: str | Path, entry: str | None = None, **form) -> None:
+        """Open PTX text or a path in PTX-file mode (switching to it), with `form` as
+        `from_ptx` takes it. Raises ValueError naming the problem; the PTX open before, if
+        any, stays."""
+        self.ptx_file.state.open(text_or_path, entry, **form)
+        self.ptx_file.state.target = None
+        if self.mode == "ptx":
+            self.ptx_file.after_open()
+        else:
+            self.show_ptx_file()
+
+    @property
+    def mode(self) -> str:
+        """"kernel" (our kernels, the controls' configuration) or "ptx" (a PTX file)."""
+        return "ptx" if self.ptx_file.active else "kernel"
 
     # ------------------------------------------------------------------ layout
 
@@ -105,8 +149,11 @@ class Explorer(w.VBox):
         self.export_status = _html("explorer-export-status")
         self.export_status.layout = w.Layout(width="auto")
         self.warps = WarpsView()
+        self.kernel_views = {"PTX": self.ptx_view, "Diff": self.diff_view,
+                             "Resources": self.resources_view, "Run": self.run_view,
+                             "Warps": self.warps.box}
         self.baseline.observe(self._on_baseline, names="value")
-        self.diff_mode.observe(lambda change: self._refresh(frozenset({"diff"})), names="value")
+        self.diff_mode.observe(lambda change: self._refresh_diff(), names="value")
         self.pin_button.on_click(self._on_pin)
         self.run_button.on_click(lambda _: self.run())
         self.export_button.on_click(lambda _: self.export())
@@ -119,39 +166,92 @@ class Explorer(w.VBox):
             "level of warps and PTX: move a control and watch the PTX, its diff, its cost and "
             "its warps respond.</span></div>"
         )
-        diff_bar = w.HBox([labelled("diff against", self.baseline, "90px"), self.pin_button,
-                           self.diff_mode],
-                          layout=w.Layout(align_items="center", margin="0 0 6px"))
-        run_bar = w.HBox([self.run_button, self.auto_run, self.progress, self.run_status],
-                         layout=w.Layout(align_items="center"))
-        pages = [
-            self.ptx_view,
-            w.VBox([diff_bar, self.diff_view]),
-            self.resources_view,
-            w.VBox([run_bar, self.run_view]),
-            self.warps.box,
-        ]
-        self.tabs = w.Tab(children=pages, titles=list(TAB_TITLES))
+        pages = self._pages()
+        self.tabs = w.Tab(children=[pages[t] for t in TAB_TITLES], titles=list(TAB_TITLES))
         self.tabs.observe(self._on_tab, names="selected_index")
         footer = w.HBox([self.export_dir, self.export_button, self.export_status, self.status],
                         layout=w.Layout(align_items="center", margin="8px 0 0"))
         self.layout = w.Layout(border=f"1px solid {theme.BORDER}", padding="10px 14px")
-        return [header, self.controls.box(), self.notes, self.tabs, footer]
+        return [header, self.controls.box(), self.ptx_file.row.box, self.notes, self.tabs,
+                footer]
+
+    def _pages(self) -> dict[str, w.Widget]:
+        """Each tab's page by title: the kernel mode's view and the PTX-file mode's, one of
+        them shown (a tab that serves both modes with one view adds its page here, and its
+        title to TAB_TITLES)."""
+        self.kernel_diff_bar = w.HBox([labelled("diff against", self.baseline, "90px"),
+                                       self.pin_button], layout=w.Layout(align_items="center"))
+        diff_bar = w.HBox([self.kernel_diff_bar, self.ptx_file.diff_bar, self.diff_mode],
+                          layout=w.Layout(align_items="center", margin="0 0 6px"))
+        run_bar = w.HBox([self.run_button, self.auto_run, self.progress, self.run_status],
+                         layout=w.Layout(align_items="center"))
+        bars = {"Diff": [diff_bar], "Run": [run_bar]}
+        return {t: w.VBox([*bars.get(t, []), self.kernel_views[t], self.ptx_file.views[t]])
+                for t in self.kernel_views}
 
     # ------------------------------------------------------------------ events
 
     def _on_control(self, name: str, value: object) -> None:
         try:
-            self.change(**{name: value})
+            if name == "kernel" and value == PTX_FILE:
+                self.show_ptx_file()
+            elif self.mode == "ptx" and name == "target":
+                self.ptx_file.set_target(value)
+            elif self.mode == "ptx" and name == "kernel":
+                self.show_kernel(value)
+            elif self.mode == "kernel":
+                self.change(**{name: value})
         except Exception as err:  # the last guard: an inline message, never a traceback
             self.notes.value = theme.message(
                 f"Could not apply {name}={value!r}: {type(err).__name__}: {err}", "error")
+
+    def show_ptx_file(self) -> None:
+        """Switch to the PTX-file mode (the kernel's views and configuration are kept)."""
+        self._run_lane.new_generation()  # a kernel run in flight draws nothing now
+        self._ptxas_lane.new_generation()
+        self.ptx_file.show(True)
+        for view in self.kernel_views.values():
+            view.layout.display = "none"
+        self.kernel_diff_bar.layout.display = "none"
+        self.warps.show(False)
+        self.notes.value = ""
+        self.controls.show_ptx_file(self.ptx_file.target())
+        if self.ptx_file.state.source is not None:
+            self.ptx_file.after_open()
+        else:
+            self.ptx_file.refresh({"PTX", "Diff", "Resources", "Run"})
+
+    def show_kernel(self, kernel: str | None = None) -> None:
+        """Back to the kernel mode, as it was left; then to `kernel` if it is another one."""
+        self.ptx_file.show(False)
+        for view in self.kernel_views.values():
+            view.layout.display = None
+        self.kernel_diff_bar.layout.display = None
+        self.controls.show(self.state.config)
+        self._show_backend()
+        self._on_tab({"new": self.tabs.selected_index})
+        if kernel is not None and kernel != self.state.config.kernel:
+            self.change(kernel=kernel)
+        elif not self._kernel_drawn:
+            self._refresh(frozenset(VIEWS))
+        else:  # what was dropped while away: cached ptxas, and a run if one was due
+            self._refresh_resources()
+            if self.last_result is None or self.last_result.config != self.state.config:
+                self._config_changed_for_runs()
+            else:
+                self._set_run_status(f"{self.last_result.verdict} · "
+                                     f"{describe(self.state.config)}")
+        self._kernel_drawn = True
 
     def change(self, **changes) -> frozenset[str]:
         """Change controls programmatically (as the widgets do); returns the views redrawn.
         The live path: state update, then PTX, diff and the Resources placeholder."""
         started = time.perf_counter()
         update = self.state.update(**changes)
+        if self.mode == "ptx":  # the kernel the PTX file is diffed against; drawn on return
+            self._kernel_drawn = False
+            self.ptx_file.refresh({"Diff"})
+            return update.views
         self.controls.show(update.config)
         self.notes.value = "".join(theme.message(n, "warn") for n in update.notes)
         self._refresh(update.views)
@@ -162,8 +262,14 @@ class Explorer(w.VBox):
             self._show_backend()
         return update.views
 
+    def _refresh_diff(self) -> None:
+        if self.mode == "ptx":
+            self.ptx_file.refresh({"Diff"})
+        else:
+            self._refresh(frozenset({"diff"}))
+
     def _on_tab(self, change) -> None:
-        self.warps.show(change["new"] == TAB_TITLES.index("Warps"))
+        self.warps.show(self.mode == "kernel" and change["new"] == TAB_TITLES.index("Warps"))
 
     def _on_baseline(self, change) -> None:
         if change["new"] == "pinned" and self.state.pinned is None:
@@ -247,7 +353,11 @@ class Explorer(w.VBox):
                                      "press Run</span>")
 
     def run(self) -> None:
-        """Run the current configuration on its backend (on the run worker)."""
+        """Run the current configuration on its backend, or in PTX-file mode the run form
+        (on the run worker)."""
+        if self.mode == "ptx":
+            self.ptx_file.run()
+            return
         self._run_lane.new_generation()
         self._run_lane.submit(self._run_job)
 
@@ -286,7 +396,8 @@ class Explorer(w.VBox):
     # ------------------------------------------------------------------ export and text
 
     def export(self, out_dir: str | Path | None = None) -> None:
-        """Write the snapshot (HTML page and PNGs) of the current state, on the run worker."""
+        """Write the snapshot (HTML page and PNGs) of the current state, on the run worker; in
+        PTX-file mode the page of the PTX (form, PTX, diff, resources, run)."""
         target = export_folder(out_dir or self.export_dir.value or "snapshots/explorer")
         self.export_status.value = (f'<span style="{theme.NOTE}">exporting to '
                                     f"{theme.esc(str(target))}…</span>")
@@ -295,8 +406,13 @@ class Explorer(w.VBox):
             from . import snapshot
 
             try:
-                written = snapshot.write(self.state, self.last_result, target,
-                                         self.diff_mode.value)
+                if self.mode == "ptx":
+                    written = snapshot.write_ptx_file(self.ptx_file.state, self.state.config,
+                                                      target, self.diff_mode.value,
+                                                      self.ptx_file.target())
+                else:
+                    written = snapshot.write(self.state, self.last_result, target,
+                                             self.diff_mode.value)
                 text = f"wrote {len(written)} files to {target}"
                 self.export_status.value = f'<span style="{theme.NOTE}">{theme.esc(text)}</span>'
             except Exception as err:  # shown inline
@@ -304,6 +420,18 @@ class Explorer(w.VBox):
                     f"Export failed: {type(err).__name__}: {err}", "error")
 
         self._run_lane.submit(job)
+
+    def current_launch(self) -> LaunchValues | None:
+        """What runs now, with its argument values: in PTX-file mode the run form's launch
+        (its arrays made from the form's seed), in kernel mode the configuration's first
+        launch (random q, k, v as a run makes them); None where nothing can run (no PTX
+        open, a field or control the launch cannot take)."""
+        if self.mode == "ptx":
+            return self.ptx_file.current_launch()
+        try:
+            return runner.kernel_launch(self.state.config)
+        except ValueError:
+            return None
 
     def summary(self) -> str:
         """The current configuration and its kernel's entry signature, as plain text."""
