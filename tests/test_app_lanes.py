@@ -191,8 +191,16 @@ def test_nvcc_shuffles_lane_by_lane_equal_numpy():
     bfly = [p for p in range(sel.count) if "bfly" in sel.trace[sel.positions[p]].text]
     s = x
     for position, offset in zip(bfly, (16, 8, 4, 2, 1), strict=True):
-        np.testing.assert_array_equal(sel.lanes(position).view(np.float32), s[LANES ^ offset])
+        shown = sel.lanes(position)
+        assert shown.dtype == np.float32  # nvcc's %r carries f32 bits: shown as the floats
+        np.testing.assert_array_equal(shown, s[LANES ^ offset])
         s = s + s[LANES ^ offset]
+    sel.go_to(bfly[0])
+    assert f"= {float(x[16]):.9g}" in lane_table(sel)  # the table shows lane 0's float too
+    xi = arrays["xi"][96:128]  # the integer scan's shuffles stay integers
+    up = [p for p in range(sel.count) if ".up." in sel.trace[sel.positions[p]].text]
+    assert up and sel.lanes(up[0]).dtype in (np.int32, np.uint32)
+    np.testing.assert_array_equal(sel.lanes(up[0]).view(np.int32)[1:], xi[:-1])
     predicate = sel.trace[sel.positions[bfly[0]]].dest[1]
     sel.select(predicate)  # the `d|p` destination's predicate half
     assert sel.lanes(0).dtype == np.bool_ and sel.lanes(0).all()

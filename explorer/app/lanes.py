@@ -169,6 +169,43 @@ def opcode(text: str) -> str:
     return words[0].rstrip(";") if words else ""
 
 
+def _parts(step) -> tuple:
+    return step.lanes if isinstance(step.lanes, tuple) else (step.lanes,)
+
+
+def float_bit_registers(trace: sim.Trace) -> frozenset[str]:
+    """The bit-typed registers (`.b32`) of a trace that carry f32 values: those a `mov.b32`
+    or a `shfl.sync...b32` fills from a float register or another carrier, and those a
+    `mov.b32` moves into a float register (nvcc shuffles floats through `%r` registers). Their
+    lanes are shown as the floats they hold, not as integers."""
+    floats = {reg for step in trace if step.lanes is not None
+              for reg, vals in zip(step.dest, _parts(step), strict=False)
+              if vals.dtype == np.float32}
+    carriers: set[str] = set()
+    for _ in range(2):  # a second pass reaches what a loop's back edge carries
+        for step in trace:
+            op = opcode(step.text)
+            if not (op == "mov.b32" or (op.startswith("shfl.sync") and op.endswith(".b32"))):
+                continue
+            words = step.text.split(None, 2 if step.text.startswith("@") else 1)[-1]
+            operands = [w.strip().split("|")[0] for w in words.rstrip("; ").split(",")]
+            if len(operands) < 2:
+                continue
+            dest, src = operands[0], operands[1]
+            if src in floats or src in carriers:
+                carriers.add(dest)
+            elif op == "mov.b32" and dest in floats and src.startswith("%"):
+                carriers.add(src)
+    return frozenset(carriers - floats)
+
+
+def shown_values(reg: str, vals: np.ndarray, carriers: frozenset[str]) -> np.ndarray:
+    """`vals` as they are shown: the 32-bit integers of a float carrier as f32."""
+    if reg in carriers and vals.dtype in (np.uint32, np.int32):
+        return vals.view(np.float32)
+    return vals
+
+
 def written_registers(trace: sim.Trace) -> dict[str, tuple[int, ...]]:
     """{register: the trace indices of the steps writing it}, in first-write order."""
     writes: dict[str, list[int]] = {}
@@ -195,6 +232,7 @@ class LaneSelection:
             raise ValueError(f"size={size!r}; accepted: a positive number of steps")
         self.trace, self.size, self.current = trace, size, 0
         self.writes = written_registers(trace)
+        self.float_bits = float_bit_registers(trace)
         self.shuffles = tuple(i for i, s in enumerate(trace) if opcode(s.text).startswith("shfl"))
         self.by_line: dict[int, list[int]] = {}
         for i, step in enumerate(trace):
@@ -294,10 +332,8 @@ class LaneSelection:
         step = self.trace[self.positions[position]]
         if step.lanes is None:
             return None
-        if not isinstance(step.lanes, tuple):
-            return step.lanes
         part = step.dest.index(self.choice) if self.choice in step.dest else 0
-        return step.lanes[part]
+        return shown_values(step.dest[part], _parts(step)[part], self.float_bits)
 
 
 def step_label(trace: sim.Trace, index: int) -> str:
@@ -380,7 +416,8 @@ def lane_table(sel: LaneSelection) -> str:
     step = sel.step
     if step is None:
         return theme.message("No step selected.")
-    parts = step.lanes if isinstance(step.lanes, tuple) else (step.lanes,)
+    parts = [shown_values(reg, vals, sel.float_bits)
+             for reg, vals in zip(step.dest, _parts(step), strict=False)]
     head = (f"step {sel.current + 1} of {sel.count} ({sel.choice}) · trace #{sel.index} · "
             f"line {step.line} · {int(step.active.sum())} of 32 lanes active")
     cells = []

@@ -130,6 +130,16 @@ class LanesView:
         key = ("launch", ptx, entry, str(grid), str(block), tuple(map(id, args)), shared_bytes)
         self._set_source(("launch", launch), key)
 
+    def clear(self, message: str = NO_SOURCE) -> None:
+        """Nothing to trace (no PTX open, a form the launch cannot take): say so, drop the
+        last trace."""
+        self._lane.new_generation()
+        self.source = self._source_key = self._traced_key = None
+        self.lane_trace = self.selection = self.figure = self.drawn = None
+        self.figure_out.outputs = ()
+        self.caption.value = self.table.value = self.note.value = self.ptx.value = ""
+        self.status.value = theme.message(message)
+
     def show(self, visible: bool) -> None:
         """The Lanes tab was selected (True) or left (False)."""
         self.visible = visible

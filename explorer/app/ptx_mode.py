@@ -142,6 +142,7 @@ class PtxFileMode:
             self._refresh_resources()
         if "Run" in tabs:
             self._changed_for_runs()
+            self.app.follow_lanes()  # the Lanes tab traces the launch the Run tab runs
 
     def _diff_html(self) -> str:
         return foreign_panes.state_diff(self.state, self.app.state.config,

@@ -1,6 +1,6 @@
 """`Explorer`: the ipywidgets app. One call in a notebook displays it.
 
-Controls on top; tabs PTX, Diff, Resources, Run and Warps below (`TAB_TITLES`, one page each
+Controls on top; tabs PTX, Diff, Resources, Run, Warps and Lanes below (`TAB_TITLES`, one page each
 from `_pages`). The kernel list's last choice, "PTX file", opens any PTX instead of our kernels
 (`ptx_mode.PtxFileMode`, a source row under the controls; `Explorer.from_ptx`). A change goes
 through `AppState.update`, which names the views to redraw: PTX, highlighting and diff are
@@ -24,12 +24,13 @@ from .diff import MODES
 from .foreign import LaunchValues
 from .foreign_session import ForeignState
 from .jobs import Lane
+from .lanes_view import LanesView
 from .ptx_mode import PtxFileMode
 from .state import PTX_FILE, VIEWS, AppState, Config, build_kernel, describe, ptx_problems
 from .warps import WarpsView
 
 RUN_DEBOUNCE_S = 0.4
-TAB_TITLES = ("PTX", "Diff", "Resources", "Run", "Warps")
+TAB_TITLES = ("PTX", "Diff", "Resources", "Run", "Warps", "Lanes")
 
 
 def _html(css_class: str) -> w.HTML:
@@ -149,6 +150,7 @@ class Explorer(w.VBox):
         self.export_status = _html("explorer-export-status")
         self.export_status.layout = w.Layout(width="auto")
         self.warps = WarpsView()
+        self.lanes = LanesView(threads=self._run_lane.threads)
         self.kernel_views = {"PTX": self.ptx_view, "Diff": self.diff_view,
                              "Resources": self.resources_view, "Run": self.run_view,
                              "Warps": self.warps.box}
@@ -186,8 +188,9 @@ class Explorer(w.VBox):
         run_bar = w.HBox([self.run_button, self.auto_run, self.progress, self.run_status],
                          layout=w.Layout(align_items="center"))
         bars = {"Diff": [diff_bar], "Run": [run_bar]}
-        return {t: w.VBox([*bars.get(t, []), self.kernel_views[t], self.ptx_file.views[t]])
-                for t in self.kernel_views}
+        pages = {t: w.VBox([*bars.get(t, []), self.kernel_views[t], self.ptx_file.views[t]])
+                 for t in self.kernel_views}
+        return pages | {"Lanes": self.lanes.box}  # one view for both modes
 
     # ------------------------------------------------------------------ events
 
@@ -230,6 +233,7 @@ class Explorer(w.VBox):
         self.controls.show(self.state.config)
         self._show_backend()
         self._on_tab({"new": self.tabs.selected_index})
+        self.follow_lanes()
         if kernel is not None and kernel != self.state.config.kernel:
             self.change(kernel=kernel)
         elif not self._kernel_drawn:
@@ -270,6 +274,20 @@ class Explorer(w.VBox):
 
     def _on_tab(self, change) -> None:
         self.warps.show(self.mode == "kernel" and change["new"] == TAB_TITLES.index("Warps"))
+        self.lanes.show(change["new"] == TAB_TITLES.index("Lanes"))
+
+    def follow_lanes(self) -> None:
+        """Point the Lanes tab at what runs now (it traces only while shown): the
+        configuration's kernel, or the PTX file's launch as its run form makes it."""
+        if self.mode == "kernel":
+            self.lanes.show_config(self.state.config)
+            return
+        launch = self.ptx_file.current_launch()
+        if launch is None:
+            self.lanes.clear("Open a PTX and fill its run form to trace a warp: the Lanes "
+                             "tab traces the launch the Run tab runs.")
+        else:
+            self.lanes.show_launch(*launch)
 
     def _on_baseline(self, change) -> None:
         if change["new"] == "pinned" and self.state.pinned is None:
@@ -299,6 +317,7 @@ class Explorer(w.VBox):
             self._refresh_resources()
         if views & {"run", "warps"}:
             self._config_changed_for_runs()
+            self.follow_lanes()
 
     @staticmethod
     def _safe(view: w.HTML, name: str, draw) -> None:
@@ -447,4 +466,5 @@ class Explorer(w.VBox):
     def close(self) -> None:
         self._ptxas_lane.close()
         self._run_lane.close()
+        self.lanes.close()
         super().close()
