@@ -36,8 +36,10 @@ from .warps import PLOTLY_MIME, mime_output
 
 NO_SOURCE = "Choose a kernel, or open PTX and fill its run form, to trace a warp."
 WIDE_LABEL = {"description_width": "initial"}  # "warp 0..15" in full
-BUTTONS = (("first", "⏮", "first step"), ("prev", "◀", "previous step"),
-           ("next", "▶", "next step"), ("last", "⏭", "last step"))
+# Font Awesome icons (JupyterLab ships them): the Unicode media glyphs are missing from
+# common browser fonts and showed as empty boxes
+BUTTONS = (("first", "fast-backward", "first step"), ("prev", "step-backward", "previous step"),
+           ("next", "step-forward", "next step"), ("last", "fast-forward", "last step"))
 
 
 def _classed(widget, name: str):
@@ -87,7 +89,7 @@ class LanesView:
                                            layout=w.Layout(width="420px")), "step")
         self.buttons = {}
         for name, icon, tip in BUTTONS:
-            button = _classed(w.Button(description=icon, tooltip=tip,
+            button = _classed(w.Button(description="", icon=icon, tooltip=tip,
                                        layout=w.Layout(width="42px")), name)
             button.on_click(lambda _, move=name: self._move(move))
             self.buttons[name] = button

@@ -38,7 +38,7 @@ class ParamRow:
                             f'overflow:hidden;text-overflow:ellipsis" title="{name}">'
                             f"<b>{name}</b> .{theme.esc(row.ptx_type)}</div>",
                             layout=w.Layout(width=NAME_WIDTH, min_width=NAME_WIDTH))
-        self.kind = w.ToggleButtons(options=["array", "number"], style={"button_width": "60px"},
+        self.kind = w.ToggleButtons(options=["array", "number"], style={"button_width": "72px"},
                                     layout=w.Layout(width="auto"),
                                     tooltips=["a buffer: dtype, shape and fill",
                                               "a 64-bit number (a size_t), not a pointer"])
@@ -105,8 +105,9 @@ class PtxSourceRow:
         self.grid = _text("grid", "140px", "CTAs: x[,y[,z]]")
         self.block = _text("block", "140px", "threads per CTA: x[,y[,z]]")
         self.shared = _text("shared", "150px", "dynamic shared memory bytes (extern .shared)")
-        self.backend = w.Dropdown(options=list(BACKENDS), description="backend", style=FIELD,
-                                  layout=w.Layout(width="150px"))
+        self.backend = w.Dropdown(options=list(BACKENDS), description="backend",
+                                  style={"description_width": "56px"},
+                                  layout=w.Layout(width="170px"))
         self.params = w.VBox()
         self.rows: list[ParamRow] = []
         self._wire()

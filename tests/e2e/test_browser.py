@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -27,8 +28,10 @@ expect = playwright.expect
 NOTEBOOK = "lab/tree/notebooks/explorer.ipynb"
 TIMEOUT_MS = 60_000
 APP_TIMEOUT_MS = 20_000
-TABS = ("PTX", "Diff", "Resources", "Run", "Warps")
+TABS = ("PTX", "Diff", "Resources", "Run", "Warps", "Lanes")
 WARPS_PLOTS = ".explorer-warps-grid .js-plotly-plot"
+LANES_PLOT = ".explorer-lanes-figure .js-plotly-plot"
+SHUFFLES_PTX = Path(__file__).resolve().parents[1] / "corpus" / "ptx" / "shuffles.ptx"
 
 
 # In the page: note when Enter goes down in a control and when each pane first shows a text.
@@ -151,6 +154,8 @@ def _screenshots(page, tmp_path) -> list:
             expect(app.locator(WARPS_PLOTS)).to_have_count(4, timeout=TIMEOUT_MS)
             print(f"Warps view: first opened after a run, to 4 figures: "
                   f"{(time.perf_counter() - clicked) * 1e3:.0f} ms")
+        if title == "Lanes":  # the warp is traced when the tab is first shown
+            expect(app.locator(LANES_PLOT)).to_have_count(1, timeout=TIMEOUT_MS)
         time.sleep(0.5)  # let plotly finish laying out
         path = tmp_path / f"explorer-{title.lower()}.png"
         app.screenshot(path=str(path))
@@ -210,6 +215,57 @@ def _split_states_on_warps(page, tmp_path) -> None:
     page.locator(".lm-TabBar-tab", has_text="PTX").last.click()
 
 
+def _lanes_of_the_default_kernel(page) -> float:
+    """The Lanes tab first shown on the default configuration: its warp 0 traced and drawn.
+    Returns the milliseconds from the click to the figure on screen."""
+    app = page.locator(".explorer-app")
+    clicked = time.perf_counter()
+    page.locator(".lm-TabBar-tab", has_text="Lanes").last.click()
+    expect(app.locator(LANES_PLOT)).to_have_count(1, timeout=TIMEOUT_MS)
+    ms = (time.perf_counter() - clicked) * 1e3
+    expect(app.locator(".explorer-lanes-table")).to_contain_text("every shfl")
+    expect(app.locator(".explorer-lanes-current-line")).to_have_count(1)
+    page.locator(".lm-TabBar-tab", has_text="PTX").last.click()
+    return ms
+
+
+def _pasted_ptx_on_lanes(page, tmp_path) -> None:
+    """"PTX file": paste nvcc's shuffles module, pick its butterfly-sum entry, run it on the
+    simulator from the derived form, then step through its shuffle tree on the Lanes tab:
+    each step moves the highlighted PTX line to the step's shfl."""
+    app = page.locator(".explorer-app")
+    page.locator(".explorer-control-kernel select").select_option("PTX file")
+    source = app.locator(".explorer-ptx-source")
+    expect(source).to_be_visible(timeout=TIMEOUT_MS)
+    source.locator(".explorer-ptx-paste textarea").fill(SHUFFLES_PTX.read_text())
+    source.locator("button", has_text="Open pasted").click()
+    entry = source.locator(".explorer-ptx-entry select")
+    expect(entry.locator("option", has_text="warp_sum_scan")).to_have_count(1,
+                                                                          timeout=TIMEOUT_MS)
+    entry.select_option("warp_sum_scan")
+    page.locator(".lm-TabBar-tab", has_text="Run").last.click()
+    status = page.locator(".explorer-run-status")
+    expect(status).to_contain_text("warp_sum_scan", timeout=TIMEOUT_MS)
+    expect(status).to_contain_text("on sim", timeout=TIMEOUT_MS)
+    page.locator(".lm-TabBar-tab", has_text="Lanes").last.click()
+    expect(app.locator(LANES_PLOT)).to_have_count(1, timeout=TIMEOUT_MS)
+    table, current = app.locator(".explorer-lanes-table"), app.locator(
+        ".explorer-lanes-current-line")
+    expect(table).to_contain_text("step 1 of 10 (every shfl)", timeout=TIMEOUT_MS)
+    lines = [current.get_attribute("data-line")]
+    for step in range(2, 6):  # the five butterfly steps: offsets 16, 8, 4, 2, 1
+        app.locator(".explorer-lanes-next").click()
+        expect(table).to_contain_text(f"step {step} of 10", timeout=TIMEOUT_MS)
+        expect(current).not_to_have_attribute("data-line", lines[-1], timeout=TIMEOUT_MS)
+        lines.append(current.get_attribute("data-line"))
+        expect(current).to_contain_text("shfl.sync.bfly")
+    assert len(set(lines)) == 5, f"the highlighted PTX line did not move: {lines}"
+    time.sleep(0.5)  # let plotly finish laying out
+    path = tmp_path / "explorer-lanes-pasted-ptx.png"
+    app.screenshot(path=str(path))
+    print(f"screenshot: {path}")
+
+
 def test_explorer_in_jupyterlab(jupyter_lab, page, tmp_path):
     started = time.perf_counter()
     _open_and_run_all(page, jupyter_lab, tmp_path)
@@ -217,6 +273,7 @@ def test_explorer_in_jupyterlab(jupyter_lab, page, tmp_path):
     expect(ptx).to_contain_text(f"smem[{shared_bytes(4, 128)}]", timeout=TIMEOUT_MS)
     page.locator(".explorer-control-backend button", has_text="sim").click()
     _expect_pass_on_sim(page, warps=4)
+    lanes_ms = _lanes_of_the_default_kernel(page)
 
     new_names = ("previous: multi-warp · head_dim 128", "current: multi-warp · head_dim 64")
     page.evaluate(WATCH_JS, [".explorer-control-head-dim input", [
@@ -259,6 +316,9 @@ def test_explorer_in_jupyterlab(jupyter_lab, page, tmp_path):
     expect(status).not_to_contain_text("FAIL")
     expect(page.locator(".jp-OutputArea-output[data-mime-type="
                         "'application/vnd.jupyter.stderr']")).to_have_count(0)
+    _pasted_ptx_on_lanes(page, tmp_path)
+    print(f"Lanes view: first opened on the default kernel, to its warp 0 drawn: "
+          f"{lanes_ms:.0f} ms")
     print("browser round trip of head_dim 128 -> 64, from Enter to the new PTX shown: "
           f"{round_trips[0]:.0f} ms; to the new diff shown: {round_trips[1]:.0f} ms")
     for what, ms in warps_latency.items():
