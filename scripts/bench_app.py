@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from explorer.app import Explorer, render, resources  # noqa: E402
+from explorer.app import Explorer, gutter, render, resources  # noqa: E402
 from explorer.app.diff import render_diff  # noqa: E402
 from explorer.app.highlight import highlight_lines, line_tokens, render_ptx  # noqa: E402
 from explorer.app.state import Config, build_kernel, describe  # noqa: E402
@@ -32,9 +32,9 @@ HEAD_DIMS = [d for d in range(8, 257, 8) if d != 128]
 
 
 def clear_caches() -> None:
-    render._emit.cache_clear()
-    highlight_lines.cache_clear()
-    line_tokens.cache_clear()
+    for cached in (render._built, render._emit, render._sources, highlight_lines, line_tokens,
+                   gutter.kernel_sources, gutter.hidden_lines, gutter.own_sources):
+        cached.cache_clear()
 
 
 def median_ms(samples: list[float]) -> str:

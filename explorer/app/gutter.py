@@ -97,11 +97,11 @@ def printed_sources(with_lines: str) -> dict[int, tuple[str, int]]:
 @functools.lru_cache(maxsize=64)
 def own_sources(ptx: str) -> Sources:
     """PTX line -> (label, title) from the text's own `.loc` lines, in its original line
-    numbers. The label names the call site where a `.loc` was inlined (the line its author
-    wrote: `shuffles.cu:14`, not `sm_30_intrinsics.hpp:397`); the title names both."""
+    numbers. The label names the outermost call site where a `.loc` was inlined (the line its
+    author wrote: `shuffles.cu:14`, not `sm_30_intrinsics.hpp:397`); the title names both."""
     if ".loc" not in ptx:
         return {}
-    inner, outer = ptx_sources(ptx), ptx_sources(ptx, call_site=True)
+    inner, outer = ptx_sources(ptx), ptx_sources(ptx, outermost=True)
     out: Sources = {}
     for number, (path, line) in outer.items():
         title = f"from {path}:{line}"

@@ -278,24 +278,37 @@ _INLINED_AT = re.compile(r"\binlined_at\s+(\d+)\s+(\d+)")
 _FILE = re.compile(r'\.file\s+(\d+)\s+"([^"]*)"')
 
 
-def ptx_sources(ptx: str, *, call_site: bool = False) -> dict[int, tuple[str, int]]:
+def ptx_sources(ptx: str, *, outermost: bool = False) -> dict[int, tuple[str, int]]:
     """PTX line of each instruction -> (file, line) of the last `.loc` before it in its body
-    (the innermost location of an inlined one, as nvdisasm's `-g` names it; `call_site`: the
-    `inlined_at` call site a `.loc` names, where it names one); instructions without a `.loc`
-    are left out."""
+    (the innermost location of an inlined one, as nvdisasm's `-g` names it; `outermost`: its
+    `inlined_at` call site, followed through the `.loc` lines before it that name that site,
+    to the line the author wrote); instructions without a `.loc` are left out."""
     files = {int(m.group(1)): m.group(2) for m in _FILE.finditer(ptx)}
     sources: dict[int, tuple[str, int]] = {}
     current = None
+    sites: dict[tuple[int, int], tuple[int, int]] = {}  # a location -> where it was inlined
     for item in scan(ptx):
         if item.kind == "open" and (".entry" in item.text or ".func" in item.text):
-            current = None
+            current, sites = None, {}
         elif item.kind == "line" and (m := _LOC.match(item.text)):
-            if call_site and (site := _INLINED_AT.search(item.text)):
-                m = site
-            current = (files.get(int(m.group(1)), f"file {m.group(1)}"), int(m.group(2)))
+            where = (int(m.group(1)), int(m.group(2)))
+            if site := _INLINED_AT.search(item.text):
+                sites[where] = (int(site.group(1)), int(site.group(2)))
+                if outermost:
+                    where = _outermost(sites, where)
+            current = (files.get(where[0], f"file {where[0]}"), where[1])
         elif current and item.kind == "stmt" and not item.text.startswith("."):
             sources[item.line] = current
     return sources
+
+
+def _outermost(sites: dict[tuple[int, int], tuple[int, int]],
+               where: tuple[int, int]) -> tuple[int, int]:
+    seen = {where}
+    while where in sites and sites[where] not in seen:
+        where = sites[where]
+        seen.add(where)
+    return where
 
 
 # ---------------------------------------------------------------- register pressure
