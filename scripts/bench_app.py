@@ -32,8 +32,9 @@ HEAD_DIMS = [d for d in range(8, 257, 8) if d != 128]
 
 
 def clear_caches() -> None:
-    for cached in (render._built, render._emit, render._sources, highlight_lines, line_tokens,
-                   gutter.kernel_sources, gutter.hidden_lines, gutter.own_sources):
+    for cached in (render._built, render._emit, render._sources, render._ptx_body,
+                   highlight_lines, line_tokens, gutter.kernel_sources, gutter.hidden_lines,
+                   gutter.own_sources):
         cached.cache_clear()
 
 

@@ -119,9 +119,11 @@ def test_ptx_pane_without_its_gutter_still_shows_the_ptx(monkeypatch):
 
     monkeypatch.setattr(render, "kernel_sources", broken)
     render._sources.cache_clear()
+    render._ptx_body.cache_clear()
     config = Config(head_dim=40)
     pane = render.ptx_pane(config)
     render._sources.cache_clear()
+    render._ptx_body.cache_clear()
     assert "no gutter" in pane and "emitted by" not in pane
     assert len(ROW.findall(pane)) == render.emit(config).count("\n")
 

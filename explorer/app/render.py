@@ -83,12 +83,17 @@ def ptx_pane(config: Config) -> str:
     problems = ptx_problems(config)
     if problems:
         return problems_html(problems)
+    return ptx_header(config) + _ptx_body(*ptx_key(config))
+
+
+@functools.lru_cache(maxsize=16)  # going back to a configuration redraws nothing
+def _ptx_body(kernel: str, args: tuple, target: str) -> str:
+    ptx = _emit(kernel, args, target)
     try:
-        gutter = sources(config)
+        gutter = _sources(kernel, args, target)
     except ValueError as err:  # the PTX is still worth showing without its gutter
-        return (ptx_header(config) + theme.message(str(err), "warn")
-                + render_ptx(emit(config), sources={}))
-    return ptx_header(config) + render_ptx(emit(config), sources=gutter)
+        return theme.message(str(err), "warn") + render_ptx(ptx, sources={})
+    return render_ptx(ptx, sources=gutter)
 
 
 def diff_of(state: AppState, mode: str) -> PtxDiff | None:
