@@ -191,14 +191,28 @@ def render(res: Resources, kernel=None, *, block_threads: int | None = None,
     parts += _occupancy(res, block_threads, static + shared_bytes, grid)
     parts += [theme.message(note, "info") for note in res.notes if "SASS" in note]
     if res.instructions:
-        parts += _sass_views(res, kernel)
+        parts.append(_sass_views(res, kernel))
     elif sass_pending and res.report is not None:
         parts.append(theme.message("Disassembling with nvdisasm for the SASS…", "info"))
     return "".join(parts)
 
 
-def _sass_views(res: Resources, kernel) -> list[str]:
-    """The register plot of the entry, the SASS under its PTX lines, the plain listing."""
+_views_cache: dict[tuple[str, str, str, bool], str] = {}
+VIEWS_CACHE_SIZE = 8  # up to ~1.3 MB of HTML each (split-kv)
+
+
+def _sass_views(res: Resources, kernel) -> str:
+    """The register plot of the entry, the SASS under its PTX lines, the plain listing;
+    cached, since the view redraws a stored result on every return to its configuration."""
+    key = (res.ptx, res.target, res.entry, kernel is not None)
+    if key not in _views_cache:
+        if len(_views_cache) >= VIEWS_CACHE_SIZE:
+            _views_cache.pop(next(iter(_views_cache)))
+        _views_cache[key] = "".join(_draw_sass_views(res, kernel))
+    return _views_cache[key]
+
+
+def _draw_sass_views(res: Resources, kernel) -> list[str]:
     parts = [f'<div style="{theme.HEADING}">Register pressure</div>']
     try:
         live = sass.registers_of(sass.SassListing(res.target, res.reports, res.instructions),
