@@ -7,7 +7,8 @@ Resources tab afterwards), and how long that ptxas step takes.
 
 "cold": every change is to a configuration never seen (caches cleared), as when a user
 explores; "warm": back and forth between two configurations (cached PTX and highlighting).
-The breakdown times each stage alone. Runs without a browser or a GPU; the numbers exclude
+The breakdown times each stage alone, and the PTX pane (with its gutter) of the default and
+the split-kv configuration cold and warm. Runs without a browser or a GPU; the numbers exclude
 the transfer to the browser (tests/e2e/test_browser.py prints the browser's round trip).
 It measures; it asserts nothing.
 """
@@ -23,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from explorer.app import Explorer, render, resources  # noqa: E402
+from explorer.app import Explorer, gutter, render, resources  # noqa: E402
 from explorer.app.diff import render_diff  # noqa: E402
 from explorer.app.highlight import highlight_lines, line_tokens, render_ptx  # noqa: E402
 from explorer.app.state import Config, build_kernel, describe  # noqa: E402
@@ -32,9 +33,10 @@ HEAD_DIMS = [d for d in range(8, 257, 8) if d != 128]
 
 
 def clear_caches() -> None:
-    render._emit.cache_clear()
-    highlight_lines.cache_clear()
-    line_tokens.cache_clear()
+    for cached in (render._built, render._emit, render._sources, render._ptx_body,
+                   highlight_lines, line_tokens, gutter.kernel_sources, gutter.hidden_lines,
+                   gutter.own_sources):
+        cached.cache_clear()
 
 
 def median_ms(samples: list[float]) -> str:
@@ -86,6 +88,21 @@ def stages(n: int) -> dict[str, list[float]]:
     return out
 
 
+def ptx_pane(config: Config, n: int) -> tuple[list[float], list[float]]:
+    """`render.ptx_pane` (summary, legend, highlighted PTX with its Python-line gutter), every
+    cache cleared first ("cold"), then drawn again ("warm")."""
+    cold, warm = [], []
+    for _ in range(n):
+        clear_caches()
+        started = time.perf_counter()
+        render.ptx_pane(config)
+        cold.append((time.perf_counter() - started) * 1e3)
+        started = time.perf_counter()
+        render.ptx_pane(config)
+        warm.append((time.perf_counter() - started) * 1e3)
+    return cold, warm
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("-n", type=int, default=30, help="changes per case")
@@ -95,6 +112,9 @@ def main() -> int:
           f"({platform.processor() or platform.platform()})")
     print(f"widget change, cold: {median_ms(widget_changes(args.n, cold=True))}")
     print(f"widget change, warm: {median_ms(widget_changes(args.n, cold=False))}")
+    for config in (Config(), Config(kernel="split-kv")):
+        cold, warm = ptx_pane(config, max(5, args.n // 2))
+        print(f"PTX pane, {config.kernel}: cold {median_ms(cold)}; warm {median_ms(warm)}")
     for name, samples in stages(max(5, args.n // 3)).items():
         note = "  (worker thread, after the live update)" if "ptxas" in name else ""
         print(f"  stage {name:10s} {median_ms(samples)}{note}")

@@ -8,8 +8,10 @@ typed by the group of `spec.OPCODES` it belongs to (by its spelling, for an opco
 table). It never emits Error tokens: anything unknown is plain text.
 
 `PtxHtmlFormatter` writes one `<div>` per line with a line number and inline styles only, and
-marks the kernel's phases (`// phase: ...` comment lines) with a band. `highlight_lines` is
-the cached per-line HTML both the PTX pane and the diff build on. It does not read the IR.
+marks the kernel's phases (`// phase: ...` comment lines) with a band; `render_ptx` adds the
+source gutter (`explorer.app.gutter`), hides `.loc`/`.file` lines and can emphasise one line.
+`highlight_lines` is the cached per-line HTML both the PTX pane and the diff build on. It does
+not read the IR.
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ from pygments.token import (
 from ..ptx.sass import phase_marks, short_phase
 from ..ptx.spec import OPCODES, SPACES, TYPES
 from . import theme
+from .gutter import Sources, hidden_lines, label_width, own_sources
+from .gutter import cell as gutter_cell
 
 SPECIAL_REGISTERS = (
     "tid|ntid|ctaid|nctaid|laneid|warpid|nwarpid|smid|nsmid|gridid|clock64|clock|"
@@ -240,9 +244,10 @@ def highlight_lines(ptx: str) -> tuple[str, ...]:
 
 
 def line_div(number: int | str, inner: str, background: str = "", marker: str = "",
-             wrap: bool = False) -> str:
-    """One code row: the line number, an optional +/- marker, the highlighted text (`wrap`:
-    long lines wrap instead of running past the box, for the side-by-side diff)."""
+             wrap: bool = False, gutter: str = "", anchor: str = "", extra_css: str = "") -> str:
+    """One code row: the line number, an optional +/- marker, an optional gutter cell, the
+    highlighted text (`wrap`: long lines wrap instead of running past the box, for the
+    side-by-side diff); `anchor`: the row's HTML id."""
     bg = f"background:{background};" if background else ""
     mark = (
         f'<span style="display:inline-block;width:1.4em;text-align:center;color:#57606a">'
@@ -250,10 +255,11 @@ def line_div(number: int | str, inner: str, background: str = "", marker: str = 
         if marker is not None and marker != ""
         else ""
     )
+    ident = f' id="{theme.esc(anchor)}"' if anchor else ""
     return (
-        f'<div style="{bg}{theme.ROW_WRAP if wrap else theme.ROW}">'
+        f'<div{ident} style="{bg}{extra_css}{theme.ROW_WRAP if wrap else theme.ROW}">'
         f'<span style="{theme.LINENO}">{number}</span>'
-        f"{mark} {inner}</div>"
+        f"{mark}{gutter} {inner}</div>"
     )
 
 
@@ -289,19 +295,38 @@ def terminal_text(ptx: str) -> str:
     return highlight(ptx, FixedPtxLexer(), TerminalFormatter())
 
 
-def render_ptx(ptx: str, first: int = 1, last: int | None = None) -> str:
-    """The highlighted PTX (lines `first..last`, 1-based, inclusive) in a scrolling box."""
+def render_ptx(ptx: str, first: int = 1, last: int | None = None, *,
+               current: int | None = None, sources: Sources | None = None,
+               show_locs: bool = False, anchor: str = "ptx-line") -> str:
+    """The highlighted PTX (lines `first..last`, 1-based, inclusive) in a scrolling box.
+
+    `sources`: PTX line -> (gutter label, hover title) (`gutter.kernel_sources` for the
+    project's kernels); None: the text's own `.loc` lines (`gutter.own_sources`), if any.
+    `.loc`/`.file` lines are hidden, the other lines keep their original numbers
+    (`show_locs`: show them). `current`: the line to emphasise. Each row has the HTML id
+    `{anchor}-N` so a view can scroll to line N."""
     lines = highlight_lines(ptx)
     last = len(lines) if last is None else min(last, len(lines))
     marks = {p.line for p in phases(ptx)}
-    rows = []
-    for number in range(first, last + 1):
-        inner = lines[number - 1]
+    hidden = frozenset() if show_locs else hidden_lines(ptx)
+    sources = own_sources(ptx) if sources is None else sources
+    width = label_width(sources)
+    rows, previous = [], None
+    for number in range(max(first, 1), last + 1):
+        if number in hidden:
+            continue
+        cell = ""
+        if sources:
+            label, title = sources.get(number, ("", ""))
+            cell = gutter_cell("" if label == previous else label, title, width)
+            previous = label or previous  # a label repeats across lines with none between
+        background, css = "", ""
+        if number == current:
+            background, css = theme.CURRENT_BG, theme.CURRENT_MARK + ";"
+        row = line_div(number, lines[number - 1], background, gutter=cell,
+                       anchor=f"{anchor}-{number}", extra_css=css)
         if number in marks:
-            rows.append(
-                f'<div style="background:{theme.PHASE_BG};border-top:1px solid #d4a72c55">'
-                f'{line_div(number, inner)}</div>'
-            )
-        else:
-            rows.append(line_div(number, inner))
+            row = (f'<div style="background:{theme.PHASE_BG};border-top:1px solid #d4a72c55">'
+                   f"{row}</div>")
+        rows.append(row)
     return f'<div style="{theme.CODE_BOX}">{"".join(rows)}</div>'

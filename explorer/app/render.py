@@ -2,8 +2,9 @@
 
 Each function takes plain data (a configuration, PTX text, a `RunResult`) and returns HTML
 with inline styles. A configuration that cannot be built gives an inline message naming the
-problem instead of a pane. It computes nothing but the text it draws; emitting is cached here
-so the live path emits each configuration once.
+problem instead of a pane. It computes nothing but the text it draws; emitting (plain, and with
+line info for the PTX view's gutter) is cached here so the live path emits each configuration
+once.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import functools
 from ..kernels import KERNELS
 from . import theme
 from .diff import PtxDiff, render_diff
+from .gutter import Sources, kernel_sources
 from .highlight import phase_legend, render_ptx
 from .runner import RunResult
 from .state import (
@@ -26,15 +28,34 @@ from .state import (
 )
 
 
+@functools.lru_cache(maxsize=32)
+def _built(kernel: str, args: tuple):
+    """The kernel object (its IR is built once, then printed with and without line info)."""
+    return KERNELS[kernel](**dict(args))
+
+
 @functools.lru_cache(maxsize=128)
 def _emit(kernel: str, args: tuple, target: str) -> str:
-    return KERNELS[kernel](**dict(args)).emit(target)
+    return _built(kernel, args).emit(target)
 
 
 def emit(config: Config) -> str:
     """The PTX of a valid configuration, cached by what the PTX depends on alone (kernel, its
     arguments, target), so configurations that differ in seq_len or backend share it."""
     return _emit(*ptx_key(config))
+
+
+@functools.lru_cache(maxsize=128)
+def _sources(kernel: str, args: tuple, target: str) -> Sources:
+    with_lines = _built(kernel, args).emit(target, line_info=True)
+    return kernel_sources(_emit(kernel, args, target), with_lines)
+
+
+def sources(config: Config) -> Sources:
+    """The PTX view's gutter for a valid configuration: plain PTX line -> the Python line of
+    the builder call that emitted it (from the `line_info=True` emission), cached like
+    `emit`."""
+    return _sources(*ptx_key(config))
 
 
 def problems_html(problems: list[str]) -> str:
@@ -57,11 +78,22 @@ def ptx_header(config: Config) -> str:
 
 
 def ptx_pane(config: Config) -> str:
-    """The PTX view: a summary line, the phase legend and the highlighted, numbered PTX."""
+    """The PTX view: a summary line, the phase legend and the highlighted, numbered PTX with
+    the Python line behind each instruction in its gutter."""
     problems = ptx_problems(config)
     if problems:
         return problems_html(problems)
-    return ptx_header(config) + render_ptx(emit(config))
+    return ptx_header(config) + _ptx_body(*ptx_key(config))
+
+
+@functools.lru_cache(maxsize=16)  # going back to a configuration redraws nothing
+def _ptx_body(kernel: str, args: tuple, target: str) -> str:
+    ptx = _emit(kernel, args, target)
+    try:
+        gutter = _sources(kernel, args, target)
+    except ValueError as err:  # the PTX is still worth showing without its gutter
+        return theme.message(str(err), "warn") + render_ptx(ptx, sources={})
+    return render_ptx(ptx, sources=gutter)
 
 
 def diff_of(state: AppState, mode: str) -> PtxDiff | None:

@@ -112,3 +112,9 @@ def table(headers: list[str], rows: list[list[str]], numeric: set[int] | None = 
         for row in rows
     )
     return f'<table style="{TABLE}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+# the PTX view's source gutter (file:line of the code that emitted each instruction); the
+# rows are monospaced `white-space:pre`, so the labels are padded to one width with spaces
+GUTTER = "color:#8c959f;user-select:none"
+CURRENT_BG = "#ddf4ff"  # the line a stepper stands on (Lanes)
+CURRENT_MARK = f"box-shadow:inset 3px 0 0 {ACCENT}"

@@ -23,6 +23,7 @@ import re
 import subprocess
 import tempfile
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -45,6 +46,7 @@ __all__ = [
     "phase_marks",
     "phase_starts",
     "ptx_sources",
+    "registers_of",
     "run_nvdisasm",
     "sass_listing",
     "with_ptx_locs",
@@ -134,8 +136,11 @@ def run_nvdisasm(cubin: bytes, options: Iterable[str], nvdisasm: str | None = No
 def disassemble(cubin: bytes, nvdisasm: str | None = None) -> tuple[SassInstruction, ...]:
     """Every SASS instruction of `cubin` with its line (two nvdisasm runs: nvdisasm prints
     line info or life ranges, never both) and its live register counts."""
-    listing = parse_listing(run_nvdisasm(cubin, ["--print-line-info-inline"], nvdisasm))
-    live = parse_life_ranges(run_nvdisasm(cubin, ["--life-range-mode", "count"], nvdisasm))
+    exe = nvdisasm or find_nvdisasm()
+    with ThreadPoolExecutor(max_workers=2) as pool:  # two processes: half the wall time
+        lines = pool.submit(run_nvdisasm, cubin, ["--print-line-info-inline"], exe)
+        ranges = pool.submit(run_nvdisasm, cubin, ["--life-range-mode", "count"], exe)
+        listing, live = parse_listing(lines.result()), parse_life_ranges(ranges.result())
     return tuple(_with_live(ins, live.get((ins.function, ins.offset), {})) for ins in listing)
 
 
@@ -269,24 +274,41 @@ def with_ptx_locs(ptx: str, name: str = PTX_FILE) -> str:
 
 
 _LOC = re.compile(r"\.loc\s+(\d+)\s+(\d+)")
+_INLINED_AT = re.compile(r"\binlined_at\s+(\d+)\s+(\d+)")
 _FILE = re.compile(r'\.file\s+(\d+)\s+"([^"]*)"')
 
 
-def ptx_sources(ptx: str) -> dict[int, tuple[str, int]]:
+def ptx_sources(ptx: str, *, outermost: bool = False) -> dict[int, tuple[str, int]]:
     """PTX line of each instruction -> (file, line) of the last `.loc` before it in its body
-    (the innermost location of an inlined one, as nvdisasm's `-g` names it); instructions
-    without a `.loc` are left out."""
+    (the innermost location of an inlined one, as nvdisasm's `-g` names it; `outermost`: its
+    `inlined_at` call site, followed through the `.loc` lines before it that name that site,
+    to the line the author wrote); instructions without a `.loc` are left out."""
     files = {int(m.group(1)): m.group(2) for m in _FILE.finditer(ptx)}
     sources: dict[int, tuple[str, int]] = {}
     current = None
+    sites: dict[tuple[int, int], tuple[int, int]] = {}  # a location -> where it was inlined
     for item in scan(ptx):
         if item.kind == "open" and (".entry" in item.text or ".func" in item.text):
-            current = None
+            current, sites = None, {}
         elif item.kind == "line" and (m := _LOC.match(item.text)):
-            current = (files.get(int(m.group(1)), f"file {m.group(1)}"), int(m.group(2)))
+            where = (int(m.group(1)), int(m.group(2)))
+            if site := _INLINED_AT.search(item.text):
+                sites[where] = (int(site.group(1)), int(site.group(2)))
+                if outermost:
+                    where = _outermost(sites, where)
+            current = (files.get(where[0], f"file {where[0]}"), where[1])
         elif current and item.kind == "stmt" and not item.text.startswith("."):
             sources[item.line] = current
     return sources
+
+
+def _outermost(sites: dict[tuple[int, int], tuple[int, int]],
+               where: tuple[int, int]) -> tuple[int, int]:
+    seen = {where}
+    while where in sites and sites[where] not in seen:
+        where = sites[where]
+        seen.add(where)
+    return where
 
 
 # ---------------------------------------------------------------- register pressure
@@ -372,9 +394,15 @@ def live_registers(ptx: str, entry: str, target: str = "sm_80", *, ptxas: str | 
     `.loc` lines, if any, give `sources`. Raises as `sass_listing` does, and ValueError for an
     `entry` the module does not have."""
     listing = sass_listing(with_ptx_locs(ptx), target, ptxas=ptxas, nvdisasm=nvdisasm)
+    return registers_of(listing, ptx, entry)
+
+
+def registers_of(listing: SassListing, ptx: str, entry: str) -> LiveRegisters:
+    """`live_registers` from a listing already made of `with_ptx_locs(ptx)` (the Resources
+    view's, so one ptxas run gives both its grouped SASS and its plot)."""
     instructions = listing.of(entry)
     while instructions and instructions[-1].live_gpr is None:  # the NOP padding at the end,
         instructions = instructions[:-1]  # which the life-range listing leaves out
     report = listing.reports.get(entry)
-    return LiveRegisters(entry, target, instructions, phase_starts(ptx, instructions),
+    return LiveRegisters(entry, listing.target, instructions, phase_starts(ptx, instructions),
                          report.registers if report else 0, ptx_sources(ptx))
