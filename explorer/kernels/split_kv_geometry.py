@@ -24,8 +24,9 @@ def register_estimate(group: int, lane_elems: int, unroll: int, dtype: str,
                       pipeline: bool = True) -> int:
     """Rough registers per thread: q and o for each q head of the group, K and V rows (and
     their packed halves) per unrolled row, twice when pipelined, and about 40 for addresses
-    and softmax state. Fitted to ptxas 13.5's counts for sm_90; ptxas' report is the truth."""
-    packed = lane_elems // 2 if DTYPES[dtype] == 2 else 0
+    and softmax state. Fitted to ptxas 13.5's counts for sm_90; ptxas' report is the truth.
+    `dtype` is K/V's storage: 16- and 8-bit elements are unpacked through registers."""
+    packed = lane_elems // 2 if DTYPES[dtype] <= 2 else 0
     buffers = unroll * (2 if pipeline else 1)
     return 40 + 2 * group * lane_elems + 2 * buffers * (2 * lane_elems + packed)
 
@@ -53,11 +54,14 @@ def default_f32_warps(sm_count: int, sequences_x_kv_heads: int, warp_bytes: int)
     return 1
 
 
-def mma_register_estimate(head_dim: int, pipeline: bool) -> int:
+def mma_register_estimate(head_dim: int, pipeline: bool, kv_dtype: str = "f16") -> int:
     """Rough registers per thread of the tensor-core path: 40, plus Q and o, plus the K and V
-    fragments of a tile (two tiles when pipelined)."""
-    kc, vc = -(-head_dim // 32), -(-head_dim // 64)
-    return 40 + 4 * kc + 16 * vc + (2 if pipeline else 1) * (8 * kc + 16 * vc)
+    fragments of a tile (two tiles when pipelined), for K/V stored in `kv_dtype` (16 bytes a
+    lane loads hold 8 or, e4m3, 16 elements: half the chunks, Q and o the same size)."""
+    per_load = elements_per_chunk(kv_dtype)
+    kc, vc = -(-head_dim // (4 * per_load)), -(-head_dim // (8 * per_load))
+    q_o = per_load // 2 * kc + 2 * per_load * vc
+    return 40 + q_o + (2 if pipeline else 1) * (8 * kc + 16 * vc)
 
 
 def counted_ctas_per_sm(num_warps: int, registers: int | None = None) -> int:
