@@ -117,7 +117,7 @@ class SplitKVDecodeAttentionKernel(AttentionKernelBase):
         pipeline = values["pipeline"]
         self.pipeline = (DEFAULT_MMA_PIPELINE if self.mma else dtype == "f32") if (
             pipeline is None) else pipeline
-        self.unroll = unroll or (1 if self.mma else default_unroll(self.group, head_dim, dtype,
+        self.unroll = unroll or (1 if self.mma else default_unroll(self.group, head_dim, stored,
                                                                    self.pipeline))
         self.num_splits = values["num_splits"] or default_num_splits(
             self.sm_count, self.num_kv_heads, self.batch, self.max_seq_len, self.ctas_per_sm)

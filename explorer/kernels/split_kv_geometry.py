@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..arch import MAX_STATIC_SHARED, TUNED, ctas_by_registers
-from .vector_io import DTYPES, elements_per_chunk
+from .vector_io import DTYPES, elements_per_chunk, row_load_bytes
 
 CTAS_PER_SM = 4  # the splits heuristic's target of resident CTAs per SM
 MIN_ROWS_PER_SPLIT = 32
@@ -89,7 +89,8 @@ def default_num_splits(sm_count: int, num_kv_heads: int, batch: int, max_seq_len
 
 @dataclass(frozen=True)
 class Geometry:
-    """How a warp covers K/V rows: `lanes_per_row` lanes read one row in 16-byte chunks,
+    """How a warp covers K/V rows: `lanes_per_row` lanes read one row in chunks of
+    `load_bytes` (16; e4m3: 8, so that a lane's row holds as many elements as f16's),
     `chunks_per_lane` each; a warp reads `rows_per_warp` rows per load, `unroll` loads deep."""
 
     head_dim: int
@@ -98,8 +99,12 @@ class Geometry:
     unroll: int
 
     @property
+    def load_bytes(self) -> int:
+        return row_load_bytes(self.dtype)
+
+    @property
     def elems(self) -> int:
-        return elements_per_chunk(self.dtype)
+        return self.load_bytes // DTYPES[self.dtype]
 
     @property
     def chunks(self) -> int:

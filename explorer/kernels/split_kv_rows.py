@@ -71,21 +71,22 @@ def row_lanes(b: KernelBuilder, k: SplitKV, ids: Ids) -> RowLanes:
         if (j + 1) * g.lanes_per_row > g.chunks else None
         for j in range(g.chunks_per_lane)
     )
-    return RowLanes(slot, col, chunk_ok, b.op("mul.wide.u32", col, 16))
+    return RowLanes(slot, col, chunk_ok, b.op("mul.wide.u32", col, g.load_bytes))
 
 
 def load_q(b: KernelBuilder, k: SplitKV, ids: Ids, lanes: RowLanes, q_ptr: Reg
            ) -> tuple[tuple[Reg, ...], ...]:
     """This lane's q elements of every q head of the group, as f32 (0 past head_dim): the
-    elements of the K/V chunks it reads (with e4m3 K/V a chunk's 16 q elements take two
-    16-byte loads)."""
+    elements of the K/V chunks it reads (with e4m3 K/V a chunk's 8 elements are 8 bytes of K/V
+    and 16 of q)."""
     g = k.geometry
     b.comment(f"phase: load Q ({k.group} q heads of this KV head, as f32)")
     esize = DTYPES[k.dtype]
     first = b.op("mad.lo.u32", ids.seq, k.num_heads, b.op("mul.lo.u32", ids.kv_head, k.group))
     row = b.op("add.s64", q_ptr, b.op("mul.wide.u32", first, k.head_dim * esize))
     chunk_bytes = g.elems * esize  # a K/V chunk's elements, in q's dtype
-    col = lanes.col_bytes if chunk_bytes == 16 else b.op("mul.wide.u32", lanes.col, chunk_bytes)
+    col = lanes.col_bytes if chunk_bytes == g.load_bytes else b.op("mul.wide.u32", lanes.col,
+                                                                      chunk_bytes)
     row = b.op("add.s64", row, col)
     per_load = elements_per_chunk(k.dtype)
     q = []
@@ -169,7 +170,7 @@ def _load_row(r: _Rows, addr: Reg, regs: list[Reg], valid: Reg) -> None:
     b, g, chunk_ok = r.b, r.k.geometry, r.lanes.chunk_ok
     for j in range(g.chunks_per_lane):
         guard = valid if chunk_ok[j] is None else b.op("and.pred", valid, chunk_ok[j])
-        load_chunk(b, Address(addr, j * g.lanes_per_row * 16), r.k.kv_storage,
+        load_chunk(b, Address(addr, j * g.lanes_per_row * g.load_bytes), r.k.kv_storage,
                    regs[j * g.elems:(j + 1) * g.elems], Guard(guard))
 
 

@@ -17,20 +17,28 @@ def elements_per_chunk(dtype: str) -> int:
     return 16 // DTYPES[dtype]
 
 
+def row_load_bytes(dtype: str) -> int:
+    """Bytes of one `load_chunk`: 16, but 8 for e4m3 (8 elements, as many as f16's 16 bytes:
+    the CUDA-core path keeps every element of a lane's row in an f32 register)."""
+    return 8 if dtype == "e4m3" else 16
+
+
 def load_chunk(
     b: KernelBuilder, addr: Address, dtype: str, dst: list[Reg], guard: Guard | None = None
 ) -> None:
-    """Load 16 bytes at `addr` into the f32 registers `dst` (4 for f32, 8 for f16/bf16).
+    """Load `row_load_bytes(dtype)` bytes at `addr` into the f32 registers `dst` (4 for f32,
+    8 for f16, bf16 and e4m3).
 
     f32: `ld.global.nc.v4.f32`. f16: `ld.global.nc.v4.b32`, `mov.b32 {%rs, %rs}` to unpack,
     `cvt.f32.f16`. bf16: the same load, then `shl.b32 16` / `and.b32 0xffff0000` straight into
-    the f32 registers (a bf16 is the top half of an f32).
+    the f32 registers (a bf16 is the top half of an f32). e4m3: `ld.global.nc.v2.b32` (8
+    bytes), `f16_words`, then as f16.
     """
     if dtype == "f32":
         b.set(Vector(tuple(dst)), "ld.global.nc.v4.f32", addr, guard=guard)
         return
-    raw = Vector(tuple(b.fresh("b32") for _ in range(4)))
-    b.set(raw, "ld.global.nc.v4.b32", addr, guard=guard)
+    raw = Vector(tuple(b.fresh("b32") for _ in range(row_load_bytes(dtype) // 4)))
+    b.set(raw, f"ld.global.nc.v{len(raw.regs)}.b32", addr, guard=guard)
     if dtype == "e4m3":
         for i, word in enumerate(f16_words(b, raw.regs, guard)):
             halves = Vector((b.fresh("b16"), b.fresh("b16")))
