@@ -1,23 +1,27 @@
 """`python -m explorer bench --only fp8`: split-KV with e4m3 K/V against our f16 and
 FlashInfer's fp8 decode, at one sequence of 1K, 4K, 16K and 64K and batches of 8 and 32 at 4K
-(32 q / 8 KV heads, head_dim 128), timed by `explorer.bench`'s rules; and the summary that
-reads the ratios off the timed rows (fp8 against f16 at each point, the 64K one against the
-1.85x target). It measures and summarises; it asserts nothing.
+(32 q / 8 KV heads, head_dim 128), and a sweep of the tensor-core path's knobs with e4m3 K/V
+at 16K and 64K, timed by `explorer.bench`'s rules; and the summary that reads the ratios off
+the timed rows (fp8 against f16 at each point, the 64K one against the 1.85x target). It
+measures and summarises; it asserts nothing.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 
 FP8_POINTS = [(1, 1024), (1, 4096), (1, 16384), (1, 65536), (8, 4096), (32, 4096)]
 HEADS = dict(head_dim=128, num_heads=32, num_kv_heads=8)
+SM_COUNT = 132  # the sweep's splits per SM are counted on an H200's SMs
 TARGET_SPEEDUP = 1.85  # fp8 over f16 at 64K: half the bytes of a bandwidth-bound kernel
 
 
 def fp8_plan(split: Callable, time_kernel: Callable, time_flashinfer: Callable):
     """(label, thunk) rows: at every point our e4m3 (f16 q, the default path), our f16 and
     FlashInfer's fp8 (tensor cores, f16 q); at one sequence also e4m3 with bf16 q and e4m3 on
-    CUDA cores. `split(seq_len, dtype, batch=..., **options)` builds our kernel."""
+    CUDA cores; then a sweep of the tensor-core path's knobs with e4m3 K/V.
+    `split(seq_len, dtype, batch=..., **options)` builds our kernel."""
     rows = []
     for batch, n in FP8_POINTS:
         ours = [dict(dtype="f16", kv_dtype="e4m3"), dict(dtype="f16")]
@@ -31,14 +35,30 @@ def fp8_plan(split: Callable, time_kernel: Callable, time_flashinfer: Callable):
         rows.append(("flashinfer", lambda n=n, b=batch: time_flashinfer(
             b, HEADS["num_heads"], HEADS["num_kv_heads"], HEADS["head_dim"], n, "f16",
             tensor_cores=True, kv_dtype="e4m3")))
+    return rows + _sweep(split, time_kernel)
+
+
+def _sweep(split: Callable, time_kernel: Callable):
+    """The tensor-core path's knobs with e4m3 K/V at 16K and 64K (the defaults were measured
+    for f16): warps, pipelining, L2 prefetch, splits (None: the default, else per SM)."""
+    rows = []
+    for n, warps, pipeline, prefetch, per_sm in itertools.product(
+        (16384, 65536), (4, 8), (False, True), (0, 1), (None, 2)
+    ):
+        splits = None if per_sm is None else SM_COUNT * per_sm // HEADS["num_kv_heads"]
+        rows.append(("fp8-sweep", lambda n=n, w=warps, pl=pipeline, p=prefetch, s=splits:
+                     time_kernel(split(n, "f16", kv_dtype="e4m3", num_warps=w, pipeline=pl,
+                                       prefetch=p, num_splits=s), n)))
     return rows
 
 
 def _us(rows: list[dict], batch: int, seq_len: int, kernel: str, dtype: str,
         kv_dtype: str | None, mma: bool | None = None) -> float | None:
     """The time of the first row that matches (kernel name prefix, q dtype, K/V dtype (None:
-    q's), path where given), or None."""
+    q's), path where given), or None; the sweep's rows are not read."""
     for r in rows:
+        if r.get("group") == "fp8-sweep":
+            continue
         c = r["config"]
         kv = None if c.get("kv_dtype") in (None, c.get("dtype")) else c["kv_dtype"]
         if (r["kernel"].startswith(kernel) and r["seq_len"] == seq_len

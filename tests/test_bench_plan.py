@@ -47,7 +47,12 @@ def test_the_fp8_rows_time_ours_in_e4m3_and_f16_and_flashinfer_fp8_at_each_point
 
     rows = bench_fp8.fp8_plan(split, lambda kernel, n: kernel,
                               lambda *args, **kw: ("flashinfer", args, kw))
-    assert len(bench_suite.plan(132, only="fp8")) == len(rows) == 4 * 5 + 2 * 3
+    sweep = [thunk() for label, thunk in rows if label == "fp8-sweep"]
+    rows = [(label, thunk) for label, thunk in rows if label != "fp8-sweep"]
+    assert len(bench_suite.plan(132, only="fp8")) == len(rows) + len(sweep)
+    assert len(rows) == 4 * 5 + 2 * 3 and len(sweep) == 2 * 2 * 2 * 2 * 2
+    assert all(k.kv_dtype == "e4m3" and k.mma for k in sweep)
+    assert {k.num_warps for k in sweep} == {4, 8} and {k.prefetch for k in sweep} == {0, 1}
     built = [thunk() for _, thunk in rows]
     ours = [k for k in built if not isinstance(k, tuple)]
     points = {(k.batch, k.max_seq_len) for k in ours}
