@@ -188,7 +188,7 @@ SPLIT_KV = (
            "the split kernel runs and waits for it with griddepcontrol.wait (sm_90+)",
            default=False),
     Option("kv_dtype", str, "storage dtype of K and V where it is not dtype: e4m3 (one byte, "
-           "per-tensor K and V scales; q and out f16/bf16; sm_89+)", default=None,
+           "per-tensor K and V scales; q and out f16/bf16; sm_90+)", default=None,
            choices=KV_ONLY, derived="dtype",
            note="K and V are stored in dtype, or in e4m3 with dtype f16 or bf16"),
 )

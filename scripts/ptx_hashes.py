@@ -94,8 +94,8 @@ def grid():
 
 
 def _fp8_grid():
-    """e4m3 K/V: both paths, both merges, batch, GQA 1/4/8 (and 32 on CUDA cores), on sm_89
-    and sm_90; the refusals (f32 q, debug, head_dim not a multiple of 16, sm_80) too."""
+    """e4m3 K/V: both paths, both merges, batch, GQA 1/4/8 (and 32 on CUDA cores), on sm_90
+    and sm_90a; the refusals (f32 q, debug, sm_89, sm_80) too."""
     for dtype, mma, batch, hd, (h, kv), merge in itertools.product(
         ("f16", "bf16", "f32"), (None, False), (1, 4), (48, 64, 128, 256),
         ((32, 8), (8, 8), (4, 1), (32, 1)), ("kernel", "last-cta"),
@@ -104,7 +104,7 @@ def _fp8_grid():
                   dtype=dtype, mma=mma, merge=merge, kv_dtype="e4m3")
         yield "split-kv", kw, "sm_90"
     for dtype, mma, pipe, target, extra in itertools.product(
-        ("f16", "bf16"), (True, False), (False, True), ("sm_89", "sm_80"),
+        ("f16", "bf16"), (True, False), (False, True), ("sm_90a", "sm_89", "sm_80"),
         ({}, {"debug": True}, {"pdl": True}, {"num_warps": 4, "prefetch": 2}),
     ):
         if "prefetch" in extra and not mma:

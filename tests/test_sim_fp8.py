@@ -48,7 +48,7 @@ def _cvt_kernel(fmt: str) -> str:
     word = b.op(f"cvt.rn.f16x2.{fmt}x2", pair)
     b.op("st.global.b32", Address(b.op("mad.wide.u32", tid, 4, out)), word)
     b.op("ret")
-    return emit(b.build(), target="sm_89")
+    return emit(b.build(), target="sm_90")
 
 
 @pytest.mark.parametrize("fmt", ["e4m3", "e5m2"])
@@ -78,7 +78,7 @@ def test_the_decoding_reference_on_known_codes():
 def test_the_conversion_prints_parses_and_is_typed():
     text = _cvt_kernel("e4m3")
     assert "cvt.rn.f16x2.e4m3x2 %r" in text and ", %rs" in text
-    assert emit(parse(text), target="sm_89") == text
+    assert emit(parse(text), target="sm_90") == text
 
 
 def test_other_eight_bit_conversions_are_refused_by_name():
@@ -89,4 +89,4 @@ def test_other_eight_bit_conversions_are_refused_by_name():
     b.op("cvt.rn.f32.e4m3x2", pair)  # PTX has no such form; the simulator says so
     b.op("ret")
     with pytest.raises(Exception, match="8-bit float pairs convert only as"):
-        sim.launch(emit(b.build(), target="sm_89"), "k", 1, 1, [])
+        sim.launch(emit(b.build(), target="sm_90"), "k", 1, 1, [])

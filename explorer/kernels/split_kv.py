@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 
-from ..arch import ARCHS, MAX_STATIC_SHARED
+from ..arch import ARCHS, MAX_STATIC_SHARED, PTX_VERSION
 from ..dtypes import TABLE
 from ..ptx import BufferSpec, Kernel, Launch
 from .common import (
@@ -50,7 +50,9 @@ from .split_kv_mma import (
 )
 from .vector_io import elements_per_chunk
 
-FP8_CVT_SINCE = (8, 9)  # cvt.rn.f16x2.e4m3x2: sm_89 and newer (PTX ISA 7.8)
+# cvt.rn.f16x2.e4m3x2 under the PTX ISA the emitter declares (8.0): sm_90 and newer (ptxas
+# 13 takes it on sm_89 only from PTX ISA 8.1)
+FP8_CVT_SINCE = (9, 0)
 F32_MAX = 3.4028234663852886e38
 
 
@@ -295,8 +297,9 @@ class SplitKVDecodeAttentionKernel(AttentionKernelBase):
                              "pick a newer target or pass mma=False")
         if self.kv_dtype and target in ARCHS and ARCHS[target].capability < FP8_CVT_SINCE:
             raise ValueError(f"target={target!r}: kv_dtype='e4m3' converts K and V with "
-                             "cvt.rn.f16x2.e4m3x2, which needs sm_89 or newer; pick sm_89, "
-                             "sm_90 or sm_90a, or pass kv_dtype=None")
+                             f"cvt.rn.f16x2.e4m3x2, which needs sm_90 or newer under PTX ISA "
+                             f"{PTX_VERSION} (sm_89 only from 8.1); pick sm_90 or sm_90a, or "
+                             "pass kv_dtype=None")
         if self.pdl and target in ARCHS and not ARCHS[target].pdl:
             raise ValueError(f"target={target!r}: pdl=True (griddepcontrol) needs sm_90 or "
                              "newer; pick sm_90 or pass pdl=False")

@@ -158,7 +158,7 @@ _ROWS = (
                  opt("sat", "sat"), typ(f"{CVT_TYPES} f16x2 bf16x2", "dtype"),
                  typ(f"{CVT_TYPES} {' '.join(F8_PAIRS)}", "atype")], (2, 3),
          "convert between types (f16x2/bf16x2 from two f32: d, hi, lo; f16x2 from two 8-bit "
-         "floats, sm_89+)", result="dtype"),
+         "floats: sm_90+, sm_89 from PTX 8.1)", result="dtype"),
     _row("cvta", [opt("to", "to"), req("space", "global shared local const param"),
                   typ("u32 u64")], 2, "convert a state-space address to a generic one"),
     _arith("add", "a + b", 3),
