@@ -63,7 +63,11 @@ def copy_bandwidth(nbytes: int = 1 << 30, repeats: int = 10) -> float:
 
 
 def _random(cp, shape, dtype: str):
-    """Random device data in a storage dtype (bf16 by truncating f32 bits: timing only)."""
+    """Random device data in a storage dtype (bf16 by truncating f32 bits, e4m3 as random
+    finite codes: timing only)."""
+    if dtype == "e4m3":  # 0x00..0x7E with either sign: never the NaN codes 0x7F, 0xFF
+        sign = cp.random.randint(0, 2, shape, dtype=cp.uint8) << 7
+        return cp.random.randint(0, 0x7F, shape, dtype=cp.uint8) | sign
     x = cp.random.standard_normal(shape, dtype=cp.float32)
     if dtype == "bf16":
         return (x.view(cp.uint32) >> 16).astype(cp.uint16)
@@ -84,15 +88,14 @@ def time_kernel(kernel, seq_len: int, repeats: int = 20, l2_multiple: int = 4,
     cp = be.cp
     shapes = {s.name: s.shape for s in kernel.buffer_specs()}
     q = _random(cp, shapes["q"], kernel.dtype)
-    cache_bytes = 2 * int(np.prod(shapes["k"])) * DTYPE_BYTES[kernel.dtype]
+    kv = getattr(kernel, "kv_storage", kernel.dtype)  # K/V's storage (e4m3: one byte)
+    cache_bytes = 2 * int(np.prod(shapes["k"])) * DTYPE_BYTES[kv]
     copies = l2_copies(cache_bytes, l2_multiple)
-    values = {"q": q, "k": _random(cp, shapes["k"], kernel.dtype),
-              "v": _random(cp, shapes["v"], kernel.dtype),
+    values = {"q": q, "k": _random(cp, shapes["k"], kv), "v": _random(cp, shapes["v"], kv),
               **kernel.length_arguments((seq_len,) * kernel.batch)}
     first = allocate(be, kernel.buffer_specs(), values)
     runs = [first] + [
-        {**first, "k": _random(cp, shapes["k"], kernel.dtype),
-         "v": _random(cp, shapes["v"], kernel.dtype)}
+        {**first, "k": _random(cp, shapes["k"], kv), "v": _random(cp, shapes["v"], kv)}
         for _ in range(copies - 1)
     ]
     program = kernel.program(be.target)
@@ -110,6 +113,6 @@ def time_kernel(kernel, seq_len: int, repeats: int = 20, l2_multiple: int = 4,
     stream.synchronize()
     ms = _median_ms(cp, stream, lambda: graph.launch(stream), repeats)
     kv_bytes = 2 * kernel.batch * kernel.num_kv_heads * seq_len * kernel.head_dim * (
-        DTYPE_BYTES[kernel.dtype])
+        DTYPE_BYTES[kv])
     config = kernel.config() | ({} if launches is None else {"launches": launches})
     return Timing(kernel.name, config, seq_len, ms * 1e3 / copies, kv_bytes, copies, repeats)

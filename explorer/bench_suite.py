@@ -1,6 +1,7 @@
 """`python -m explorer bench`: the performance suite on a GPU. Every row is timed in the same
 process as the copy-bandwidth ceiling; PyTorch SDPA rows when PyTorch is importable, FlashInfer
-rows (CUDA cores, tensor cores, fp8 KV; single and batch decode) when FlashInfer is.
+rows (CUDA cores, tensor cores, fp8 KV; single and batch decode) when FlashInfer is;
+`--only fp8`, our e4m3 K/V against our f16 and FlashInfer's fp8 (`bench_fp8`).
 Writes `bench.json` and `bench.md` to the output folder and prints the table.
 """
 
@@ -12,6 +13,7 @@ import time
 from pathlib import Path
 
 from .bench import copy_bandwidth, time_kernel
+from .bench_fp8 import fp8_plan, fp8_summary
 from .bench_peers import time_flashinfer, time_sdpa
 from .kernels import IncrementalAttentionKernel, MultiWarpIncrementalAttentionKernel
 from .kernels.split_kv import SplitKVDecodeAttentionKernel
@@ -32,6 +34,9 @@ def plan(sm_count: int, quick: bool = False, sweeps: bool = True, only: str = ""
         return _mma_sweeps(sm_count)
     if only == "tune":
         return _tune_rows(sm_count)
+    if only == "fp8":  # e4m3 K/V against our f16 and FlashInfer's fp8
+        return fp8_plan(lambda n, d, **kw: _split(n, d, sm_count=sm_count, **kw), time_kernel,
+                        time_flashinfer)
     if only == "pdl":  # split-KV with and without programmatic dependent launch, side by side
         return [("split-kv", lambda n=n, b=b, d=d, p=p: time_kernel(
                     _split(n, d, batch=b, sm_count=sm_count, pdl=p), n))
@@ -179,5 +184,10 @@ def run_suite(out_dir: str, quick: bool = False, sweeps: bool = True, only: str 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "bench.json").write_text(json.dumps(result, indent=1, default=str))
-    (out / "bench.md").write_text(markdown(rows, copy_gbps))
+    text = markdown(rows, copy_gbps)
+    if only == "fp8":
+        summary = fp8_summary(rows)
+        print(summary, flush=True)
+        text += "\n" + summary
+    (out / "bench.md").write_text(text)
     return result

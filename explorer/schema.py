@@ -18,6 +18,7 @@ import numbers
 from dataclasses import dataclass
 
 from .arch import TARGETS, TUNED
+from .dtypes import KV_ONLY
 from .dtypes import NAMES as DTYPE_NAMES
 
 MAX_HEAD_DIM = 256
@@ -186,6 +187,10 @@ SPLIT_KV = (
     Option("pdl", bool, "programmatic dependent launch: the combine kernel is launched while "
            "the split kernel runs and waits for it with griddepcontrol.wait (sm_90+)",
            default=False),
+    Option("kv_dtype", str, "storage dtype of K and V where it is not dtype: e4m3 (one byte, "
+           "per-tensor K and V scales; q and out f16/bf16; sm_90+)", default=None,
+           choices=KV_ONLY, derived="dtype",
+           note="K and V are stored in dtype, or in e4m3 with dtype f16 or bf16"),
 )
 KERNEL_OPTIONS = {
     "single-warp": (*SHAPE, SCALE, INDIRECT, DEBUG),

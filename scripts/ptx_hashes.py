@@ -1,6 +1,6 @@
 """The proof that a refactor changed no emitted PTX: the SHA-256 of the PTX of a large grid of
-kernel configurations (all three kernels, every dtype, debug variants (split-kv's too), two
-targets), one line per configuration, compared with (or written to) a committed list.
+kernel configurations (all three kernels, every dtype, e4m3 K/V, debug variants (split-kv's
+too), three targets), one line per configuration, compared with (or written to) a committed list.
 
     python scripts/ptx_hashes.py --check   # exit 1 naming each configuration that differs
     python scripts/ptx_hashes.py --write   # after an intended change to emitted code
@@ -90,6 +90,28 @@ def grid():
         kw = dict(max_seq_len=4096, head_dim=128, num_heads=32, num_kv_heads=8, batch=batch,
                   dtype=dtype, mma=mma, pdl=True)
         yield "split-kv", kw, "sm_90"
+    yield from _fp8_grid()
+
+
+def _fp8_grid():
+    """e4m3 K/V: both paths, both merges, batch, GQA 1/4/8 (and 32 on CUDA cores), on sm_90
+    and sm_90a; the refusals (f32 q, debug, sm_89, sm_80) too."""
+    for dtype, mma, batch, hd, (h, kv), merge in itertools.product(
+        ("f16", "bf16", "f32"), (None, False), (1, 4), (48, 64, 128, 256),
+        ((32, 8), (8, 8), (4, 1), (32, 1)), ("kernel", "last-cta"),
+    ):
+        kw = dict(max_seq_len=4096, head_dim=hd, num_heads=h, num_kv_heads=kv, batch=batch,
+                  dtype=dtype, mma=mma, merge=merge, kv_dtype="e4m3")
+        yield "split-kv", kw, "sm_90"
+    for dtype, mma, pipe, target, extra in itertools.product(
+        ("f16", "bf16"), (True, False), (False, True), ("sm_90a", "sm_89", "sm_80"),
+        ({}, {"debug": True}, {"pdl": True}, {"num_warps": 4, "prefetch": 2}),
+    ):
+        if "prefetch" in extra and not mma:
+            continue
+        kw = dict(max_seq_len=2048, head_dim=128, num_heads=32, num_kv_heads=8, dtype=dtype,
+                  mma=mma, pipeline=pipe, kv_dtype="e4m3", **extra)
+        yield "split-kv", kw, target
 
 
 def key(name: str, kw: dict, target: str) -> str:

@@ -5,10 +5,11 @@ on a GPU, and write a summary (tool, launches checked, errors) to OUT_DIR.
     python scripts/sanitize.py OUT_DIR --tools memcheck --quick
     python scripts/sanitize.py OUT_DIR --tools none        # the grid without a sanitizer
 
-The grid (`cases`): every kernel (split-kv in f32, f16, bf16), seq_len direct and indirect,
-plain and debug, lengths 0, 1, max-1, max, then max+1, 2^31, 2^32-1 written straight into the
-device buffers (no host check: the kernel's clamp keeps the accesses in bounds); every output,
-and a debug kernel's warp states, is compared with the float64 reference at the clamped length
+The grid (`cases`): every kernel (split-kv in f32, f16, bf16, and with e4m3 K/V), seq_len
+direct and indirect, plain and debug, lengths 0, 1, max-1, max, then max+1, 2^31, 2^32-1
+written straight into the device buffers (no host check: the kernel's clamp keeps the
+accesses in bounds); every output, and a debug kernel's warp states, is compared with the
+float64 reference at the clamped length
 (`explorer.verify.verify(..., host_checks=False)`). Each tool runs ONE child process
 (sanitizer start-up is slow) that makes every launch, with CuPy's memory pool off so memcheck
 checks each buffer's exact bounds; then a planted bug the tool must report (`CONTROLS`), so
@@ -88,6 +89,16 @@ SPLIT_SHAPES = (
     dict(head_dim=128, num_heads=28, num_kv_heads=4, batch=2, dtype="bf16"),  # the defaults
     dict(head_dim=64, num_heads=8, num_kv_heads=2, batch=2, num_warps=2, num_splits=5,
          dtype="f16", merge="last-cta"),  # one launch: atomic counters, membar, .cg loads
+    # e4m3 K/V (one byte, f32 scales): tensor cores by default, partial chunks, CUDA cores
+    dict(head_dim=128, num_heads=28, num_kv_heads=4, batch=2, dtype="f16", kv_dtype="e4m3"),
+    dict(head_dim=48, num_heads=8, num_kv_heads=1, batch=2, num_warps=2, num_splits=3,
+         dtype="bf16", mma=True, kv_dtype="e4m3"),
+    dict(head_dim=256, num_heads=4, num_kv_heads=1, batch=3, num_warps=2, num_splits=5,
+         dtype="bf16", kv_dtype="e4m3"),
+    dict(head_dim=64, num_heads=12, num_kv_heads=2, batch=1, num_warps=2, num_splits=4,
+         dtype="f16", mma=False, kv_dtype="e4m3"),
+    dict(head_dim=64, num_heads=8, num_kv_heads=2, batch=2, num_warps=2, num_splits=5,
+         dtype="f16", merge="last-cta", kv_dtype="e4m3"),
 )
 
 
@@ -99,11 +110,11 @@ def cases(quick: bool = False, max_seq_len: int = 300) -> list[Case]:
     seed += [("single-warp", dict(head_dim=hd, num_heads=h, num_kv_heads=kv))
              for hd, (h, kv) in itertools.product(SEED_HEAD_DIMS, HEAD_COUNTS)]
     splits = list(SPLIT_SHAPES)
-    if quick:  # one multi-warp and one single-warp shape, two split-kv shapes
+    if quick:  # one multi-warp and one single-warp shape, two split-kv shapes and one e4m3
         keep = {("multi-warp", 80, 3, 12), ("single-warp", 256, None, 12)}
         seed = [(n, s) for n, s in seed
                 if (n, s["head_dim"], s.get("num_warps"), s["num_heads"]) in keep]
-        splits = splits[:2]
+        splits = splits[:2] + [s for s in splits if s.get("kv_dtype")][:1]
     grid = []
     for name, shape in seed:
         for indirect, debug in itertools.product((False, True), (False, True)):

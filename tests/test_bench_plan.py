@@ -37,3 +37,53 @@ def test_the_pdl_rows_time_each_point_with_and_without():
     rows = bench_suite.plan(132, only="pdl")
     assert len(rows) == 3 * len(bench_suite.PDL_POINTS) * 2
     assert {label for label, _ in rows} == {"split-kv"}
+
+
+def test_the_fp8_rows_time_ours_in_e4m3_and_f16_and_flashinfer_fp8_at_each_point():
+    from explorer import bench_fp8
+
+    def split(seq_len, dtype, batch=1, **options):
+        return bench_suite._split(seq_len, dtype, batch=batch, **options)
+
+    rows = bench_fp8.fp8_plan(split, lambda kernel, n: kernel,
+                              lambda *args, **kw: ("flashinfer", args, kw))
+    sweep = [thunk() for label, thunk in rows if label == "fp8-sweep"]
+    rows = [(label, thunk) for label, thunk in rows if label != "fp8-sweep"]
+    assert len(bench_suite.plan(132, only="fp8")) == len(rows) + len(sweep)
+    assert len(rows) == 4 * 5 + 2 * 3 and len(sweep) == 2 * 2 * 2 * 2 * 2
+    assert all(k.kv_dtype == "e4m3" and k.mma for k in sweep)
+    assert {k.num_warps for k in sweep} == {4, 8} and {k.prefetch for k in sweep} == {0, 1}
+    built = [thunk() for _, thunk in rows]
+    ours = [k for k in built if not isinstance(k, tuple)]
+    points = {(k.batch, k.max_seq_len) for k in ours}
+    assert points == set(bench_fp8.FP8_POINTS)
+    for batch, n in bench_fp8.FP8_POINTS:
+        here = [k for k in ours if (k.batch, k.max_seq_len) == (batch, n)]
+        assert {(k.dtype, k.kv_dtype, k.mma) for k in here} >= {("f16", "e4m3", True),
+                                                                 ("f16", None, True)}
+        assert all((k.num_heads, k.num_kv_heads, k.head_dim) == (32, 8, 128) for k in here)
+    peers = [p for p in built if isinstance(p, tuple)]
+    assert len(peers) == 6 and all(p[2] == {"tensor_cores": True, "kv_dtype": "e4m3"}
+                                   for p in peers)
+
+
+def test_the_fp8_summary_reads_the_ratio_at_64k():
+    from explorer import bench_fp8
+
+    def row(kernel, us, dtype, kv=None, mma=True, batch=1, n=65536):
+        config = {"dtype": dtype, "batch": batch, "mma": mma}
+        if kv:
+            config["kv_dtype"] = kv
+        return {"kernel": kernel, "seq_len": n, "us_per_launch": us, "config": config}
+
+    rows = [row("split-kv", 34.0, "f16", "e4m3"), row("split-kv", 66.3, "f16"),
+            row("split-kv", 50.0, "f16", "e4m3", mma=False),
+            row("flashinfer-single", 52.78, "f16", "e4m3", mma=None)]
+    text = bench_fp8.fp8_summary(rows)
+    assert "| 64K | 34.00 | 66.30 | 1.95x | 52.78 | 1.55x |" in text
+    assert "runs at 1.95x the speed of f16 (target >= 1.85x: met)" in text
+    assert "| 1K | - | - | - | - | - |" in text
+    slow = bench_fp8.fp8_summary([row("split-kv", 40.0, "f16", "e4m3"),
+                                  row("split-kv", 66.3, "f16")])
+    assert "1.66x the speed of f16 (target >= 1.85x: missed)" in slow
+    assert "not timed" in bench_fp8.fp8_summary([])

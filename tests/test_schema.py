@@ -121,3 +121,27 @@ def test_split_kv_counts_ctas_by_whole_warps_and_without_the_255_cap():
     assert arch.ctas_by_registers(arch.TUNED, 284, 2) == 0
     assert counted_ctas_per_sm(2, 284) == 3
     assert counted_ctas_per_sm(4) == 4 and counted_ctas_per_sm(16) == 1
+
+
+def test_kv_dtype_is_a_split_kv_option_with_a_flag_and_no_app_control():
+    row = schema.option("split-kv", "kv_dtype")
+    assert schema.takers("kv_dtype") == ["split-kv"]
+    assert row.default is None and row.choices == ("e4m3",) and row.control == ""
+    assert row.cli_flag == "--kv-dtype" and row.accepted == "e4m3, None"
+    with pytest.raises(ValueError, match=r"kv_dtype='bf16'; accepted: e4m3, None \(K and V"):
+        row.check("bf16")
+    args = build_parser().parse_args(["emit", "--kernel", "split-kv", "--dtype", "bf16",
+                                      "--kv-dtype", "e4m3"])
+    kernel = make_kernel(args)
+    assert (kernel.dtype, kernel.kv_dtype, kernel.kv_storage) == ("bf16", "e4m3", "e4m3")
+    assert "e4m3" not in schema.option("split-kv", "dtype").choices  # K/V only, never q/out
+    assert not any(o.control == "kv_dtype" for o in schema.every_option())
+
+
+def test_the_e4m3_row_of_the_dtype_table_is_for_k_and_v_only():
+    from explorer.dtypes import DTYPE_BYTES, KV_ONLY, TABLE
+    from explorer.verify import KV_TOLERANCES
+
+    assert KV_ONLY == ("e4m3",) and "e4m3" not in DTYPES and DTYPE_BYTES["e4m3"] == 1
+    assert KV_TOLERANCES == {"e4m3": (2e-2, 2e-2)} == {"e4m3": TABLE["e4m3"].tolerance}
+    assert np.asarray(TABLE["e4m3"].poison).dtype == np.uint8

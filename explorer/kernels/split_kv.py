@@ -7,6 +7,10 @@ Two paths for the per-split work: CUDA cores (f32 always; f16/bf16 with `mma=Fal
 lanes share a row and reduce dot products with shuffles, and tensor cores (f16/bf16 by
 default, `split_kv_mma.py`), where q.k and p.v are `mma.sync` instructions.
 
+With `kv_dtype="e4m3"` K and V are stored in one byte per element with a per-tensor scale
+each (`k_scale`, `v_scale`: value = stored * scale), passed as `.f32` parameters of the split
+entry; q and out stay f16 or bf16.
+
 This module holds the kernel object: configuration, launches and buffer shapes. The split
 entry's PTX is written phase by phase in `split_kv_build.py`, the combine's in
 `split_kv_combine.py`.
@@ -14,7 +18,10 @@ entry's PTX is written phase by phase in `split_kv_build.py`, the combine's in
 
 from __future__ import annotations
 
-from ..arch import ARCHS, MAX_STATIC_SHARED
+import math
+
+from ..arch import ARCHS, MAX_STATIC_SHARED, PTX_VERSION
+from ..dtypes import TABLE
 from ..ptx import BufferSpec, Kernel, Launch
 from .common import (
     NAN,
@@ -43,6 +50,11 @@ from .split_kv_mma import (
 )
 from .vector_io import elements_per_chunk
 
+# cvt.rn.f16x2.e4m3x2 under the PTX ISA the emitter declares (8.0): sm_90 and newer (ptxas
+# 13 takes it on sm_89 only from PTX ISA 8.1)
+FP8_CVT_SINCE = (9, 0)
+F32_MAX = 3.4028234663852886e38
+
 
 class SplitKVDecodeAttentionKernel(AttentionKernelBase):
     """Grid `(num_splits, num_kv_heads, batch)` of `32 * num_warps` threads, then the combine
@@ -61,7 +73,12 @@ class SplitKVDecodeAttentionKernel(AttentionKernelBase):
     and pipelining come from H200 sweeps (docs/performance.md).
 
     `debug=True`: both entries also write the split states to a u32 `debug` buffer
-    (`split_kv_debug.SplitDebugLayout`), `results` decodes them to `SplitStates`."""
+    (`split_kv_debug.SplitDebugLayout`), `results` decodes them to `SplitStates`.
+
+    `kv_dtype="e4m3"`: K and V are e4m3 codes (uint8), q and out f16 or bf16; the split
+    entry takes `k_scale` and `v_scale` (`.f32`, after the pointers) from `set_kv_scales`
+    (default 1.0 each): k_scale is folded into the score scale, v_scale into the split's
+    partial output, so the inner loop has no extra multiply. No debug variant."""
 
     name = "split-kv"
     base_entry = "split_kv_attention"
@@ -72,10 +89,13 @@ class SplitKVDecodeAttentionKernel(AttentionKernelBase):
         """The options' values, then the measured defaults (docs/performance.md) for those
         left None, then the checks that span several of them."""
         dtype, head_dim = values["dtype"], self.head_dim
-        if head_dim % elements_per_chunk(dtype):
+        self.kv_dtype = _check_kv_dtype(values["kv_dtype"], dtype, self.debug)
+        self.k_scale = self.v_scale = 1.0
+        stored = self.kv_dtype or dtype
+        if head_dim % elements_per_chunk(stored):
             raise ValueError(
-                f"head_dim={head_dim} must be a multiple of {elements_per_chunk(dtype)} for "
-                f"{dtype} (16-byte loads)"
+                f"head_dim={head_dim} must be a multiple of {elements_per_chunk(stored)} for "
+                f"{stored} K/V (16-byte loads)"
             )
         self.dtype, self.merge, self.pdl = dtype, values["merge"], values["pdl"]
         if self.pdl and self.merge == "last-cta":
@@ -99,7 +119,7 @@ class SplitKVDecodeAttentionKernel(AttentionKernelBase):
         pipeline = values["pipeline"]
         self.pipeline = (DEFAULT_MMA_PIPELINE if self.mma else dtype == "f32") if (
             pipeline is None) else pipeline
-        self.unroll = unroll or (1 if self.mma else default_unroll(self.group, head_dim, dtype,
+        self.unroll = unroll or (1 if self.mma else default_unroll(self.group, head_dim, stored,
                                                                    self.pipeline))
         self.num_splits = values["num_splits"] or default_num_splits(
             self.sm_count, self.num_kv_heads, self.batch, self.max_seq_len, self.ctas_per_sm)
@@ -113,7 +133,7 @@ class SplitKVDecodeAttentionKernel(AttentionKernelBase):
                 f"batch * num_heads * num_splits * head_dim = {partials} is too large for "
                 f"32-bit indexing of the workspace (accepted: at most {MAX_U32_INDEX})"
             )
-        self.geometry = Geometry(self.head_dim, self.dtype, self.num_warps, self.unroll)
+        self.geometry = Geometry(self.head_dim, self.kv_storage, self.num_warps, self.unroll)
         if self.shared_bytes > MAX_STATIC_SHARED:
             raise ValueError(
                 f"num_warps={self.num_warps} with {self.group} q heads per KV head and head_dim "
@@ -126,15 +146,35 @@ class SplitKVDecodeAttentionKernel(AttentionKernelBase):
     @property
     def register_estimate(self) -> int:
         if self.mma:
-            return mma_register_estimate(self.head_dim, self.pipeline)
-        return register_estimate(self.group, self.geometry.lane_elems, self.unroll, self.dtype,
-                                 self.pipeline)
+            return mma_register_estimate(self.head_dim, self.pipeline, self.kv_storage)
+        return register_estimate(self.group, self.geometry.lane_elems, self.unroll,
+                                 self.kv_storage, self.pipeline)
 
     @property
     def ctas_per_sm(self) -> int:
         """CTAs the splits heuristic counts on per SM (`split_kv_geometry.counted_ctas_per_sm`)."""
-        registers = mma_register_estimate(self.head_dim, self.pipeline) if self.mma else None
+        registers = mma_register_estimate(self.head_dim, self.pipeline, self.kv_storage) if (
+            self.mma) else None
         return counted_ctas_per_sm(self.num_warps, registers)
+
+    @property
+    def kv_storage(self) -> str:
+        """The storage dtype of K and V: kv_dtype, else dtype."""
+        return self.kv_dtype or self.dtype
+
+    def set_kv_scales(self, k_scale: float, v_scale: float) -> SplitKVDecodeAttentionKernel:
+        """The per-tensor scales of e4m3 K and V (value = stored * scale), passed to the split
+        entry at every launch (a captured graph keeps the ones set when it was captured).
+        Returns the kernel."""
+        if not self.kv_dtype:
+            raise ValueError("set_kv_scales: K and V are stored in "
+                             f"{self.dtype}, unscaled (scales apply to kv_dtype='e4m3')")
+        for name, value in (("k_scale", k_scale), ("v_scale", v_scale)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
+                    math.isfinite(value) and 0 < value <= F32_MAX):
+                raise ValueError(f"{name} must be a positive finite f32, got {value!r}")
+        self.k_scale, self.v_scale = float(k_scale), float(v_scale)
+        return self
 
     @property
     def rows_per_step(self) -> int:
@@ -204,7 +244,8 @@ class SplitKVDecodeAttentionKernel(AttentionKernelBase):
         names = ["q_ptr", "k_ptr", "v_ptr", "seq_lens_ptr", "partial_o_ptr", "partial_ml_ptr"]
         if self.merge == "last-cta":
             names += ["counters_ptr", "out_ptr"]
-        return tuple((n, "u64") for n in names)
+        scales = (("k_scale", "f32"), ("v_scale", "f32")) if self.kv_dtype else ()
+        return (*((n, "u64") for n in names), *scales)
 
     def buffer_specs(self) -> tuple[BufferSpec, ...]:
         """q/out `[batch, heads, head_dim]`, K/V `[batch, kv_heads, max_seq_len, head_dim]`,
@@ -221,15 +262,20 @@ class SplitKVDecodeAttentionKernel(AttentionKernelBase):
         if self.debug:
             specs.append(BufferSpec("debug", (self.debug_layout.words,), "uint32", "output",
                                     fill=POISON))
+        if self.kv_dtype:  # K and V as their codes
+            cache = (b, kv, self.max_seq_len, hd)
+            specs[1:3] = [BufferSpec(n, cache, TABLE[self.kv_dtype].numpy.name, "input",
+                                     storage=self.kv_dtype) for n in ("k", "v")]
         return tuple(specs)
 
     def launches(self) -> list[Launch]:
         debug = ("debug",) if self.debug else ()
         split = ("q", "k", "v", "seq_len", "partial_o", "partial_ml")
+        scales = (self.k_scale, self.v_scale) if self.kv_dtype else ()
         if self.merge == "last-cta":
             return [Launch(self.entry, self.grid, self.block,
-                           (*split, "counters", "out", *debug))]
-        split, combine = (*split, *debug), ("partial_o", "partial_ml", "out", *debug)
+                           (*split, "counters", "out", *scales, *debug))]
+        split, combine = (*split, *scales, *debug), ("partial_o", "partial_ml", "out", *debug)
         return [
             Launch(self.entry, self.grid, self.block, split),
             Launch(self.combine_entry, self.combine_grid, self.combine_block, combine,
@@ -249,6 +295,11 @@ class SplitKVDecodeAttentionKernel(AttentionKernelBase):
             raise ValueError(f"target={target!r}: the tensor-core path (mma=True, "
                              f"mma.sync.m16n8k16 with {self.dtype}) needs sm_80 or newer; "
                              "pick a newer target or pass mma=False")
+        if self.kv_dtype and target in ARCHS and ARCHS[target].capability < FP8_CVT_SINCE:
+            raise ValueError(f"target={target!r}: kv_dtype='e4m3' converts K and V with "
+                             f"cvt.rn.f16x2.e4m3x2, which needs sm_90 or newer under PTX ISA "
+                             f"{PTX_VERSION} (sm_89 only from 8.1); pick sm_90 or sm_90a, or "
+                             "pass kv_dtype=None")
         if self.pdl and target in ARCHS and not ARCHS[target].pdl:
             raise ValueError(f"target={target!r}: pdl=True (griddepcontrol) needs sm_90 or "
                              "newer; pick sm_90 or pass pdl=False")
@@ -256,6 +307,21 @@ class SplitKVDecodeAttentionKernel(AttentionKernelBase):
 
     def build(self) -> Kernel:
         return build_split(self)
+
+
+def _check_kv_dtype(kv_dtype: str | None, dtype: str, debug: bool) -> str | None:
+    """kv_dtype (None: K and V in dtype): e4m3 goes with q and out in f16 or bf16, and has no
+    debug variant."""
+    if kv_dtype is None:
+        return None
+    if dtype not in ("f16", "bf16"):
+        raise ValueError(f"kv_dtype={kv_dtype!r} with dtype={dtype!r}: e4m3 K/V go with q and "
+                         "out in f16 or bf16 (accepted: dtype='f16' or 'bf16', or "
+                         "kv_dtype=None)")
+    if debug:
+        raise ValueError(f"debug=True with kv_dtype={kv_dtype!r}: the debug variant is not "
+                         "built for e4m3 K/V (accepted: debug=False, or kv_dtype=None)")
+    return kv_dtype
 
 
 def _check_mma(mma, dtype: str, group: int, head_dim: int) -> bool:

@@ -21,10 +21,12 @@ from .split_kv_debug import SplitRecorder
 from .split_kv_setup import (
     Ids,
     Pointers,
+    Scales,
     SplitRange,
     head_elements,
     load_ids,
     load_pointers,
+    load_scales,
     q_head_row,
     split_range,
 )
@@ -43,22 +45,23 @@ def build_split(k: SplitKV) -> Kernel:
     if k.pdl:  # the combine may launch now: its griddepcontrol.wait waits for this whole grid
         b.op("griddepcontrol.launch_dependents")
     ids = load_ids(b, ptrs.seq_lens)
+    scales = load_scales(b, k)
     if k.mma:
         lanes = mma.mma_lanes(b, k, ids)
         q = mma.load_q_fragments(b, k, ids, lanes, ptrs.q)
         span = split_range(b, k.max_seq_len, ids)
-        state = mma.stream_tiles(b, k, ids, lanes, q, span, ptrs.k, ptrs.v)
+        state = mma.stream_tiles(b, k, ids, lanes, q, span, ptrs.k, ptrs.v, scales)
         mma.reduce_quad_sum(b, state)
         base = mma.publish_tiles(b, k, ids, lanes, state, smem)
     else:
         lanes = rows.row_lanes(b, k, ids)
         q = rows.load_q(b, k, ids, lanes, ptrs.q)
         span = split_range(b, k.max_seq_len, ids)
-        state = rows.stream_rows(b, k, ids, lanes, q, span, ptrs.k, ptrs.v)
+        state = rows.stream_rows(b, k, ids, lanes, q, span, ptrs.k, ptrs.v, scales)
         rows.merge_row_slots(b, k, state)
         base = rows.publish_rows(b, k, ids, lanes, state, smem)
     rec = SplitRecorder(b, k.debug_layout) if k.debug else None
-    reduce_warps(b, k, ids, ptrs, base, rec and (rec, span))
+    reduce_warps(b, k, ids, ptrs, base, scales, rec and (rec, span))
     if k.merge == "last-cta":
         merge_in_last_cta(b, k, ids, ptrs, base, rec)
     b.op("ret")
@@ -66,10 +69,11 @@ def build_split(k: SplitKV) -> Kernel:
 
 
 def reduce_warps(b: KernelBuilder, k: SplitKV, ids: Ids, ptrs: Pointers, base: Reg,
-                 debug: tuple[SplitRecorder, SplitRange] | None = None) -> None:
+                 scales: Scales, debug: tuple[SplitRecorder, SplitRange] | None = None) -> None:
     """Threads share the (head, element) pairs: merge the warps' records at `base`, write the
-    split's unnormalised output, its max (log2 units) and its sum to the workspace (and with
-    `debug`, a recorder and the split's range, to the debug record)."""
+    split's unnormalised output (times v_scale with e4m3 V: the merge is linear in it), its
+    max (log2 units) and its sum to the workspace (and with `debug`, a recorder and the
+    split's range, to the debug record)."""
     b.comment("phase: final sum (merge warps; write this split's partial output, max, sum)")
     stride = k.warp_record_bytes
     with head_elements(b, k, ids, "pairs") as (head, elem):
@@ -88,6 +92,8 @@ def reduce_warps(b: KernelBuilder, k: SplitKV, ids: Ids, ptrs: Pointers, base: R
             b.set(big_l, "fma.rn.f32", l_w, f, big_l)
             o_w = b.op("ld.shared.f32", Address(col, w * stride))
             b.set(out, "fma.rn.f32", o_w, f, out)
+        if scales.value is not None:
+            b.set(out, "mul.f32", out, scales.value)
         row = b.op("mad.lo.u32", q_head_row(b, k, ids, head),
                    b.op("mov.u32", SpecialReg("nctaid.x")), ids.split)
         flat = b.op("mad.lo.u32", row, k.head_dim, elem)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..arch import MAX_STATIC_SHARED, TUNED, ctas_by_registers
-from .vector_io import DTYPES, elements_per_chunk
+from .vector_io import DTYPES, elements_per_chunk, row_load_bytes
 
 CTAS_PER_SM = 4  # the splits heuristic's target of resident CTAs per SM
 MIN_ROWS_PER_SPLIT = 32
@@ -24,8 +24,9 @@ def register_estimate(group: int, lane_elems: int, unroll: int, dtype: str,
                       pipeline: bool = True) -> int:
     """Rough registers per thread: q and o for each q head of the group, K and V rows (and
     their packed halves) per unrolled row, twice when pipelined, and about 40 for addresses
-    and softmax state. Fitted to ptxas 13.5's counts for sm_90; ptxas' report is the truth."""
-    packed = lane_elems // 2 if DTYPES[dtype] == 2 else 0
+    and softmax state. Fitted to ptxas 13.5's counts for sm_90; ptxas' report is the truth.
+    `dtype` is K/V's storage: 16- and 8-bit elements are unpacked through registers."""
+    packed = lane_elems // 2 if DTYPES[dtype] <= 2 else 0
     buffers = unroll * (2 if pipeline else 1)
     return 40 + 2 * group * lane_elems + 2 * buffers * (2 * lane_elems + packed)
 
@@ -53,11 +54,14 @@ def default_f32_warps(sm_count: int, sequences_x_kv_heads: int, warp_bytes: int)
     return 1
 
 
-def mma_register_estimate(head_dim: int, pipeline: bool) -> int:
+def mma_register_estimate(head_dim: int, pipeline: bool, kv_dtype: str = "f16") -> int:
     """Rough registers per thread of the tensor-core path: 40, plus Q and o, plus the K and V
-    fragments of a tile (two tiles when pipelined)."""
-    kc, vc = -(-head_dim // 32), -(-head_dim // 64)
-    return 40 + 4 * kc + 16 * vc + (2 if pipeline else 1) * (8 * kc + 16 * vc)
+    fragments of a tile (two tiles when pipelined), for K/V stored in `kv_dtype` (16 bytes a
+    lane loads hold 8 or, e4m3, 16 elements: half the chunks, Q and o the same size)."""
+    per_load = elements_per_chunk(kv_dtype)
+    kc, vc = -(-head_dim // (4 * per_load)), -(-head_dim // (8 * per_load))
+    q_o = per_load // 2 * kc + 2 * per_load * vc
+    return 40 + q_o + (2 if pipeline else 1) * (8 * kc + 16 * vc)
 
 
 def counted_ctas_per_sm(num_warps: int, registers: int | None = None) -> int:
@@ -85,7 +89,8 @@ def default_num_splits(sm_count: int, num_kv_heads: int, batch: int, max_seq_len
 
 @dataclass(frozen=True)
 class Geometry:
-    """How a warp covers K/V rows: `lanes_per_row` lanes read one row in 16-byte chunks,
+    """How a warp covers K/V rows: `lanes_per_row` lanes read one row in chunks of
+    `load_bytes` (16; e4m3: 8, so that a lane's row holds as many elements as f16's),
     `chunks_per_lane` each; a warp reads `rows_per_warp` rows per load, `unroll` loads deep."""
 
     head_dim: int
@@ -94,8 +99,12 @@ class Geometry:
     unroll: int
 
     @property
+    def load_bytes(self) -> int:
+        return row_load_bytes(self.dtype)
+
+    @property
     def elems(self) -> int:
-        return elements_per_chunk(self.dtype)
+        return self.load_bytes // DTYPES[self.dtype]
 
     @property
     def chunks(self) -> int:

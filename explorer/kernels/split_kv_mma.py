@@ -23,6 +23,11 @@ Per warp and tile of 16 positions:
   loads 16 contiguous bytes (dims `64h + 8g .. +8`) of its four positions and pairs the halves
   of two positions with `prmt`; n-tile `8h + i` holds dims `64h + 8n + i`, so the output of
   lane (g, t) is dims `64h + 16t + 8j + i` (j = 0, 1) of q head g.
+
+With e4m3 K/V (`kv_dtype`) the same 16-byte loads hold 16 elements: E = 16 elements per load
+instead of 8, so K/Q chunks are dims `64c + 16t .. +16` (four k-steps per load), V chunks
+`128h + 16g .. +16` (16 n-tiles), and the output of lane (g, t) is dims `128h + 32t + 16j + i`.
+The codes become fragments in `split_kv_fp8.py`; the mma instructions stay those of f16/bf16.
 """
 
 from __future__ import annotations
@@ -33,15 +38,19 @@ from typing import TYPE_CHECKING
 from ..ptx import KernelBuilder
 from ..ptx.ir import Address, Guard, Reg, Symbol, Vector
 from .common import maybe_guard, shuffle_xor
-from .online_softmax import NEG_INF, log2_score, masked_score, online_weights, rescale_sum
+from .online_softmax import NEG_INF, masked_score, online_weights, rescale_sum
+from .split_kv_fp8 import k_fragments, pv_type, v_fragments
 from .split_kv_setup import (
     Ids,
+    Scales,
     SplitRange,
     kv_slab_bytes,
     q_head_row,
+    score_of,
     store_max_sum,
     warp_record,
 )
+from .vector_io import DTYPES, elements_per_chunk
 
 if TYPE_CHECKING:
     from .split_kv import SplitKVDecodeAttentionKernel as SplitKV
@@ -97,6 +106,8 @@ class _Tiles:
     state: MmaState
     mma: str
     pack: str
+    mma_pv: str  # the p.v mma: `mma` but with e4m3 K/V and bf16 q (then f16: exact V, P)
+    scales: Scales
     row_bytes: int
     step: int
     k_cache: Reg
@@ -107,12 +118,16 @@ class _Tiles:
     end: Reg
 
 
-def _k_chunks(head_dim: int) -> int:
-    return -(-head_dim // 32)  # K chunks per lane: dims 32c + 8t .. +8
+def _per_load(k: SplitKV) -> int:
+    return elements_per_chunk(k.kv_storage)  # E: K/V elements in a lane's 16-byte load
 
 
-def _v_chunks(head_dim: int) -> int:
-    return -(-head_dim // 64)  # V chunks per lane: dims 64h + 8g .. +8
+def _k_chunks(k: SplitKV) -> int:
+    return -(-k.head_dim // (4 * _per_load(k)))  # K chunks per lane: dims 4Ec + Et .. +E
+
+
+def _v_chunks(k: SplitKV) -> int:
+    return -(-k.head_dim // (8 * _per_load(k)))  # V chunks per lane: dims 8Eh + Eg .. +E
 
 
 # -- setup ----------------------------------------------------------------------------------
@@ -122,9 +137,10 @@ def mma_lanes(b: KernelBuilder, k: SplitKV, ids: Ids) -> MmaLanes:
     zero = b.op("mov.b32", 0)
     zf = b.op("mov.f32", 0.0)
     head_ok = b.op("setp.lt.u32", g, k.group)
-    # chunk c of K/Q exists for this lane if 32c + 8t < head_dim; chunk h of V if 64h + 8g <
-    k_ok = tuple(_below(b, k.head_dim, t, 3, 8, 32 * c) for c in range(_k_chunks(k.head_dim)))
-    v_ok = tuple(_below(b, k.head_dim, g, 7, 8, 64 * h) for h in range(_v_chunks(k.head_dim)))
+    # chunk c of K/Q exists for this lane if 4Ec + Et < head_dim; chunk h of V if 8Eh + Eg <
+    e = _per_load(k)
+    k_ok = tuple(_below(b, k.head_dim, t, 3, e, 4 * e * c) for c in range(_k_chunks(k)))
+    v_ok = tuple(_below(b, k.head_dim, g, 7, e, 8 * e * h) for h in range(_v_chunks(k)))
     return MmaLanes(ids.lane, g, t, zero, zf, head_ok, k_ok, v_ok)
 
 
@@ -141,23 +157,26 @@ def load_q_fragments(b: KernelBuilder, k: SplitKV, ids: Ids, lanes: MmaLanes, q_
                      ) -> tuple[tuple[Reg, ...], ...]:
     """Q of q head g (zero for rows past the group): the A fragments of every k-step."""
     b.comment(f"phase: load Q ({k.group} q heads of this KV head, as {k.dtype} A fragments)")
+    e = _per_load(k)  # q's dims of a K chunk: 2E bytes per lane, 16 per load
     head = q_head_row(b, k, ids, lanes.g)
     row = b.op("add.s64", q_ptr, b.op("mul.wide.u32", head, k.head_dim * 2))
-    row = b.op("add.s64", row, b.op("mul.wide.u32", lanes.t, 16))
+    row = b.op("add.s64", row, b.op("mul.wide.u32", lanes.t, 2 * e))
     q = []
     for c, k_ok in enumerate(lanes.k_ok):
-        words = Vector(tuple(b.op("mov.b32", 0) for _ in range(4)))
+        loads = [Vector(tuple(b.op("mov.b32", 0) for _ in range(4))) for _ in range(e // 8)]
         ok = lanes.head_ok if k_ok is None else b.op("and.pred", lanes.head_ok, k_ok)
-        b.set(words, "ld.global.nc.v4.b32", Address(row, 64 * c), guard=Guard(ok))
-        q.append(words.regs)
+        for part, words in enumerate(loads):
+            b.set(words, "ld.global.nc.v4.b32", Address(row, 8 * e * c + 16 * part),
+                  guard=Guard(ok))
+        q.append(tuple(r for words in loads for r in words.regs))
     return tuple(q)
 
 
 # -- the stream -----------------------------------------------------------------------------
 def stream_tiles(b: KernelBuilder, k: SplitKV, ids: Ids, lanes: MmaLanes, q, span: SplitRange,
-                 k_ptr: Reg, v_ptr: Reg) -> MmaState:
+                 k_ptr: Reg, v_ptr: Reg, scales: Scales) -> MmaState:
     """The tile loop over [start, end), then the partial last tile: returns the state."""
-    row_bytes = k.head_dim * 2
+    row_bytes = k.head_dim * DTYPES[k.kv_storage]
     offset = kv_slab_bytes(b, k, ids)
     k_lane = b.op("mad.lo.u32", lanes.g, row_bytes, b.op("shl.b32", lanes.t, 4))
     v_lane = b.op("mad.lo.u32", lanes.t, 2 * row_bytes, b.op("shl.b32", lanes.g, 4))
@@ -167,13 +186,15 @@ def stream_tiles(b: KernelBuilder, k: SplitKV, ids: Ids, lanes: MmaLanes, q, spa
     v_base = b.op("add.s64", v_cache, b.op("cvt.u64.u32", v_lane))
     state = MmaState(
         b.op("mov.f32", NEG_INF), b.op("mov.f32", 0.0),
-        tuple(tuple((b.op("mov.f32", 0.0), b.op("mov.f32", 0.0)) for _ in range(8))
-              for _ in range(_v_chunks(k.head_dim))))
+        tuple(tuple((b.op("mov.f32", 0.0), b.op("mov.f32", 0.0)) for _ in range(_per_load(k)))
+              for _ in range(_v_chunks(k))))
     step = TILE * k.num_warps
     first = b.op("mad.lo.u32", ids.warp, TILE, span.start)
     full_end = b.op("sub.u32", b.op("max.u32", span.end, TILE - 1), TILE - 1)
-    t = _Tiles(b, k, lanes, q, state, MMA.format(t=k.dtype), f"cvt.rn.{k.dtype}x2.f32",
-               row_bytes, step, k_cache, v_cache, k_base, v_base, full_end, span.end)
+    pv = pv_type(k)
+    t = _Tiles(b, k, lanes, q, state, MMA.format(t=k.dtype), f"cvt.rn.{pv}x2.f32",
+               MMA.format(t=pv), scales, row_bytes, step, k_cache, v_cache, k_base, v_base,
+               full_end, span.end)
     if k.pipeline:
         p0 = _pipelined(t, first)
     else:
@@ -236,10 +257,11 @@ def _issue(t: _Tiles, p0: Reg, tail: bool = False, into=None, whole: Reg | None 
     k_addr = b.op("add.s64", t.k_base, row)
     v_addr = b.op("add.s64", t.v_base, row)
     into = into or ([None, None], [None] * 4)
-    k_rows = [_load_rows(b, k_addr, 8 * z * row_bytes, 64, lanes.k_ok,
+    stride = 4 * _per_load(t.k) * row_bytes // t.k.head_dim  # a K chunk: 4E dims, in bytes
+    k_rows = [_load_rows(b, k_addr, 8 * z * row_bytes, stride, lanes.k_ok,
                          _valid(t, p0, 8 * z, lanes.g, 1) if tail else whole, into[0][z])
               for z in range(2)]
-    v_rows = [_load_rows(b, v_addr, d * row_bytes, 128, lanes.v_ok,
+    v_rows = [_load_rows(b, v_addr, d * row_bytes, 2 * stride, lanes.v_ok,
                          _valid(t, p0, d, lanes.t, 2) if tail else whole, into[1][i])
               for i, d in enumerate((0, 1, 8, 9))]
     if t.k.prefetch and not tail:
@@ -269,6 +291,8 @@ def _prefetch(t: _Tiles, ahead: Reg) -> None:
 def _consume(t: _Tiles, p0: Reg, k_rows, v_rows, tail: bool = False) -> None:
     """Scores, online softmax and `O += P V` for one tile."""
     b = t.b
+    if t.k.kv_dtype:  # e4m3 codes -> f16x2 (bf16x2 for bf16 q) words, 8 per chunk
+        k_rows = [[k_fragments(b, t.k, words) for words in chunks] for chunks in k_rows]
     scores = [_scores(t, chunks) for chunks in k_rows]
     if tail:
         scores = [[masked_score(b, x, _valid(t, p0, 8 * z + j, t.lanes.t, 2))
@@ -314,13 +338,13 @@ def _scores(t: _Tiles, chunks) -> tuple[Reg, Reg]:
     s0, s1, j0, j1 = (b.fresh("f32") for _ in range(4))
     acc = Vector((zf,) * 4)
     for c, words in enumerate(chunks):
-        for half in range(2):
+        for half in range(len(words) // 2):  # the k-steps of one 16-byte load
             q0, q1 = t.q[c][2 * half], t.q[c][2 * half + 1]
             a = Vector((q0, zero, q1, zero))
             kb = Vector((words[2 * half], words[2 * half + 1]))
             b.set(Vector((s0, s1, j0, j1)), t.mma, a, kb, acc)
             acc = Vector((s0, s1, zf, zf))
-    return log2_score(b, s0, t.k.scale), log2_score(b, s1, t.k.scale)
+    return score_of(b, t.k, t.scales, s0), score_of(b, t.k, t.scales, s1)
 
 
 def _softmax(t: _Tiles, x: list[Reg]) -> list[Reg]:
@@ -344,6 +368,14 @@ def _softmax(t: _Tiles, x: list[Reg]) -> list[Reg]:
 def _pv(t: _Tiles, a: Vector, v_rows) -> None:
     """`O += P V` over the 16 positions: one mma per n-tile (8 output dims)."""
     b, zf = t.b, t.lanes.zf
+    if t.k.kv_dtype:
+        for h, pairs in enumerate(t.state.o):
+            frags = v_fragments(b, [v_rows[d][h] for d in range(4)])
+            for (lo, hi), (c0, c1) in zip(frags, pairs, strict=True):
+                j0, j1 = b.fresh("f32"), b.fresh("f32")
+                b.set(Vector((c0, c1, j0, j1)), t.mma_pv, a, Vector((lo, hi)),
+                      Vector((c0, c1, zf, zf)))
+        return
     for h, pairs in enumerate(t.state.o):
         for i in range(8):
             sel = LOW_HALVES if i % 2 == 0 else HIGH_HALVES
@@ -368,16 +400,17 @@ def publish_tiles(b: KernelBuilder, k: SplitKV, ids: Ids, lanes: MmaLanes, state
                   smem: Symbol) -> Reg:
     """Lanes of q heads in the group write o (their dims), m and l to the warp's record.
     Returns the address of the warps' records (warp w's at `base + w * warp_record_bytes`)."""
+    e = _per_load(k)  # lane (g, t) holds dims 8Eh + 2Et + Ej + i of q head g
     base, rec = warp_record(b, k, ids, smem)
     rec = b.op("mad.lo.u32", lanes.g, k.record_words * 4, rec)
-    col = b.op("mad.lo.u32", lanes.t, 64, rec)  # dim 16t: 64 bytes per t
+    col = b.op("mad.lo.u32", lanes.t, 8 * e, rec)  # dim 2Et: 8E bytes per t
     for h, pairs in enumerate(state.o):
         for j in range(2):
-            ok = _below(b, k.head_dim, lanes.t, 3, 16, 64 * h + 8 * j)
+            ok = _below(b, k.head_dim, lanes.t, 3, 2 * e, 8 * e * h + e * j)
             guard = lanes.head_ok if ok is None else b.op("and.pred", lanes.head_ok, ok)
-            for i in range(8):
-                b.op("st.shared.f32", Address(col, 256 * h + 32 * j + 4 * i), pairs[i][j],
-                     guard=Guard(guard))
+            for i in range(e):
+                b.op("st.shared.f32", Address(col, 32 * e * h + 4 * e * j + 4 * i),
+                     pairs[i][j], guard=Guard(guard))
     first = b.op("and.pred", lanes.head_ok, b.op("setp.eq.u32", lanes.t, 0))
     store_max_sum(b, k, rec, 0, state.m, state.l, first)
     b.op("bar.sync", 0)

@@ -16,10 +16,18 @@ from typing import TYPE_CHECKING
 from ..ptx import KernelBuilder
 from ..ptx.ir import Address, Guard, Reg, Symbol, Vector
 from .common import maybe_guard, shuffle_xor
-from .online_softmax import log2_score, masked_score
-from .split_kv_setup import Ids, SplitRange, kv_slab_bytes, store_max_sum, warp_record
+from .online_softmax import masked_score
+from .split_kv_setup import (
+    Ids,
+    Scales,
+    SplitRange,
+    kv_slab_bytes,
+    score_of,
+    store_max_sum,
+    warp_record,
+)
 from .split_kv_state import SoftmaxStates
-from .vector_io import DTYPES, load_chunk
+from .vector_io import DTYPES, elements_per_chunk, load_chunk
 
 if TYPE_CHECKING:
     from .split_kv import SplitKVDecodeAttentionKernel as SplitKV
@@ -51,6 +59,7 @@ class _Rows:
     v_base: Reg
     first_row: Reg
     end: Reg
+    scales: Scales
 
 
 def row_lanes(b: KernelBuilder, k: SplitKV, ids: Ids) -> RowLanes:
@@ -62,38 +71,47 @@ def row_lanes(b: KernelBuilder, k: SplitKV, ids: Ids) -> RowLanes:
         if (j + 1) * g.lanes_per_row > g.chunks else None
         for j in range(g.chunks_per_lane)
     )
-    return RowLanes(slot, col, chunk_ok, b.op("mul.wide.u32", col, 16))
+    return RowLanes(slot, col, chunk_ok, b.op("mul.wide.u32", col, g.load_bytes))
 
 
 def load_q(b: KernelBuilder, k: SplitKV, ids: Ids, lanes: RowLanes, q_ptr: Reg
            ) -> tuple[tuple[Reg, ...], ...]:
-    """This lane's q elements of every q head of the group, as f32 (0 past head_dim)."""
+    """This lane's q elements of every q head of the group, as f32 (0 past head_dim): the
+    elements of the K/V chunks it reads (with e4m3 K/V a chunk's 8 elements are 8 bytes of K/V
+    and 16 of q)."""
     g = k.geometry
     b.comment(f"phase: load Q ({k.group} q heads of this KV head, as f32)")
     esize = DTYPES[k.dtype]
     first = b.op("mad.lo.u32", ids.seq, k.num_heads, b.op("mul.lo.u32", ids.kv_head, k.group))
     row = b.op("add.s64", q_ptr, b.op("mul.wide.u32", first, k.head_dim * esize))
-    row = b.op("add.s64", row, lanes.col_bytes)
+    chunk_bytes = g.elems * esize  # a K/V chunk's elements, in q's dtype
+    col = lanes.col_bytes if chunk_bytes == g.load_bytes else b.op("mul.wide.u32", lanes.col,
+                                                                      chunk_bytes)
+    row = b.op("add.s64", row, col)
+    per_load = elements_per_chunk(k.dtype)
     q = []
     for i in range(k.group):
         regs = [b.op("mov.f32", 0.0) for _ in range(g.lane_elems)]
         for j in range(g.chunks_per_lane):
-            addr = Address(row, i * k.head_dim * esize + j * g.lanes_per_row * 16)
-            load_chunk(b, addr, k.dtype, regs[j * g.elems:(j + 1) * g.elems],
-                       maybe_guard(lanes.chunk_ok[j]))
+            for part in range(g.elems // per_load):
+                addr = Address(row, i * k.head_dim * esize + j * g.lanes_per_row * chunk_bytes
+                               + 16 * part)
+                at = j * g.elems + part * per_load
+                load_chunk(b, addr, k.dtype, regs[at:at + per_load],
+                           maybe_guard(lanes.chunk_ok[j]))
         q.append(tuple(regs))
     return tuple(q)
 
 
 def stream_rows(b: KernelBuilder, k: SplitKV, ids: Ids, lanes: RowLanes, q, span: SplitRange,
-                k_ptr: Reg, v_ptr: Reg) -> SoftmaxStates:
+                k_ptr: Reg, v_ptr: Reg, scales: Scales) -> SoftmaxStates:
     """The chunk loop over [start, end): returns the lane's softmax state of every head."""
     g = k.geometry
     offset = b.op("add.s64", kv_slab_bytes(b, k, ids), lanes.col_bytes)
     k_base, v_base = b.op("add.s64", k_ptr, offset), b.op("add.s64", v_ptr, offset)
     state = SoftmaxStates.initial(b, k.group, g.lane_elems)
     first_row = b.op("mad.lo.u32", ids.warp, g.rows_per_warp, lanes.slot)
-    r = _Rows(b, k, lanes, q, k_base, v_base, first_row, span.end)
+    r = _Rows(b, k, lanes, q, k_base, v_base, first_row, span.end, scales)
     step = g.rows_per_step
     if not k.pipeline:
         b.comment(f"phase: chunk loop ({step} rows per step: {g.num_warps} warps x "
@@ -132,7 +150,7 @@ def _issue(r: _Rows, buf, row0: Reg, ahead: int) -> None:
         pos = b.op("add.u32", b.op("add.u32", row0, r.first_row),
                    ahead + u * g.num_warps * g.rows_per_warp)
         b.set(valid[u], "setp.lt.u32", pos, r.end)
-        row = b.op("mul.wide.u32", pos, k.head_dim * DTYPES[k.dtype])
+        row = b.op("mul.wide.u32", pos, k.head_dim * DTYPES[k.kv_storage])
         for base, regs in ((r.k_base, values[u][:g.lane_elems]),
                            (r.v_base, values[u][g.lane_elems:])):
             _load_row(r, b.op("add.s64", base, row), regs, valid[u])
@@ -152,7 +170,7 @@ def _load_row(r: _Rows, addr: Reg, regs: list[Reg], valid: Reg) -> None:
     b, g, chunk_ok = r.b, r.k.geometry, r.lanes.chunk_ok
     for j in range(g.chunks_per_lane):
         guard = valid if chunk_ok[j] is None else b.op("and.pred", valid, chunk_ok[j])
-        load_chunk(b, Address(addr, j * g.lanes_per_row * 16), r.k.dtype,
+        load_chunk(b, Address(addr, j * g.lanes_per_row * g.load_bytes), r.k.kv_storage,
                    regs[j * g.elems:(j + 1) * g.elems], Guard(guard))
 
 
@@ -167,7 +185,7 @@ def _score(r: _Rows, head: int, k_regs: list[Reg], valid: Reg) -> Reg:
     while offset:
         dot = b.op("add.f32", dot, shuffle_xor(b, dot, offset))
         offset //= 2
-    return masked_score(b, log2_score(b, dot, r.k.scale), valid)
+    return masked_score(b, score_of(b, r.k, r.scales, dot), valid)
 
 
 def merge_row_slots(b: KernelBuilder, k: SplitKV, state: SoftmaxStates) -> None:

@@ -1,9 +1,9 @@
 """What the split-KV kernel's CUDA-core and tensor-core paths share in the split entry: the
 first phases and the frozen records they hand on (the global pointers from the parameters,
 `Pointers`; this CTA's and this thread's coordinates, `Ids`; the positions this split walks,
-`SplitRange`), the indices derived from them, and the warps' records in shared memory that
-both paths publish to. PTX through the builder only; the per-path lane layouts live in
-`split_kv_rows.py` and `split_kv_mma.py`.
+`SplitRange`; the e4m3 K/V scales, `Scales`), the indices derived from them, and the warps'
+records in shared memory that both paths publish to. PTX through the builder only; the
+per-path lane layouts live in `split_kv_rows.py` and `split_kv_mma.py`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from ..ptx import KernelBuilder
 from ..ptx.ir import Address, Guard, Reg, Symbol
 from .common import lane_and_warp
-from .online_softmax import chunk_bounds
+from .online_softmax import LOG2E, chunk_bounds, log2_score
 from .vector_io import DTYPES
 
 if TYPE_CHECKING:
@@ -61,14 +61,45 @@ class SplitRange:
     end: Reg
 
 
+@dataclass(frozen=True)
+class Scales:
+    """How scores and values are scaled: with e4m3 K/V, `score` = k_scale * scale * log2 e and
+    `value` = v_scale (`.f32` registers from the parameters); None for K/V stored unscaled
+    (the score scale is then an immediate)."""
+
+    score: Reg | None = None
+    value: Reg | None = None
+
+
 def load_pointers(b: KernelBuilder, params: tuple[tuple[str, str], ...]) -> Pointers:
-    """`ld.param.u64` and `cvta.to.global.u64` of every parameter, in order."""
-    syms = [b.param(n, t) for n, t in params]
+    """`ld.param.u64` and `cvta.to.global.u64` of every pointer parameter, in order (the
+    `.f32` scales after them are declared here and loaded by `load_scales`)."""
+    syms = [b.param(n, t) for n, t in params if t == "u64"]
+    for n, t in params:
+        if t != "u64":
+            b.param(n, t)
     b.comment("phase: setup (split, KV head, sequence, this lane's row slot and chunk)")
     q, k, v, lens, po, pml, *merge = (
         b.op("cvta.to.global.u64", b.op("ld.param.u64", Address(s))) for s in syms
     )
     return Pointers(q, k, v, lens, po, pml, *merge)
+
+
+def load_scales(b: KernelBuilder, k: SplitKV) -> Scales:
+    """e4m3 K/V: `ld.param.f32` of k_scale and v_scale, and `mul.f32` of k_scale by scale *
+    log2 e, the one factor from a dot product to its score in log2 units. Else no scales."""
+    if not k.kv_dtype:
+        return Scales()
+    k_scale, v_scale = (b.op("ld.param.f32", Address(Symbol(n))) for n in ("k_scale", "v_scale"))
+    return Scales(b.op("mul.f32", k_scale, k.scale * LOG2E), v_scale)
+
+
+def score_of(b: KernelBuilder, k: SplitKV, scales: Scales, dot: Reg) -> Reg:
+    """A dot product's score in log2 units: `mul.f32` by the immediate scale * log2 e, or by
+    the scales' register (k_scale folded in)."""
+    if scales.score is None:
+        return log2_score(b, dot, k.scale)
+    return b.op("mul.f32", dot, scales.score)
 
 
 def load_ids(b: KernelBuilder, seq_lens: Reg) -> Ids:
@@ -101,7 +132,8 @@ def kv_slab_bytes(b: KernelBuilder, k: SplitKV, ids: Ids) -> Reg:
     `kv_index`, `mul.wide.u32` by max_seq_len * head_dim, `shl.b64` by log2 of the element
     size."""
     elems = b.op("mul.wide.u32", kv_index(b, k, ids), k.max_seq_len * k.head_dim)
-    return b.op("shl.b64", elems, int(math.log2(DTYPES[k.dtype])))
+    shift = int(math.log2(DTYPES[k.kv_storage]))
+    return b.op("shl.b64", elems, shift) if shift else elems
 
 
 def q_head_row(b: KernelBuilder, k: SplitKV, ids: Ids, head: Reg) -> Reg:

@@ -28,7 +28,8 @@ UNSIGNED = ("u16", "u32", "u64")
 BITS = ("b16", "b32", "b64")
 BYTES = ("b8", "u8", "s8")
 HALVES = ("f16", "bf16", "f16x2", "bf16x2")
-TYPES = frozenset(SIGNED + UNSIGNED + BITS + BYTES + HALVES + ("f32", "f64", "pred"))
+F8_PAIRS = ("e4m3x2", "e5m2x2")  # two 8-bit floats in a .b16 (cvt's source only)
+TYPES = frozenset(SIGNED + UNSIGNED + BITS + BYTES + HALVES + F8_PAIRS + ("f32", "f64", "pred"))
 SPACES = ("param", "global", "shared", "local", "const")
 VECTOR_WIDTH = {"v2": 2, "v4": 4}
 WIDER = {"u16": "u32", "s16": "s32", "u32": "u64", "s32": "s64"}  # what .wide writes
@@ -155,8 +156,9 @@ _ROWS = (
     _row("mov", [typ(_MOVE_TYPES)], 2, "copy a register, immediate, symbol or special register"),
     _row("cvt", [opt("rounding", f"{ROUND} {INT_ROUND}", FH), opt("ftz", "ftz", FTZ),
                  opt("sat", "sat"), typ(f"{CVT_TYPES} f16x2 bf16x2", "dtype"),
-                 typ(CVT_TYPES, "atype")], (2, 3),
-         "convert between types (f16x2/bf16x2 from two f32: d, hi, lo)", result="dtype"),
+                 typ(f"{CVT_TYPES} {' '.join(F8_PAIRS)}", "atype")], (2, 3),
+         "convert between types (f16x2/bf16x2 from two f32: d, hi, lo; f16x2 from two 8-bit "
+         "floats: sm_90+, sm_89 from PTX 8.1)", result="dtype"),
     _row("cvta", [opt("to", "to"), req("space", "global shared local const param"),
                   typ("u32 u64")], 2, "convert a state-space address to a generic one"),
     _arith("add", "a + b", 3),
@@ -290,7 +292,8 @@ def type_bits(type_: str) -> int:
     if type_ == "pred":
         return 1
     scalar, pair = type_.removesuffix("x2"), type_.endswith("x2")
-    return int(scalar.lstrip("bfsu")) * (2 if pair else 1)
+    bits = 8 if scalar in ("e4m3", "e5m2") else int(scalar.lstrip("bfsu"))
+    return bits * (2 if pair else 1)
 
 
 def result_type(form: Form) -> str:

@@ -5,7 +5,8 @@ integer widening/narrowing (C casts, `.sat` clamps); integer to float and float 
 rounded once, correctly, in `.rn/.rz/.rm/.rp` (`rounding`); float widening (exact); float to
 integer (`.rni/.rzi/.rmi/.rpi`, clamped to the destination range, NaN to 0, as the ISA
 specifies); rounding a float to an integral value; `.ftz` on f32 and `.sat` on float results.
-The two-source `cvt.rn.f16x2.f32` and vector `mov` packing are in `half`.
+The two-source `cvt.rn.f16x2.f32`, `cvt.rn.f16x2.e4m3x2` (and `.e5m2x2`) and vector `mov`
+packing are in `half`.
 `cvta` is the identity: generic, global and shared addresses are the same numbers in this
 simulator (see `memory`).
 """
@@ -15,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ptx.ir import Instruction, Vector
-from .half import HALF, decode_cvt_pair, decode_mov_vector, widen
+from .half import F8_TO_F16, HALF, decode_cvt_f8_pair, decode_cvt_pair, decode_mov_vector, widen
 from .operands import DecodeContext, Semantics, Unsupported, form, op_type
 from .ops import build
 from .rounding import MODES, integer_pair, round_pair
@@ -104,6 +105,8 @@ def decode_cvt(ins: Instruction, ctx: DecodeContext):
         return decode_cvt_pair(ins, ctx)
     f = form(ins)
     dst, src, rounding = f.get("dtype"), f.get("atype"), f.get("rounding")
+    if src in F8_TO_F16:
+        return decode_cvt_f8_pair(ins, ctx)
     for t in (dst, src):
         if t not in DTYPES or t == "pred" or t.endswith("x2"):
             raise Unsupported(f"cvt with .{t} is not modelled")
@@ -137,7 +140,8 @@ SEMANTICS = {
         decode_cvt,
         "int<->int (.sat); int->f16/bf16/f32/f64 and float narrowing in .rn/.rz/.rm/.rp, "
         "correctly rounded; float widening; float->int (.rni/.rzi/.rmi/.rpi, clamped, NaN to 0); "
-        "float->integral float; .ftz (f32), .sat; .rn.f16x2/.bf16x2.f32 d, hi, lo",
+        "float->integral float; .ftz (f32), .sat; .rn.f16x2/.bf16x2.f32 d, hi, lo; "
+        ".rn.f16x2.e4m3x2/.e5m2x2 (exact)",
     ),
     "cvta": Semantics(decode_cvta, "identity (one flat address space)"),
 }

@@ -1,5 +1,6 @@
-"""Half-precision data: f16/bf16 widened to float64, the pair conversion
-`cvt.rn.{f16x2,bf16x2}.f32 d, hi, lo`, and `mov.bN` packing and unpacking of registers
+"""Half-precision data: f16/bf16 widened to float64, the pair conversions
+`cvt.rn.{f16x2,bf16x2}.f32 d, hi, lo` and `cvt.rn.f16x2.{e4m3x2,e5m2x2} d, a` (two 8-bit
+floats to two f16, exactly), and `mov.bN` packing and unpacking of registers
 (`mov.b32 {%rs1, %rs2}, %r1`: the first register is the low half).
 
 f16 uses NumPy's float16 (IEEE binary16); NumPy has no bfloat16, so a bf16 is its 16 bits.
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..dtypes import E4M3_VALUES
 from ..ptx.ir import KIND_BITS, Instruction, Reg, Vector
 from .halfmath import widen as widen_bits
 from .operands import DecodeContext, Unsupported, form, reader, writer
@@ -19,6 +21,14 @@ from .rounding import round_pair
 
 HALF = frozenset({"f16", "bf16"})
 PAIRS = {"f16x2": "f16", "bf16x2": "bf16"}
+F16_NAN = np.uint16(0x7FFF)  # the canonical NaN PTX's f16 conversions write
+# f16 bits of each 8-bit float code: every e4m3 and e5m2 value is exact in f16 (e5m2 is the
+# top byte of an f16, infinities and NaNs included); e4m3's NaN (0x7F, 0xFF) -> F16_NAN
+F8_TO_F16 = {
+    "e4m3x2": np.where(np.isnan(E4M3_VALUES), F16_NAN,
+                       E4M3_VALUES.astype(np.float16).view(np.uint16)).astype(np.uint16),
+    "e5m2x2": (np.arange(256, dtype=np.uint16) << np.uint16(8)),
+}
 
 
 def bf16_to_f32(bits) -> np.ndarray:
@@ -52,6 +62,25 @@ def decode_cvt_pair(ins: Instruction, ctx: DecodeContext):
         return (hi_bits << np.uint32(16)) | lo_bits
 
     return build(ins, ctx, ("f32", "f32"), types[0], pack)
+
+
+def decode_cvt_f8_pair(ins: Instruction, ctx: DecodeContext):
+    """`cvt.rn.f16x2.{e4m3x2,e5m2x2} d, a`: the 8-bit float in a's low byte becomes d's low
+    f16, the one in its high byte d's high f16 (PTX ISA, cvt: the halves keep their order).
+    Exact: no rounding happens. `.relu` is not modelled."""
+    types = form(ins).types
+    if types[0] != "f16x2" or set(ins.modifiers) != {"rn", *types}:
+        raise Unsupported(f"{ins.name}: 8-bit float pairs convert only as "
+                          "cvt.rn.f16x2.e4m3x2 or cvt.rn.f16x2.e5m2x2 (d, a)")
+    table = F8_TO_F16[types[1]]
+
+    def widen_pair(a):
+        a = np.asarray(a, dtype=np.uint16)
+        lo = table[a & np.uint16(0xFF)].astype(np.uint32)
+        hi = table[a >> np.uint16(8)].astype(np.uint32)
+        return (hi << np.uint32(16)) | lo
+
+    return build(ins, ctx, ("b16",), "f16x2", widen_pair)
 
 
 def decode_mov_vector(ins: Instruction, ctx: DecodeContext, t: str):

@@ -11,7 +11,7 @@ other way round (the core grid of kernel objects is `explorer.kernels.grid`).
 from __future__ import annotations
 
 from . import reference
-from .compare import TOLERANCES, Comparison, compare, compare_states
+from .compare import KV_TOLERANCES, TOLERANCES, Comparison, compare, compare_states
 from .inputs import INPUT_KINDS, make_inputs
 from .pipeline import Verdict, verify
 from .reference import reference_output
@@ -19,6 +19,7 @@ from .states import WarpStates
 
 __all__ = [
     "INPUT_KINDS",
+    "KV_TOLERANCES",
     "TOLERANCES",
     "Comparison",
     "Verdict",

@@ -12,12 +12,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..dtypes import DTYPES, to_float64
+from ..dtypes import DTYPES, TABLE, to_float64
 
 # Pass when the relative L2 error <= REL_L2 and max abs error <= ABS * max(1, max|ref|).
 # f32 kernels are held to f32 accuracy; f16/bf16 ones to their storage precision (the
-# reference then uses the same rounded inputs).
+# reference then uses the same rounded inputs); a kernel with e4m3 K/V to KV_TOLERANCES'.
 TOLERANCES = {name: d.tolerance for name, d in DTYPES.items()}  # explorer.dtypes: one table
+KV_TOLERANCES = {name: d.tolerance for name, d in TABLE.items() if d.kv_only}
 
 
 @dataclass(frozen=True)
@@ -29,11 +30,12 @@ class Comparison:
     max_ref: float
     finite: bool
     dtype: str = "f32"
+    held_to: str = ""  # the dtype whose tolerances apply ("": dtype's), e.g. e4m3 K/V's
 
     @property
     def tolerances(self) -> tuple[float, float]:
         """(relative L2 tolerance, max abs tolerance) for this output."""
-        rel, abs_ = TOLERANCES[self.dtype]
+        rel, abs_ = TABLE[self.held_to or self.dtype].tolerance
         return rel, abs_ * max(1.0, self.max_ref)
 
     @property
@@ -51,9 +53,10 @@ class Comparison:
         )
 
 
-def compare(out: np.ndarray, ref: np.ndarray, dtype: str = "f32") -> Comparison:
+def compare(out: np.ndarray, ref: np.ndarray, dtype: str = "f32", held_to: str = ""
+            ) -> Comparison:
     """Compare a kernel output (stored as `dtype`) with the float64 reference (NaN or Inf never
-    passes)."""
+    passes), held to the tolerances of `held_to` (a K/V dtype such as e4m3) or of dtype."""
     out64 = to_float64(out, dtype)
     ref64 = np.asarray(ref, dtype=np.float64)
     if out64.shape != ref64.shape:
@@ -65,7 +68,7 @@ def compare(out: np.ndarray, ref: np.ndarray, dtype: str = "f32") -> Comparison:
     rel = diff_norm / ref_norm if ref_norm > 0 else (0.0 if diff_norm == 0 else np.inf)
     max_abs = float(np.abs(diff).max()) if diff.size else 0.0
     max_ref = float(np.abs(ref64).max()) if ref64.size else 0.0
-    return Comparison(max_abs, rel, max_ref, finite, dtype)
+    return Comparison(max_abs, rel, max_ref, finite, dtype, held_to)
 
 
 def compare_states(got, want) -> list[str]:

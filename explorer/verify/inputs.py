@@ -1,12 +1,14 @@
 """Random inputs for a kernel, in its layouts and storage dtype: normal, or with strictly
-increasing scores so that a missing rescale shows. Never zeros. It runs nothing.
+increasing scores so that a missing rescale shows. Never zeros. K and V of a kernel with an
+8-bit `kv_dtype` (e4m3) are quantised with per-tensor scales amax / 448, which are set on the
+kernel (`set_kv_scales`) so that the run and the reference use them. It runs nothing.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..dtypes import to_storage
+from ..dtypes import e4m3_scale, quantise, to_storage
 
 INPUT_KINDS = ("normal", "increasing")
 
@@ -24,7 +26,13 @@ def make_inputs(kernel, rng: np.random.Generator, kind: str = "normal"):
     batch = q_shape[0] if len(q_shape) == 3 else None
     parts = [_one_sequence(kernel, rng, kind) for _ in range(batch or 1)]
     q, k, v = (np.stack(x) if batch else x[0] for x in zip(*parts, strict=True))
-    return tuple(to_storage(x, kernel.dtype) for x in (q, k, v))
+    kv_dtype = getattr(kernel, "kv_dtype", None)
+    if not kv_dtype:
+        return tuple(to_storage(x, kernel.dtype) for x in (q, k, v))
+    scales = e4m3_scale(k), e4m3_scale(v)
+    kernel.set_kv_scales(*scales)
+    return (to_storage(q, kernel.dtype), *(quantise(x, kv_dtype, s)
+                                           for x, s in zip((k, v), scales, strict=True)))
 
 
 def _one_sequence(kernel, rng, kind):

@@ -100,7 +100,8 @@ def verify(kernel, backend: str | runtime.Backend = "sim", seq_len=None, inputs=
     if got is not None:
         out, recorded = got if kernel.debug else (got, None)
     with np.errstate(all="ignore"):
-        comparison = None if out is None else compare(out, ref, kernel.dtype)
+        comparison = None if out is None else compare(out, ref, kernel.dtype,
+                                                      getattr(kernel, "kv_dtype", None) or "")
     want = problems = None
     if states:
         report("recording warp states (debug variant)", 0.5)

@@ -243,14 +243,25 @@ def attention(
 
 def reference_output(kernel, q, k, v, seq_len) -> np.ndarray:
     """float64 reference from a kernel's stored (rounded) inputs, in q's layout; `seq_len` an
-    int or one per sequence."""
-    q64, k64, v64 = (to_float64(x, kernel.dtype) for x in (q, k, v))
+    int or one per sequence. K and V stored in a `kv_dtype` of the kernel (e4m3) are
+    dequantised with its `k_scale` and `v_scale`."""
+    q64, k64, v64 = stored_values(kernel, q, k, v)
     if q64.ndim == 2:
         return attention(q64, k64, v64, int(np.ravel(seq_len)[0]), kernel.scale)
     lengths = np.broadcast_to(seq_len, (q64.shape[0],))
     return np.stack([
         attention(q64[b], k64[b], v64[b], int(n), kernel.scale) for b, n in enumerate(lengths)
     ])
+
+
+def stored_values(kernel, q, k, v) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The values a kernel's stored q, K and V stand for, as float64: K and V in the kernel's
+    `kv_dtype` when it has one (times its `k_scale`, `v_scale`), else all in its dtype."""
+    kv_dtype = getattr(kernel, "kv_dtype", None)
+    if not kv_dtype:
+        return tuple(to_float64(x, kernel.dtype) for x in (q, k, v))
+    return (to_float64(q, kernel.dtype), to_float64(k, kv_dtype) * kernel.k_scale,
+            to_float64(v, kv_dtype) * kernel.v_scale)
 
 
 def scaled_scores(
