@@ -222,3 +222,14 @@ def test_one_captured_graph_serves_every_decode_step(merge):
     for lengths in ([1, 2048, 7], [2048, 0, 1000], [513, 512, 511]):
         result = compare(graph.step(lengths), reference_output(kernel, q, k, v, lengths), "f16")
         assert result.passed, f"lengths={lengths}: {result}"
+
+
+@pytest.mark.parametrize("kv_dtype", [None, "e4m3"])
+def test_default_tensor_core_warps_fit_static_shared_memory(kv_dtype):
+    # 8 q heads per KV head at head_dim 256: 8 warps' records would need 66,560 bytes
+    kernel = SplitKVDecodeAttentionKernel(1100, 256, 16, 2, dtype="f16", kv_dtype=kv_dtype,
+                                          mma=True)
+    assert kernel.num_warps == 4 and kernel.shared_bytes <= 48 * 1024
+    with pytest.raises(ValueError, match="use fewer warps"):  # asked for, it is refused
+        SplitKVDecodeAttentionKernel(1100, 256, 16, 2, dtype="f16", kv_dtype=kv_dtype,
+                                     mma=True, num_warps=8)

@@ -114,7 +114,8 @@ class SplitKVDecodeAttentionKernel(AttentionKernelBase):
             raise ValueError(f"prefetch={prefetch!r}: L2 prefetching of later tiles belongs to "
                              "the tensor-core path (mma=True); the CUDA-core path pipelines")
         self.num_warps = values["num_warps"] or (
-            DEFAULT_MMA_WARPS if self.mma else 2 if dtype != "f32" else default_f32_warps(
+            _fitting_warps(DEFAULT_MMA_WARPS, self.warp_record_bytes) if self.mma else
+            2 if dtype != "f32" else default_f32_warps(
                 self.sm_count, self.num_kv_heads * self.batch, self.warp_record_bytes))
         pipeline = values["pipeline"]
         self.pipeline = (DEFAULT_MMA_PIPELINE if self.mma else dtype == "f32") if (
@@ -322,6 +323,14 @@ def _check_kv_dtype(kv_dtype: str | None, dtype: str, debug: bool) -> str | None
         raise ValueError(f"debug=True with kv_dtype={kv_dtype!r}: the debug variant is not "
                          "built for e4m3 K/V (accepted: debug=False, or kv_dtype=None)")
     return kv_dtype
+
+
+def _fitting_warps(warps: int, record_bytes: int) -> int:
+    """`warps`, halved until their records fit a static shared allocation (8 q heads per KV
+    head at head_dim 256 need 8 KB per warp: 4 warps, not a refusal of the default)."""
+    while warps > 1 and warps * record_bytes > MAX_STATIC_SHARED:
+        warps //= 2
+    return warps
 
 
 def _check_mma(mma, dtype: str, group: int, head_dim: int) -> bool:
