@@ -158,12 +158,14 @@ class Scheduler:
 
     def deadlock(self) -> None:
         m = self.m
-        if not self.waiting:  # only threads at barrier.cluster.wait
-            pc = min(m.clusters.waiting)
-            first = int(m.clusters.waiting[pc][0])
-            raise SimError("deadlock: threads wait at a barrier.cluster.wait for threads of "
-                           "their cluster that never arrive at barrier.cluster.arrive, and no "
-                           "thread is left to run", self.steps[pc].ins, m.coords(first))
+        cluster = min(m.clusters.waiting, default=None)  # a barrier.cluster.wait's pc
+        also = "" if cluster is None else (
+            f"; threads of their cluster wait at line {self.steps[cluster].ins.line} "
+            "`barrier.cluster.wait` for them")
+        if not self.waiting:  # every waiting thread arrived: the phase would have completed
+            first = int(m.clusters.waiting[cluster][0])
+            raise SimError("deadlock: threads wait at a barrier.cluster.wait that never "
+                           "completes", self.steps[cluster].ins, m.coords(first))
         first = min(int(w[0]) for w in self.waiting.values())
         cta = m.cta[first]
         pcs = sorted(pc for pc, w in self.waiting.items() if (m.cta[w] == cta).any())
@@ -178,7 +180,7 @@ class Scheduler:
                     f"{arrived} of the CTA arrived and no thread is left to run")
         else:
             what = "deadlock: threads wait at a bar.sync that the rest of their CTA never reaches"
-        raise SimError(what, self.steps[pcs[0]].ins, m.coords(first))
+        raise SimError(what + also, self.steps[pcs[0]].ins, m.coords(first))
 
     def too_many(self, pc: int, sel) -> None:
         ins = self.steps[min(pc, len(self.steps) - 1)].ins
