@@ -57,11 +57,13 @@ def build_parser() -> argparse.ArgumentParser:
             cmd.add_argument("--quick", action="store_true", help="1K and 4K only, no sweeps")
             cmd.add_argument("--no-sweeps", action="store_true",
                              help="every seq_len and batch row, without the knob sweeps")
-            cmd.add_argument("--only", choices=("mma-sweeps", "split-only", "tune", "pdl"),
+            cmd.add_argument("--only",
+                             choices=("mma-sweeps", "split-only", "tune", "pdl", "cluster"),
                              help="only these rows: the tensor-core path's knob sweep, "
                              "split-KV with and without its combine launch, warps x splits "
-                             "where a default misses a target, or split-KV with and without "
-                             "programmatic dependent launch")
+                             "where a default misses a target, split-KV with and without "
+                             "programmatic dependent launch, or the cluster merge (one "
+                             "launch) against the two-kernel merge")
             continue
         cmd = sub.add_parser(name, help=help_text)
         _add_kernel_options(cmd)
