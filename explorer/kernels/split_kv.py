@@ -62,8 +62,8 @@ class SplitKVDecodeAttentionKernel(AttentionKernelBase):
     but measured slower on an H200, so not the default. `merge="cluster"` (sm_90+): the
     splits of a (sequence, KV head) form one thread-block cluster and merge through
     distributed shared memory (`split_kv_cluster.py`): one launch, no workspace, at most 8
-    splits (default 8). Defaults for warps, splits, unroll and pipelining come from H200
-    sweeps (docs/performance.md).
+    splits (default: the splits heuristic's, capped at 8). Defaults for warps, splits,
+    unroll and pipelining come from H200 sweeps (docs/performance.md).
 
     `debug=True`: both entries also write the split states to a u32 `debug` buffer
     (`split_kv_debug.SplitDebugLayout`), `results` decodes them to `SplitStates`."""

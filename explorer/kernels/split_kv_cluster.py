@@ -31,7 +31,9 @@ if TYPE_CHECKING:
     from .split_kv import SplitKVDecodeAttentionKernel as SplitKV
 
 MAX_CLUSTER = 8  # the portable cluster size: splits of one KV head that merge in a cluster
-DEFAULT_CLUSTER_SPLITS = 8  # H200: 8 clusters of 8 such CTAs fit at once (16 per head do not)
+# At most 8 splits by default, fewer where the CTAs of every (sequence, KV head) would
+# overfill one wave (batches): on an H200, 8 KV heads x 8 CTAs of one SM each fit at once
+DEFAULT_CLUSTER_SPLITS = MAX_CLUSTER
 CLUSTERS_SINCE = (9, 0)  # thread-block clusters and distributed shared memory
 PARAMS = ("q_ptr", "k_ptr", "v_ptr", "seq_lens_ptr", "out_ptr")
 
