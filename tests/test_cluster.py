@@ -93,6 +93,28 @@ def test_mapa_and_ld_shared_cluster_read_another_ctas_shared_memory():
     assert (launch(GOOD, check_races=True) == expected(8, 4)).all()
 
 
+def test_st_shared_cluster_writes_into_another_cta_and_fences_change_nothing():
+    """Each thread stores into the next CTA's word (`st.shared::cluster`), then every thread
+    reads its own word back (`ld.shared::cta`): the previous CTA's value."""
+    body = ADDRESS + """\
+\tadd.u32 %r6, %r1, 1;
+\trem.u32 %r7, %r6, %r12;
+\tmapa.shared::cluster.u32 %r8, %r4, %r7;
+\tmad.lo.u32 %r5, %r1, 100, %r2;
+\tst.shared::cluster.u32 [%r8], %r5;
+\tfence.acq_rel.cluster;
+""" + FIRST_BARRIER + "\tld.shared::cta.u32 %r9, [%r4];\n" + LAST_BARRIER
+    got = launch(module(body), check_races=True)
+    rank = np.arange(8) % 4
+    assert (got == ((rank + 3) % 4 * 100)[:, None] + np.arange(32)).all()
+
+
+def test_the_header_directive_is_read_in_any_spelling():
+    for directive, dims in ((".explicitcluster\n.reqnctapercluster 2", (2, 1, 1)),
+                            (".reqnctapercluster 2, 2", (2, 2, 1)), ("", None)):
+        assert parse(module("\tmov.u32 %r9, 0;\n", cluster=directive)).cluster == dims
+
+
 def test_special_registers_give_rank_and_cluster_position():
     body = """\
 \tmov.u32 %r13, %clusterid.x;
@@ -185,9 +207,29 @@ def test_launches_without_clusters_compute_no_cluster_state():
     assert (launch(ptx, ctas=2) == 7).all()
 
 
+EVERY_FORM = ADDRESS + """\
+\tmapa.shared::cluster.u32 %r8, %r4, %r1;
+\tmapa.shared::cluster.u64 %rd5, smem, 1;
+\tst.shared::cluster.u32 [%r8], %r2;
+\tfence.acq_rel.cluster;
+\tfence.sc.cluster;
+\tbarrier.cluster.arrive.relaxed.aligned;
+\tbarrier.cluster.wait;
+\tld.shared::cta.u32 %r9, [%r4];
+\tmov.u32 %r13, %clusterid.x;
+\tmov.u32 %r14, %nclusterid.y;
+\tmov.u32 %r15, %cluster_nctaid.z;
+\tmov.u32 %r16, %cluster_ctaid.y;
+\tbarrier.cluster.arrive;
+\tbarrier.cluster.wait.acquire;
+"""
+
+
 @needs_ptxas
 def test_ptxas_takes_the_hand_written_cluster_ptx_for_sm_90_only():
     assert "k" in assemble(GOOD, "sm_90")
+    assert "k" in assemble(module(EVERY_FORM), "sm_90")
+    launch(module(EVERY_FORM))  # and the simulator runs every form
     with pytest.raises(PtxasError):
         assemble(GOOD.replace(".target sm_90", ".target sm_80"), "sm_80")
 
