@@ -21,6 +21,18 @@ from .kernels.split_kv import SplitKVDecodeAttentionKernel
 HEADS = dict(head_dim=128, num_heads=32, num_kv_heads=8)
 SEQ_LENS = (1024, 4096, 16384, 65536)
 PDL_POINTS = [(1, n) for n in SEQ_LENS] + [(8, 4096), (32, 4096)]
+CLUSTER_SEQ_LENS = (1024, 4096, 16384)
+
+
+def cluster_configs() -> list[tuple[int, str, dict]]:
+    """(seq_len, dtype, options) of `--only cluster`: the one-launch cluster merge against the
+    two-kernel merge at their defaults, then both at 4 and 8 splits at 1K and 4K."""
+    rows = [(n, d, {"merge": m}) for d in ("f16", "bf16", "f32") for n in CLUSTER_SEQ_LENS
+            for m in ("kernel", "cluster")]
+    rows += [(n, d, {"merge": m, "num_splits": s}) for d in ("f16", "bf16", "f32")
+             for n in CLUSTER_SEQ_LENS[:2] for s in (4, 8) for m in ("kernel", "cluster")
+             if (m, s) != ("cluster", 8)]  # the cluster's default is 8 splits
+    return rows
 
 
 def _split(seq_len, dtype, batch=1, sm_count=132, **kw):
@@ -29,7 +41,8 @@ def _split(seq_len, dtype, batch=1, sm_count=132, **kw):
 
 
 def plan(sm_count: int, quick: bool = False, sweeps: bool = True, only: str = ""):
-    """(label, thunk) pairs; each thunk times one row. `only="mma-sweeps"`: just those."""
+    """(label, thunk) pairs; each thunk times one row. `only="mma-sweeps"` (or "tune", "pdl",
+    "cluster", "split-only"): just those."""
     if only == "mma-sweeps":
         return _mma_sweeps(sm_count)
     if only == "tune":
@@ -41,6 +54,9 @@ def plan(sm_count: int, quick: bool = False, sweeps: bool = True, only: str = ""
         return [("split-kv", lambda n=n, b=b, d=d, p=p: time_kernel(
                     _split(n, d, batch=b, sm_count=sm_count, pdl=p), n))
                 for d in ("f16", "bf16", "f32") for b, n in PDL_POINTS for p in (False, True)]
+    if only == "cluster":  # one launch (splits merge in a thread-block cluster) against two
+        return [("split-kv", lambda n=n, d=d, o=o: time_kernel(
+                    _split(n, d, sm_count=sm_count, **o), n)) for n, d, o in cluster_configs()]
     if only == "split-only":  # where the fixed overhead goes: merge in the last CTA, in a
         # second kernel, or not at all (the split launch of the two-kernel form alone)
         return [(label, lambda n=n, d=d, m=m, f=f: time_kernel(
@@ -143,7 +159,8 @@ def markdown(rows: list[dict], copy_gbps: float) -> str:
     for r in rows:
         c = r["config"]
         lines.append(
-            f"| {r['kernel']}{' +pdl' if c.get('pdl') else ''} | {_dtype(c)} "
+            f"| {r['kernel']}{' +pdl' if c.get('pdl') else ''}"
+            f"{' +cluster' if c.get('merge') == 'cluster' else ''} | {_dtype(c)} "
             f"| {c.get('batch', 1)} | {r['seq_len']} "
             f"| {c.get('num_warps', '')} | {c.get('unroll', '')} | {c.get('pipeline', '')} "
             f"| {c.get('mma', c.get('tensor_cores', ''))} "

@@ -58,12 +58,13 @@ def build_parser() -> argparse.ArgumentParser:
             cmd.add_argument("--no-sweeps", action="store_true",
                              help="every seq_len and batch row, without the knob sweeps")
             cmd.add_argument("--only", choices=("mma-sweeps", "split-only", "tune", "pdl",
-                                                "fp8"),
+                                                "fp8", "cluster"),
                              help="only these rows: the tensor-core path's knob sweep, "
                              "split-KV with and without its combine launch, warps x splits "
                              "where a default misses a target, split-KV with and without "
-                             "programmatic dependent launch, or e4m3 K/V against f16 and "
-                             "FlashInfer's fp8")
+                             "programmatic dependent launch, e4m3 K/V against f16 and "
+                             "FlashInfer's fp8, or the cluster merge (one launch) against the "
+                             "two-kernel merge")
             continue
         cmd = sub.add_parser(name, help=help_text)
         _add_kernel_options(cmd)

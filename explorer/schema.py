@@ -182,8 +182,9 @@ SPLIT_KV = (
     Option("prefetch", int, "tiles a warp prefetches into L2 ahead (tensor-core path)",
            default=None, bounds=(0, 4), derived="0"),
     Option("merge", str, "where the splits merge", default="kernel",
-           choices=("kernel", "last-cta"),
-           note="a second kernel merges them, or the last CTA of each group"),
+           choices=("kernel", "last-cta", "cluster"),
+           note="a second kernel merges them, the last CTA of each group, or the group's "
+           "thread-block cluster through distributed shared memory (sm_90+, <= 8 splits)"),
     Option("pdl", bool, "programmatic dependent launch: the combine kernel is launched while "
            "the split kernel runs and waits for it with griddepcontrol.wait (sm_90+)",
            default=False),

@@ -91,6 +91,8 @@ def grid():
                   dtype=dtype, mma=mma, pdl=True)
         yield "split-kv", kw, "sm_90"
     yield from _fp8_grid()
+    yield from _cluster_grid()
+    yield from _fp8_cluster_grid()
 
 
 def _fp8_grid():
@@ -112,6 +114,34 @@ def _fp8_grid():
         kw = dict(max_seq_len=2048, head_dim=128, num_heads=32, num_kv_heads=8, dtype=dtype,
                   mma=mma, pipeline=pipe, kv_dtype="e4m3", **extra)
         yield "split-kv", kw, target
+
+
+def _cluster_grid():
+    """merge="cluster": both paths, every dtype, cluster sizes, GQA ratios, batch; the
+    refusals (9 splits, sm_80) pinned too."""
+    for dtype, mma, batch, hd, (h, kv), splits, msl in itertools.product(
+        ("f32", "f16", "bf16"), (None, False), (1, 3), (64, 128), ((32, 8), (8, 1), (4, 4)),
+        (None, 1, 4, 9), (1100, 4096),
+    ):
+        if dtype == "f32" and mma is False:
+            continue
+        kw = dict(max_seq_len=msl, head_dim=hd, num_heads=h, num_kv_heads=kv, batch=batch,
+                  dtype=dtype, mma=mma, merge="cluster", num_splits=splits)
+        yield "split-kv", kw, "sm_90"
+    for dtype in ("f32", "f16"):
+        kw = dict(max_seq_len=4096, head_dim=128, num_heads=32, num_kv_heads=8, dtype=dtype,
+                  merge="cluster")
+        yield "split-kv", kw, "sm_80"
+
+
+def _fp8_cluster_grid():
+    """e4m3 K/V with merge="cluster": both paths, q in f16 and bf16, batch."""
+    for dtype, mma, batch, (h, kv) in itertools.product(
+        ("f16", "bf16"), (None, False), (1, 3), ((32, 8), (8, 1)),
+    ):
+        kw = dict(max_seq_len=1100, head_dim=128, num_heads=h, num_kv_heads=kv, batch=batch,
+                  dtype=dtype, mma=mma, merge="cluster", kv_dtype="e4m3")
+        yield "split-kv", kw, "sm_90"
 
 
 def key(name: str, kw: dict, target: str) -> str:

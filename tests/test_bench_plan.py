@@ -87,3 +87,28 @@ def test_the_fp8_summary_reads_the_ratio_at_64k():
                                   row("split-kv", 66.3, "f16")])
     assert "1.66x the speed of f16 (target >= 1.85x: missed)" in slow
     assert "not timed" in bench_fp8.fp8_summary([])
+
+
+def test_the_cluster_rows_compare_both_merges_at_the_same_points():
+    rows = bench_suite.plan(132, only="cluster")
+    configs = bench_suite.cluster_configs()
+    assert len(rows) == len(configs) == 3 * 3 * 2 + 3 * 2 * 3
+    assert {label for label, _ in rows} == {"split-kv"}
+    def splits(o):  # the cluster merge's default is 8 splits
+        return o.get("num_splits", 8 if o["merge"] == "cluster" else "default")
+
+    points = Counter((n, d, splits(o), o["merge"]) for n, d, o in configs)
+    assert set(points.values()) == {1}
+    pairs = Counter((n, d, splits(o)) for n, d, o in configs
+                    if splits(o) != "default" and n <= 4096)
+    assert set(pairs.values()) == {2}  # 4 and 8 splits: each point with both merges
+    for n, d, o in configs[::5]:  # every kernel of the plan builds, clusters for sm_90
+        k = bench_suite._split(n, d, **o)
+        assert k.emit("sm_90") and (k.merge == "cluster") == (len(k.launches()) == 1)
+
+
+def test_markdown_names_the_cluster_merge():
+    row = {"kernel": "split-kv", "seq_len": 1024, "us_per_launch": 5.0, "gbps": 800.0,
+           "pct_copy": 19.0, "config": {"dtype": "f16", "merge": "cluster", "num_splits": 8}}
+    line = bench_suite.markdown([row], 4169.0).splitlines()[-1]
+    assert line.startswith("| split-kv +cluster | f16 | 1 | 1024 |")

@@ -141,6 +141,8 @@ SIM_CASES = [
     (80, 64, 4, 1, 3, "bf16", False, "kernel", ((5, 80, 41),)),
     (60, 256, 8, 1, 1, "bf16", False, "last-cta", (59,)),
     (45, 32, 6, 3, 1, "f16", False, "kernel", (45,)),
+    (80, 64, 4, 1, 1, "f16", True, "cluster", (1, 17, 80)),
+    (70, 128, 8, 1, 2, "bf16", False, "cluster", ((61, 3), (0, 70))),
 ]
 
 
@@ -242,3 +244,13 @@ def test_one_captured_graph_serves_every_decode_step(mma):
         ref = reference_output(kernel, q, k, v, lengths)
         result = compare(graph.step(list(lengths)), ref, "f16", "e4m3")
         assert result.passed, f"replay with {lengths}: {result}"
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("mma", [True, False], ids=["mma", "cuda"])
+@pytest.mark.parametrize("dtype", ["f16", "bf16"])
+def test_the_cluster_merge_on_the_gpu(dtype, mma):
+    kernel = fp8(70000, 128, 32, 8, dtype=dtype, mma=mma, merge="cluster", batch=2)
+    for i, lengths in enumerate(((1, 1024), (4097, 0), (69999, 65536))):
+        verdict = verify(kernel, "cuda", list(lengths), seed=i, states=False)
+        assert verdict.passed, str(verdict)

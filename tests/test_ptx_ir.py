@@ -63,6 +63,11 @@ def valid_name(row: spec.OpSpec, group: str | None = None, modifier: str | None 
     chosen = {g.name: g.alternatives[0] for g in row.groups if g.required and not g.holds_type}
     if group is not None:
         chosen[group] = modifier
+    for _ in range(len(row.needs)):  # fill what the chosen modifiers need (barrier.cluster)
+        for mod in list(chosen.values()):
+            need_group, alternatives = row.needs.get(mod, (None, ()))
+            if need_group and chosen.get(need_group) not in alternatives:
+                chosen[need_group] = sorted(alternatives)[0]
     rules = [g.only_with[chosen[g.name]] for g in row.groups
              if chosen.get(g.name) in g.only_with]
     for g in row.groups:
@@ -104,8 +109,7 @@ def test_every_modifier_of_every_group_round_trips() -> None:
             for modifier in group.alternatives:
                 name = valid_name(row, group.name, modifier)
                 try:
-                    counts = row.mode_operands.get(modifier) if group.name == "mode" else None
-                    lo = (counts or row.operands)[0]
+                    lo = spec.operand_counts(row, name.split(".")[1:])[0]
                     sources = sources_for(row, lo - row.writes)
                     assert_round_trips(built_instruction(name, sources))
                 except (AssertionError, ValueError, KeyError) as err:

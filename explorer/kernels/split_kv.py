@@ -29,6 +29,8 @@ from .common import (
 )
 from .debug import POISON
 from .split_kv_build import build_split
+from .split_kv_cluster import CLUSTERS_SINCE, DEFAULT_CLUSTER_SPLITS, check_cluster_splits
+from .split_kv_cluster import PARAMS as CLUSTER_PARAMS
 from .split_kv_combine import build_combine
 from .split_kv_debug import SplitDebugLayout
 from .split_kv_geometry import (
@@ -69,8 +71,11 @@ class SplitKVDecodeAttentionKernel(AttentionKernelBase):
     tiles ahead into L2. `merge="last-cta"` merges the splits at the end of the split entry,
     in the CTA that finishes last (an atomic counter per group, u32 `counters [batch,
     num_kv_heads]` zeroed once and left at zero), instead of in a second kernel: one launch,
-    but measured slower on an H200, so not the default. Defaults for warps, splits, unroll
-    and pipelining come from H200 sweeps (docs/performance.md).
+    but measured slower on an H200, so not the default. `merge="cluster"` (sm_90+): the
+    splits of a (sequence, KV head) form one thread-block cluster and merge through
+    distributed shared memory (`split_kv_cluster.py`): one launch, no workspace, at most 8
+    splits (default: the splits heuristic's, capped at 8). Defaults for warps, splits,
+    unroll and pipelining come from H200 sweeps (docs/performance.md).
 
     `debug=True`: both entries also write the split states to a u32 `debug` buffer
     (`split_kv_debug.SplitDebugLayout`), `results` decodes them to `SplitStates`.
@@ -98,10 +103,14 @@ class SplitKVDecodeAttentionKernel(AttentionKernelBase):
                 f"{stored} K/V (16-byte loads)"
             )
         self.dtype, self.merge, self.pdl = dtype, values["merge"], values["pdl"]
-        if self.pdl and self.merge == "last-cta":
+        if self.pdl and self.merge != "kernel":
             raise ValueError("pdl=True: programmatic dependent launch overlaps the combine "
-                             "kernel with the split kernel; merge='last-cta' has no combine "
-                             "kernel (accepted: merge='kernel' with pdl=True)")
+                             f"kernel with the split kernel; merge={self.merge!r} has no "
+                             "combine kernel (accepted: merge='kernel' with pdl=True)")
+        if self.merge == "cluster" and self.debug:
+            raise ValueError("debug=True with merge='cluster': the debug record is written by "
+                             "the workspace merges (accepted: merge='kernel' or 'last-cta' "
+                             "with debug=True)")
         self.batch, self.sm_count = values["batch"], values["sm_count"]
         self.mma = _check_mma(values["mma"], dtype, self.group, head_dim)
         unroll, prefetch = values["unroll"], values["prefetch"]
@@ -123,7 +132,10 @@ class SplitKVDecodeAttentionKernel(AttentionKernelBase):
         self.unroll = unroll or (1 if self.mma else default_unroll(self.group, head_dim, stored,
                                                                    self.pipeline))
         self.num_splits = values["num_splits"] or default_num_splits(
-            self.sm_count, self.num_kv_heads, self.batch, self.max_seq_len, self.ctas_per_sm)
+            self.sm_count, self.num_kv_heads, self.batch, self.max_seq_len, self.ctas_per_sm,
+            DEFAULT_CLUSTER_SPLITS if self.merge == "cluster" else None)
+        if self.merge == "cluster":
+            check_cluster_splits(self.num_splits)
         self._check_sizes()
 
     def _check_sizes(self) -> None:
@@ -234,18 +246,29 @@ class SplitKVDecodeAttentionKernel(AttentionKernelBase):
 
     @property
     def shared_bytes(self) -> int:
-        return self.num_warps * self.warp_record_bytes
+        """The warps' records; with merge="cluster" one more, the split's partial."""
+        records = self.num_warps + (self.merge == "cluster")
+        return records * self.warp_record_bytes
+
+    @property
+    def cluster_dims(self) -> tuple[int, int, int] | None:
+        """`.reqnctapercluster` of the split entry: the splits of a (sequence, KV head)."""
+        return (self.num_splits, 1, 1) if self.merge == "cluster" else None
 
     @property
     def kernels(self) -> tuple[Kernel, ...]:
-        return (self.kernel,) if self.merge == "last-cta" else (self.kernel, build_combine(self))
+        if self.merge != "kernel":
+            return (self.kernel,)
+        return (self.kernel, build_combine(self))
 
     @property
     def params(self) -> tuple[tuple[str, str], ...]:
+        scales = (("k_scale", "f32"), ("v_scale", "f32")) if self.kv_dtype else ()
+        if self.merge == "cluster":
+            return (*((n, "u64") for n in CLUSTER_PARAMS), *scales)
         names = ["q_ptr", "k_ptr", "v_ptr", "seq_lens_ptr", "partial_o_ptr", "partial_ml_ptr"]
         if self.merge == "last-cta":
             names += ["counters_ptr", "out_ptr"]
-        scales = (("k_scale", "f32"), ("v_scale", "f32")) if self.kv_dtype else ()
         return (*((n, "u64") for n in names), *scales)
 
     def buffer_specs(self) -> tuple[BufferSpec, ...]:
@@ -255,24 +278,29 @@ class SplitKVDecodeAttentionKernel(AttentionKernelBase):
         b, h, kv, hd = self.batch, self.num_heads, self.num_kv_heads, self.head_dim
         rows = (b, h, self.num_splits)
         specs = [*self.attention_specs((b, h, hd), (b, kv, self.max_seq_len, hd)),
-                 BufferSpec("seq_len", (b,), "uint32", "input"),
-                 BufferSpec("partial_o", (*rows, hd), "float32", "workspace", fill=NAN),
+                 BufferSpec("seq_len", (b,), "uint32", "input")]
+        if self.kv_dtype:  # K and V as their codes
+            cache = (b, kv, self.max_seq_len, hd)
+            specs[1:3] = [BufferSpec(n, cache, TABLE[self.kv_dtype].numpy.name, "input",
+                                     storage=self.kv_dtype) for n in ("k", "v")]
+        if self.merge == "cluster":  # no workspace: the partials stay in shared memory
+            return tuple(specs)
+        specs += [BufferSpec("partial_o", (*rows, hd), "float32", "workspace", fill=NAN),
                  BufferSpec("partial_ml", (*rows, 2), "float32", "workspace", fill=NAN)]
         if self.merge == "last-cta":
             specs.append(BufferSpec("counters", (b, kv), "uint32", "counter"))
         if self.debug:
             specs.append(BufferSpec("debug", (self.debug_layout.words,), "uint32", "output",
                                     fill=POISON))
-        if self.kv_dtype:  # K and V as their codes
-            cache = (b, kv, self.max_seq_len, hd)
-            specs[1:3] = [BufferSpec(n, cache, TABLE[self.kv_dtype].numpy.name, "input",
-                                     storage=self.kv_dtype) for n in ("k", "v")]
         return tuple(specs)
 
     def launches(self) -> list[Launch]:
         debug = ("debug",) if self.debug else ()
-        split = ("q", "k", "v", "seq_len", "partial_o", "partial_ml")
         scales = (self.k_scale, self.v_scale) if self.kv_dtype else ()
+        if self.merge == "cluster":
+            return [Launch(self.entry, self.grid, self.block,
+                           ("q", "k", "v", "seq_len", "out", *scales))]
+        split = ("q", "k", "v", "seq_len", "partial_o", "partial_ml")
         if self.merge == "last-cta":
             return [Launch(self.entry, self.grid, self.block,
                            (*split, "counters", "out", *scales, *debug))]
@@ -301,6 +329,11 @@ class SplitKVDecodeAttentionKernel(AttentionKernelBase):
                              f"cvt.rn.f16x2.e4m3x2, which needs sm_90 or newer under PTX ISA "
                              f"{PTX_VERSION} (sm_89 only from 8.1); pick sm_90 or sm_90a, or "
                              "pass kv_dtype=None")
+        if self.merge == "cluster" and target in ARCHS and (
+                ARCHS[target].capability < CLUSTERS_SINCE):
+            raise ValueError(f"target={target!r}: merge='cluster' (thread-block clusters, "
+                             "mapa, ld.shared::cluster, barrier.cluster) needs sm_90 or newer; "
+                             "pick sm_90 or merge='kernel'")
         if self.pdl and target in ARCHS and not ARCHS[target].pdl:
             raise ValueError(f"target={target!r}: pdl=True (griddepcontrol) needs sm_90 or "
                              "newer; pick sm_90 or pass pdl=False")

@@ -2,13 +2,16 @@
 (`split_kv_setup.py`), the CUDA-core or tensor-core stream over the split's positions
 (`split_kv_rows.py`, `split_kv_mma.py`), the merge of the CTA's warps into the split's
 partial output, max and sum in the workspace, and with merge="last-cta" the merge of the
-splits (`split_kv_combine.py`). Each phase returns a frozen record of register handles that
-the next takes as an argument; loop-carried registers are updated in place through the
-builder. The kernel's configuration, launches and buffer shapes are `split_kv.py`'s.
+splits (`split_kv_combine.py`); with merge="cluster" the partials stay in shared memory
+and the splits merge through the cluster (`split_kv_cluster.py`). Each phase returns a
+frozen record of register handles that the next takes as an argument; loop-carried
+registers are updated in place through the builder. The kernel's configuration, launches and
+buffer shapes are `split_kv.py`'s.
 """
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING
 
 from ..ptx import Kernel, KernelBuilder
@@ -16,6 +19,7 @@ from ..ptx.ir import Address, Guard, Reg, SpecialReg
 from . import split_kv_mma as mma
 from . import split_kv_rows as rows
 from .online_softmax import exp2_diff, running_max, safe_max
+from .split_kv_cluster import load_cluster_pointers, merge_in_cluster
 from .split_kv_combine import merge_in_last_cta
 from .split_kv_debug import SplitRecorder
 from .split_kv_setup import (
@@ -39,9 +43,10 @@ def build_split(k: SplitKV) -> Kernel:
     """The split entry of kernel `k` (a `SplitKVDecodeAttentionKernel`)."""
     # `.maxntid`: ptxas keeps registers within what one CTA of this size may use (16 warps:
     # 128 per thread), so a launch never fails for lack of registers
-    b = KernelBuilder(k.entry, max_threads=32 * k.num_warps)
+    b = KernelBuilder(k.entry, max_threads=32 * k.num_warps, cluster=k.cluster_dims)
     smem = b.shared("smem", "b8", k.shared_bytes, align=16)
-    ptrs = load_pointers(b, k.params)
+    cluster = k.merge == "cluster"
+    ptrs = load_cluster_pointers(b, k.params) if cluster else load_pointers(b, k.params)
     if k.pdl:  # the combine may launch now: its griddepcontrol.wait waits for this whole grid
         b.op("griddepcontrol.launch_dependents")
     ids = load_ids(b, ptrs.seq_lens)
@@ -60,6 +65,11 @@ def build_split(k: SplitKV) -> Kernel:
         state = rows.stream_rows(b, k, ids, lanes, q, span, ptrs.k, ptrs.v, scales)
         rows.merge_row_slots(b, k, state)
         base = rows.publish_rows(b, k, ids, lanes, state, smem)
+    if cluster:  # the splits of this KV head merge through the cluster's shared memory
+        merge_in_cluster(b, k, ids, ptrs, base, functools.partial(
+            merge_warp_records, v_scale=scales.value))
+        b.op("ret")
+        return b.build()
     rec = SplitRecorder(b, k.debug_layout) if k.debug else None
     reduce_warps(b, k, ids, ptrs, base, scales, rec and (rec, span))
     if k.merge == "last-cta":
@@ -75,25 +85,8 @@ def reduce_warps(b: KernelBuilder, k: SplitKV, ids: Ids, ptrs: Pointers, base: R
     max (log2 units) and its sum to the workspace (and with `debug`, a recorder and the
     split's range, to the debug record)."""
     b.comment("phase: final sum (merge warps; write this split's partial output, max, sum)")
-    stride = k.warp_record_bytes
     with head_elements(b, k, ids, "pairs") as (head, elem):
-        rec = b.op("mad.lo.u32", head, k.record_words * 4, base)
-        col = b.op("mad.lo.u32", elem, 4, rec)
-        ms = [b.op("ld.shared.f32", Address(rec, w * stride + k.head_dim * 4))
-              for w in range(k.num_warps)]
-        big_m = running_max(b, ms[0], ms[1:])
-        safe = safe_max(b, big_m)
-        big_l, out = b.op("mov.f32", 0.0), b.op("mov.f32", 0.0)
-        ls = []
-        for w, m in enumerate(ms):
-            f = exp2_diff(b, m, safe)
-            l_w = b.op("ld.shared.f32", Address(rec, w * stride + k.head_dim * 4 + 4))
-            ls.append(l_w)
-            b.set(big_l, "fma.rn.f32", l_w, f, big_l)
-            o_w = b.op("ld.shared.f32", Address(col, w * stride))
-            b.set(out, "fma.rn.f32", o_w, f, out)
-        if scales.value is not None:
-            b.set(out, "mul.f32", out, scales.value)
+        big_m, big_l, out, ms, ls = merge_warp_records(b, k, base, head, elem, scales.value)
         row = b.op("mad.lo.u32", q_head_row(b, k, ids, head),
                    b.op("mov.u32", SpecialReg("nctaid.x")), ids.split)
         flat = b.op("mad.lo.u32", row, k.head_dim, elem)
@@ -105,3 +98,29 @@ def reduce_warps(b: KernelBuilder, k: SplitKV, ids: Ids, ptrs: Pointers, base: R
         if debug:
             recorder, span = debug
             recorder.split(row, span.start, span.end, big_m, big_l, ms, ls, first)
+
+
+def merge_warp_records(b: KernelBuilder, k: SplitKV, base: Reg, head: Reg, elem: Reg,
+                       v_scale: Reg | None = None):
+    """The warps' records at `base` merged for (q head, element): the split's max M (log2
+    units), sum L and output element (times `v_scale` when given: e4m3 V), and each warp's
+    m_w and l_w as read."""
+    stride = k.warp_record_bytes
+    rec = b.op("mad.lo.u32", head, k.record_words * 4, base)
+    col = b.op("mad.lo.u32", elem, 4, rec)
+    ms = [b.op("ld.shared.f32", Address(rec, w * stride + k.head_dim * 4))
+          for w in range(k.num_warps)]
+    big_m = running_max(b, ms[0], ms[1:])
+    safe = safe_max(b, big_m)
+    big_l, out = b.op("mov.f32", 0.0), b.op("mov.f32", 0.0)
+    ls = []
+    for w, m in enumerate(ms):
+        f = exp2_diff(b, m, safe)
+        l_w = b.op("ld.shared.f32", Address(rec, w * stride + k.head_dim * 4 + 4))
+        ls.append(l_w)
+        b.set(big_l, "fma.rn.f32", l_w, f, big_l)
+        o_w = b.op("ld.shared.f32", Address(col, w * stride))
+        b.set(out, "fma.rn.f32", o_w, f, out)
+    if v_scale is not None:
+        b.set(out, "mul.f32", out, v_scale)
+    return big_m, big_l, out, ms, ls

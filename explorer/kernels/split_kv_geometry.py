@@ -77,13 +77,14 @@ def counted_ctas_per_sm(num_warps: int, registers: int | None = None) -> int:
 
 
 def default_num_splits(sm_count: int, num_kv_heads: int, batch: int, max_seq_len: int,
-                       ctas_per_sm: int = CTAS_PER_SM) -> int:
+                       ctas_per_sm: int = CTAS_PER_SM, max_splits: int | None = None) -> int:
     """Splits per sequence: enough CTAs (splits x KV heads x sequences) to give every SM
     `ctas_per_sm` of them in one whole wave, but no split shorter than MIN_ROWS_PER_SPLIT rows
     at max_seq_len (a split that short spends more on its setup and merge than on streaming).
-    A wave and a third (more CTAs than fit) would leave most SMs idle in the last third."""
+    A wave and a third (more CTAs than fit) would leave most SMs idle in the last third.
+    `max_splits`: at most that many (the splits of a thread-block cluster)."""
     per_wave = sm_count * ctas_per_sm
-    splits = max(1, per_wave // (num_kv_heads * batch))
+    splits = min(max(1, per_wave // (num_kv_heads * batch)), max_splits or per_wave)
     return max(1, min(splits, max_seq_len // MIN_ROWS_PER_SPLIT))
 
 

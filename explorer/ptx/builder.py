@@ -90,9 +90,11 @@ def _split(name: str) -> tuple[str, tuple[str, ...]]:
 class KernelBuilder:
     """Accumulates params, shared declarations and statements of one `.entry`."""
 
-    def __init__(self, entry: str, max_threads: int | None = None) -> None:
+    def __init__(self, entry: str, max_threads: int | None = None,
+                 cluster: tuple[int, int, int] | None = None) -> None:
         self.entry = entry
         self.max_threads = max_threads  # `.maxntid`: the most threads a launch may have
+        self.cluster = cluster  # `.reqnctapercluster`: the CTAs of a thread-block cluster
         self._params: list[Param] = []
         self._shared: list[SharedDecl] = []
         self._body: list[Statement] = []
@@ -259,7 +261,7 @@ class KernelBuilder:
     def build(self) -> Kernel:
         """The finished kernel; raises `BarrierError` if a barrier is unsafe."""
         kernel = Kernel(self.entry, tuple(self._params), tuple(self._shared), tuple(self._body),
-                        self.max_threads, files=tuple(self._files))
+                        self.max_threads, self.cluster, files=tuple(self._files))
         check_barriers(kernel)
         return kernel
 

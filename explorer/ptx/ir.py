@@ -43,7 +43,15 @@ SPECIAL_REGS = (
     "tid.x", "tid.y", "tid.z", "ntid.x", "ntid.y", "ntid.z",
     "ctaid.x", "ctaid.y", "ctaid.z", "nctaid.x", "nctaid.y", "nctaid.z",
     "laneid", "warpid",
+    # thread-block clusters (sm_90+): this CTA's rank and position in its cluster, the cluster's
+    # shape, its position in the grid of clusters and that grid's shape
+    "cluster_ctarank", "cluster_nctarank",
+    "cluster_ctaid.x", "cluster_ctaid.y", "cluster_ctaid.z",
+    "cluster_nctaid.x", "cluster_nctaid.y", "cluster_nctaid.z",
+    "clusterid.x", "clusterid.y", "clusterid.z",
+    "nclusterid.x", "nclusterid.y", "nclusterid.z",
 )
+CLUSTER_SPECIAL_REGS = frozenset(r for r in SPECIAL_REGS if "cluster" in r)
 
 
 # A second register family, `%x<kind><index>`, for instrumentation (the debug stores): adding it
@@ -238,6 +246,9 @@ class Kernel:
     shared: tuple[SharedDecl, ...]
     body: tuple[Statement, ...]
     max_threads: int | None = None  # `.maxntid N, 1, 1`: ptxas keeps registers within it
+    # `.reqnctapercluster X, Y, Z`: the CTAs of each thread-block cluster (sm_90+); a plain
+    # launch then runs the grid as clusters of this shape
+    cluster: tuple[int, int, int] | None = None
     # The source files its instructions' `loc` index (index 1 is files[0]): the builder's
     # record of the kernel code; empty for a parsed kernel. Not part of its identity.
     files: tuple[str, ...] = field(default=(), compare=False, repr=False)

@@ -115,10 +115,8 @@ def parse_module(text: str) -> Module:
             raise PtxParseError(item.line or len(lines), raw or item.text,
                                 "unsupported module-level directive")
     shared = tuple(parts["shared"])
-    kernels = [
-        Kernel(k.entry, k.params, shared + k.shared, k.body, k.max_threads)
-        for k in parts["kernels"]
-    ] if shared else parts["kernels"]
+    kernels = [replace(k, shared=shared + k.shared) for k in parts["kernels"]
+               ] if shared else parts["kernels"]
     size = header.get(".address_size")
     return Module(header.get(".version"), header.get(".target"), size and int(size),
                   tuple(kernels), tuple(parts["functions"]), tuple(parts["declared"]),
@@ -191,12 +189,15 @@ def _header_params(text: str, lineno: int) -> tuple[Param, ...]:
     return tuple(_param(p, lineno) for p in split_top(text or "") if p.strip())
 
 
-def _tuning(tail: str, lineno: int, raw: str) -> int | None:
-    """The header's performance directives checked; `.maxntid`/`.reqntid` x * y * z or None."""
-    total = None
+def _tuning(tail: str, lineno: int, raw: str) -> tuple[int | None, tuple[int, int, int] | None]:
+    """The header's performance directives checked: (`.maxntid`/`.reqntid` x * y * z or None,
+    `.reqnctapercluster` (x, y, z) or None)."""
+    total = cluster = None
     rest = tail
     for match in _TUNING.finditer(tail):
         rest = rest.replace(match.group(0), " ", 1)
+        if match.group(1) == "reqnctapercluster":
+            cluster = _cluster_dims(match.group(2), lineno, raw)
         if match.group(1) in ("maxntid", "reqntid"):
             dims = [int(d) for d in re.findall(r"\d+", match.group(2) or "")]
             if not 1 <= len(dims) <= 3:
@@ -209,7 +210,15 @@ def _tuning(tail: str, lineno: int, raw: str) -> int | None:
                                     f".{match.group(1)} of {total} threads (accepted: 1..1024)")
     if rest.strip():
         raise PtxParseError(lineno, raw, f"unsupported directive {rest.strip()!r} in a header")
-    return total
+    return total, cluster
+
+
+def _cluster_dims(text: str | None, lineno: int, raw: str) -> tuple[int, int, int]:
+    """`.reqnctapercluster`'s 1 to 3 positive dimensions, padded with ones."""
+    dims = [int(d) for d in re.findall(r"\d+", text or "")]
+    if not 1 <= len(dims) <= 3 or min(dims) < 1:
+        raise PtxParseError(lineno, raw, ".reqnctapercluster needs 1 to 3 positive dimensions")
+    return tuple(dims + [1] * (3 - len(dims)))
 
 
 def _kernel(items: list[Item], n: int, head: Item, lines: list[str]) -> tuple[int, Kernel]:
@@ -219,9 +228,9 @@ def _kernel(items: list[Item], n: int, head: Item, lines: list[str]) -> tuple[in
     if not match:
         raise PtxParseError(head.line, raw, "malformed .entry header")
     params = _header_params(match.group(2), head.line)
-    max_threads = _tuning(match.group(3), head.line, raw)
+    max_threads, cluster = _tuning(match.group(3), head.line, raw)
     n, shared, body = _body(items, n, head, lines)
-    return n, Kernel(match.group(1), params, tuple(shared), tuple(body), max_threads)
+    return n, Kernel(match.group(1), params, tuple(shared), tuple(body), max_threads, cluster)
 
 
 def _function(items: list[Item], n: int, head: Item, lines: list[str]) -> tuple[int, Function]:

@@ -54,6 +54,8 @@ def _entry_lines(kernel: Kernel, files: list[str]) -> list[str]:
     lines.append(")")
     if kernel.max_threads:
         lines.append(f".maxntid {kernel.max_threads}, 1, 1")
+    if kernel.cluster:
+        lines.append(".reqnctapercluster " + ", ".join(str(d) for d in kernel.cluster))
     lines.append("{")
     counts = kernel.registers()
     for family in ("", SIDE_FAMILY):

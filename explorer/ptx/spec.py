@@ -31,6 +31,9 @@ HALVES = ("f16", "bf16", "f16x2", "bf16x2")
 F8_PAIRS = ("e4m3x2", "e5m2x2")  # two 8-bit floats in a .b16 (cvt's source only)
 TYPES = frozenset(SIGNED + UNSIGNED + BITS + BYTES + HALVES + F8_PAIRS + ("f32", "f64", "pred"))
 SPACES = ("param", "global", "shared", "local", "const")
+# Shared memory of this CTA, or of any CTA of its thread-block cluster (sm_90+; `mapa` makes
+# the addresses of another CTA's shared memory)
+CLUSTER_SPACES = ("shared::cta", "shared::cluster")
 VECTOR_WIDTH = {"v2": 2, "v4": 4}
 WIDER = {"u16": "u32", "s16": "s32", "u32": "u64", "s32": "s64"}  # what .wide writes
 FLOWS = ("compute", "branch", "barrier", "exit")
@@ -95,8 +98,11 @@ class OpSpec:
     result: str = "type"  # the group whose type operand 0 holds, or a fixed type ("pred")
     per_thread: bool = False  # its result differs per thread whatever its sources
     simulated: bool = True  # False: parsed and printed, but the simulator has no semantics
-    # Operand counts of particular `mode` modifiers, where they differ from `operands`
+    # Operand counts of particular modifiers (bar.red, barrier.cluster), where they differ
     mode_operands: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+    # modifier -> (group, the alternatives it needs there): `barrier.cluster` only with
+    # .arrive or .wait, `.acquire` only with .wait
+    needs: Mapping[str, tuple[str, frozenset[str]]] = field(default_factory=dict)
 
 
 F = "f32 f64"
@@ -106,6 +112,11 @@ I16_64 = "u16 u32 u64 s16 s32 s64"  # the integer types of arithmetic
 ROUND = "rn rz rm rp"
 INT_ROUND = "rni rzi rmi rpi"
 CVT_TYPES = "u8 u16 u32 u64 s8 s16 s32 s64 f16 bf16 f32 f64"
+
+
+def _needs(**rules: tuple[str, str]) -> dict[str, tuple[str, frozenset[str]]]:
+    """`OpSpec.needs` from `modifier=(group, "alternatives")`."""
+    return {mod: (group, frozenset(alts.split())) for mod, (group, alts) in rules.items()}
 
 
 def _arith(opcode: str, summary: str, n: int, *, mode: bool = False) -> OpSpec:
@@ -146,11 +157,12 @@ _VECTORS = " ".join(VECTOR_WIDTH)
 _LOAD_TYPES = "b8 b16 b32 b64 u8 u16 u32 u64 s8 s16 s32 s64 f16 f16x2 bf16 bf16x2 f32 f64"
 _MOVE_TYPES = "pred b16 b32 b64 u16 u32 u64 s16 s32 s64 f32 f64"
 _ROWS = (
-    _row("ld", [*_ordering("acquire"), opt("space", " ".join(SPACES)),
+    _row("ld", [*_ordering("acquire"), opt("space", " ".join(SPACES + CLUSTER_SPACES)),
                 opt("cache", "ca cg cs lu cv"), opt("nc", "nc"), opt("eviction", _EVICTION),
                 opt("prefetch_size", "L2::64B L2::128B L2::256B"), opt("vector", _VECTORS),
                 typ(_LOAD_TYPES)], 2, "load from a state space"),
-    _row("st", [*_ordering("release"), opt("space", "global shared local param"),
+    _row("st", [*_ordering("release"),
+                opt("space", " ".join(("global", "shared", "local", "param") + CLUSTER_SPACES)),
                 opt("cache", "wb cg cs wt"), opt("eviction", _EVICTION), opt("vector", _VECTORS),
                 typ(_LOAD_TYPES)], 2, "store to a state space", writes=False),
     _row("mov", [typ(_MOVE_TYPES)], 2, "copy a register, immediate, symbol or special register"),
@@ -255,11 +267,20 @@ _ROWS = (
          (1, 2), "CTA barrier: wait (sync), arrive without waiting (arrive) or reduce a "
          "predicate over the CTA (red); barrier number, thread count", flow="barrier",
          writes=False, mode_operands={"red": (3, 4)}),
-    _row("barrier", [opt("scope", "cta"), req("mode", "sync arrive red"),
-                     opt("aligned", "aligned"), opt("op", "popc and or"),
-                     opt("type", "u32 pred")],
-         (1, 2), "CTA barrier (bar.sync is barrier.sync.aligned)", flow="barrier", writes=False,
-         mode_operands={"red": (3, 4)}),
+    _row("barrier", [opt("scope", "cta cluster"), req("mode", "sync arrive red wait"),
+                     opt("sem", "release relaxed acquire"), opt("aligned", "aligned"),
+                     opt("op", "popc and or"), opt("type", "u32 pred")],
+         (1, 2), "CTA barrier (bar.sync is barrier.sync.aligned); barrier.cluster.arrive and "
+         ".wait: the split barrier of every thread of the thread-block cluster (sm_90+)",
+         flow="barrier", writes=False, mode_operands={"red": (3, 4), "cluster": (0, 0)},
+         needs=_needs(cluster=("mode", "arrive wait"), wait=("scope", "cluster"),
+                      release=("mode", "arrive"), relaxed=("mode", "arrive"),
+                      acquire=("mode", "wait"))),
+    _row("mapa", [opt("space", "shared::cluster"), typ("u32 u64")], 3,
+         "the address in the shared memory of cluster CTA b (a rank) of shared address a"),
+    _row("fence", [req("sem", "sc acq_rel"), req("scope", "cta cluster gpu sys")], 0,
+         "memory fence: this thread's accesses before and after are ordered at the scope",
+         writes=False),
     _row("bra", [opt("uni", "uni")], 1, "branch to a label", flow="branch", writes=False),
     _row("call", [opt("uni", "uni")], (1, 3),
          "call a .func: (return parameters), function, (argument parameters)", writes=False),
@@ -313,11 +334,18 @@ def result_type(form: Form) -> str:
 def check(opcode: str, modifiers: tuple[str, ...], n_operands: int, strict: bool = True) -> Form:
     """Validate an instruction against the table; raise ValueError naming what is wrong."""
     form = form_of(opcode, tuple(modifiers), strict)
-    lo, hi = form.row.mode_operands.get(form.get("mode"), form.row.operands)
+    lo, hi = operand_counts(form.row, form.chosen.values())
     if not lo <= n_operands <= hi:
         name = ".".join((opcode, *modifiers))
         raise ValueError(f"{name}: {n_operands} operands, expected {lo}..{hi}")
     return form
+
+
+def operand_counts(row: OpSpec, modifiers) -> tuple[int, int]:
+    """(min, max) operands of `row` written with `modifiers` (the first with counts of its
+    own in `mode_operands` decides: `bar.red`, `barrier.cluster`)."""
+    return next((row.mode_operands[m] for m in modifiers if m in row.mode_operands),
+                row.operands)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -334,6 +362,7 @@ def form_of(opcode: str, modifiers: tuple[str, ...], strict: bool = True) -> For
         g = missing[0]
         raise ValueError(f"{name}: no {g.name} modifier ({opcode} needs one of "
                          f"{_dotted(g.alternatives)})")
+    _check_needs(row, name, chosen)
     form = Form(row, chosen)
     if strict:
         _check_types(form, name)
@@ -368,6 +397,15 @@ def _sort(row: OpSpec, name: str, modifiers: tuple[str, ...]) -> dict[str, str]:
         raise ValueError(f"{name}: .{mod} is out of order ({row.opcode} writes "
                          f"{_layout(row)})")
     return chosen
+
+
+def _check_needs(row: OpSpec, name: str, chosen: dict[str, str]) -> None:
+    """Each chosen modifier's `needs` rule: the group it names holds one of its alternatives."""
+    for mod in chosen.values():
+        rule = row.needs.get(mod)
+        if rule and chosen.get(rule[0]) not in rule[1]:
+            raise ValueError(f"{name}: .{mod} goes only with {rule[0]} "
+                             f"{_dotted(sorted(rule[1]))}")
 
 
 def _check_types(form: Form, name: str) -> None:

@@ -20,8 +20,9 @@ class SimBackend:
     launch; `findings` collects what non-strict launches found (each with its PTX line)."""
 
     name = "sim"
-    # The simulator reads no .target line; sm_90 admits every path of every kernel (the
-    # tensor cores from sm_80, griddepcontrol from sm_90), as the H200 the GPU tests run on.
+    # The simulator reads the .target line only to refuse clusters below sm_90; sm_90 admits
+    # every path of every kernel (the tensor cores from sm_80, griddepcontrol and clusters
+    # from sm_90), as the H200 the GPU tests run on.
     target = "sm_90"
 
     def __init__(self, check_races: bool = False, max_steps: int | None = None,

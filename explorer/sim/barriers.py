@@ -32,6 +32,7 @@ class BarrierForm:
     op: str | None = None  # red: popc | and | or
     write: object = None  # red: the destination's writer
     read: object = None  # red: the predicate's reader
+    cluster: bool = False  # barrier.cluster.arrive/.wait (mode arrive | wait): `clusters`
 
 
 def _immediate(op, what: str, lo: int, hi: int) -> int:
@@ -46,6 +47,8 @@ def decode_barrier(ins: Instruction, ctx: DecodeContext) -> BarrierForm:
     f = form(ins)
     mode = f.get("mode")
     ops = list(ins.operands)
+    if f.get("scope") == "cluster":  # the parser admits only .arrive/.wait, no operands
+        return BarrierForm(mode, 0, None, f.get("aligned") is not None, cluster=True)
     op = write = read = None
     if mode == "red":
         op, t = f.get("op"), f.get("type")

@@ -15,6 +15,7 @@ import numpy as np
 
 from ..arch import ARCHS
 from .arguments import check_args
+from .clusters import check_cluster
 from .errors import Finding, SimWarning
 from .machine import Machine, check_size, dims3
 from .memory import GlobalMemory, static_shared_bytes
@@ -52,8 +53,10 @@ def prepare(ptx, entry, grid, block, args, *, shared_bytes, strict, check_races,
         raise ValueError(f"block={tuple(dims3(block, 'block'))}: {entry} declares .maxntid "
                          f"{limit} (accepted: at most {limit} threads per CTA)")
     memory = GlobalMemory(pointers, program.module.variables)
+    cluster = check_cluster(program.kernel, dims3(grid, "grid"), program.module.target,
+                            program.clusters)
     m = Machine(grid, block, program.registers, memory, program.kernel.shared,
-                int(shared_bytes), bool(strict))
+                int(shared_bytes), bool(strict), cluster if program.clusters else None)
     m.param_values = values
     if check_races:
         m.races = RaceTracker(m.nctas, m.shared.window, _shared_name(m))

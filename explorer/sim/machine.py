@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ptx.ir import Instruction
+from .clusters import Clusters, NoClusters
 from .errors import Finding, SimError, ThreadCoords, instruction_text
 from .memory import GlobalMemory, SharedMemory
 from .values import STORAGE
@@ -62,7 +63,8 @@ class Machine:
     """Registers, special registers, thread coordinates and memory of one launch."""
 
     def __init__(self, grid, block, registers, global_mem: GlobalMemory, shared_decls,
-                 shared_bytes: int = 0, strict: bool = True) -> None:
+                 shared_bytes: int = 0, strict: bool = True,
+                 cluster: tuple[int, int, int] | None = None) -> None:
         self.grid, self.block = dims3(grid, "grid"), dims3(block, "block")
         self.cta_threads = int(np.prod(self.block))
         self.nctas = int(np.prod(self.grid))
@@ -80,6 +82,13 @@ class Machine:
         self.warp_starts = np.flatnonzero(np.diff(self.global_warp, prepend=-1))
         self.full_warps = self.cta_threads % WARP == 0
         self.specials = self._specials(local)
+        # `cluster`: the shape of the launch's thread-block clusters, None when its PTX names
+        # no cluster feature (then nothing about clusters is computed or checked)
+        self.clusters = NoClusters() if cluster is None else Clusters(self.grid, cluster,
+                                                                       self.cta, T)
+        if cluster is not None:
+            self.specials.update(self.clusters.specials(self.specials))
+        self.alive = np.bincount(self.cta, minlength=self.nctas)  # the scheduler's, per CTA
         # Keyed by register name: str hashes are cached, which the hot loop notices.
         self.store = {str(r): np.zeros(T, dtype=STORAGE[r.kind]) for r in registers}
         self.written = {str(r): np.zeros(T, dtype=bool) for r in registers}

@@ -28,6 +28,7 @@ def _layout(ins: Instruction) -> tuple[str | None, int, str]:
     """(state space or None for generic, vector count, element type)."""
     f = form(ins)
     space = f.get("space")
+    space = "shared" if space == "shared::cta" else space  # this CTA's window: plain .shared
     if space == "local":
         raise Unsupported(f".{space} memory is not modelled")
     count = VECTOR_WIDTH.get(f.get("vector"), 1)
@@ -43,7 +44,7 @@ def _address(ins: Instruction, op, space: str | None, ctx: DecodeContext):
         raise Unsupported(f"memory operand {op} is not an address")
     off = op.offset
     if isinstance(op.base, Symbol):
-        if space == "shared" and op.base.name in ctx.symbols:
+        if space in ("shared", "shared::cluster") and op.base.name in ctx.symbols:
             addr = np.uint64((ctx.symbols[op.base.name][0] + off) % (1 << 64))  # wraps
             return lambda m, sel: addr
         if space in (None, "global", "const") and op.base.name in ctx.variables:
@@ -94,7 +95,10 @@ def _access(m, sel, ins: Instruction, space, addr, dt, count: int, values=None):
             if values is None:
                 return m.glob.load(addr, dt, count)
             return m.glob.store(addr, values, dt)
-        flat = shared_offsets(m, ins, sel, addr, dt.itemsize * count, verb)
+        if space == "shared::cluster":  # any CTA of the cluster, by the address' rank
+            flat = m.clusters.flat(m, ins, sel, addr, dt.itemsize * count, verb)
+        else:
+            flat = shared_offsets(m, ins, sel, addr, dt.itemsize * count, verb)
         if m.races is not None:
             track = m.races.read if values is None else m.races.write
             track(flat, dt.itemsize * count, m.indices(sel), ins.line)
@@ -191,16 +195,21 @@ def decode_membar(ins: Instruction, ctx: DecodeContext):
 SEMANTICS = {
     "ld": Semantics(
         decode_ld,
-        ".param (scalars), .global, .const, .shared, generic; .v2/.v4; bounds-checked; ordering, "
-        "cache and eviction qualifiers ignored",
+        ".param (scalars), .global, .const, .shared (::cta), .shared::cluster (any CTA of the "
+        "cluster), generic; .v2/.v4; bounds-checked; ordering, cache and eviction qualifiers "
+        "ignored",
     ),
     "st": Semantics(
         decode_st,
-        ".global, .shared, generic; .v2/.v4; bounds-checked; ordering, cache and eviction "
-        "qualifiers ignored",
+        ".global, .shared (::cta), .shared::cluster, generic; .v2/.v4; bounds-checked; "
+        "ordering, cache and eviction qualifiers ignored",
     ),
     "membar": Semantics(
         decode_membar, ".cta/.gl/.sys: nothing to do (memory is sequentially consistent)"
+    ),
+    "fence": Semantics(
+        decode_membar, ".sc/.acq_rel at .cta/.cluster/.gpu/.sys: nothing to do (memory is "
+        "sequentially consistent)"
     ),
     "griddepcontrol": Semantics(
         decode_membar, ".wait/.launch_dependents: nothing to do (the simulator runs a run's "

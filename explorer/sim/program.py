@@ -18,6 +18,7 @@ from ..ptx.ir import Instruction, Kernel, Label, Reg, RegPair, Symbol, Vector, r
 from ..ptx.parser import Module, find_entry, parse_module
 from .barriers import BarrierForm, decode_barrier
 from .calls import Site, flatten
+from .clusters import uses_clusters
 from .memory import shared_layout, variable_address, variable_bytes
 from .operands import DecodeContext, Unsupported
 from .table import SEMANTICS
@@ -43,6 +44,7 @@ class Program:
     steps: tuple[Step, ...]
     registers: tuple[Reg, ...]
     module: Module | None = None
+    clusters: bool = False  # it declares a cluster shape or names a cluster feature
 
 
 @functools.lru_cache(maxsize=32)
@@ -73,7 +75,8 @@ def load(ptx: str, entry: str) -> Program:
         {r for site in sites for r in registers_of(site.ins)},
         key=lambda r: (r.kind, r.family, r.name, r.index),
     )
-    return Program(kernel, steps, tuple(regs), module)
+    return Program(kernel, steps, tuple(regs), module,
+                   uses_clusters(kernel, (site.ins for site in sites)))
 
 
 def decode(ins: Instruction, ctx: DecodeContext, shown: Instruction | None = None,

@@ -48,6 +48,7 @@ class Scheduler:
         self.groups: dict[int, object] = {0: ALL}
         self.barriers = Barriers(m, program.steps)
         self.alive = np.bincount(m.cta, minlength=m.nctas)
+        m.alive = self.alive  # updated in place: distributed shared memory checks it
         self.count = 0
         self.taken = [0] * len(program.steps)  # per branch step, how often it was taken
 
@@ -90,7 +91,7 @@ class Scheduler:
                     continue
                 self.control(pc, step, sel)
                 break
-        if self.waiting:
+        if self.waiting or self.m.clusters.waiting:
             self.deadlock()
 
     def split(self, step: Step, sel):
@@ -117,6 +118,11 @@ class Scheduler:
         if step.kind == "branch":
             self.taken[pc] += 1
             self.add(step.target, on)
+        elif step.kind == "barrier" and step.barrier.cluster:
+            b = step.barrier
+            for after, threads in self.m.clusters.step(self.m, pc, step.ins, b.mode, b.aligned,
+                                                        self.m.indices(on), self.alive):
+                self.add(after, threads)
         elif step.kind == "barrier":
             for after, threads in self.barriers.arrive(pc, on, self.alive):
                 self.add(after, threads)
@@ -132,6 +138,10 @@ class Scheduler:
         idx = m.indices(sel)
         m.exited[idx] = True
         self.alive -= np.bincount(m.cta[idx], minlength=m.nctas)
+        if m.clusters.active:
+            ins = step.ins if step else self.steps[-1].ins
+            for after, threads in m.clusters.exit(m, self.steps, idx, self.alive, ins):
+                self.add(after, threads)
         pc = self.barriers.blocking_exit(idx)
         if pc is not None:
             waiting = self.waiting[pc]
@@ -148,6 +158,14 @@ class Scheduler:
 
     def deadlock(self) -> None:
         m = self.m
+        cluster = min(m.clusters.waiting, default=None)  # a barrier.cluster.wait's pc
+        also = "" if cluster is None else (
+            f"; threads of their cluster wait at line {self.steps[cluster].ins.line} "
+            "`barrier.cluster.wait` for them")
+        if not self.waiting:  # every waiting thread arrived: the phase would have completed
+            first = int(m.clusters.waiting[cluster][0])
+            raise SimError("deadlock: threads wait at a barrier.cluster.wait that never "
+                           "completes", self.steps[cluster].ins, m.coords(first))
         first = min(int(w[0]) for w in self.waiting.values())
         cta = m.cta[first]
         pcs = sorted(pc for pc, w in self.waiting.items() if (m.cta[w] == cta).any())
@@ -162,7 +180,7 @@ class Scheduler:
                     f"{arrived} of the CTA arrived and no thread is left to run")
         else:
             what = "deadlock: threads wait at a bar.sync that the rest of their CTA never reaches"
-        raise SimError(what, self.steps[pcs[0]].ins, m.coords(first))
+        raise SimError(what + also, self.steps[pcs[0]].ins, m.coords(first))
 
     def too_many(self, pc: int, sel) -> None:
         ins = self.steps[min(pc, len(self.steps) - 1)].ins

@@ -11,13 +11,16 @@ Forms outside an entry raise `SimError("unsupported instruction ...")` when a th
 from __future__ import annotations
 
 from ..ptx import spec
-from . import atomics, bits, convert, elementary, memops, mma, ops, vote, warp
+from . import atomics, bits, clusters, convert, elementary, memops, mma, ops, vote, warp
 from .operands import Semantics
 
 CONTROL_FLOW = {
     "bar": Semantics(None, ".sync/.arrive a{, b} (immediate barrier 0..15 and thread count); "
                            ".red.popc.u32, .red.and.pred, .red.or.pred"),
-    "barrier": Semantics(None, "as bar: .sync/.arrive/.red{.aligned}"),
+    "barrier": Semantics(None, "as bar: .sync/.arrive/.red{.aligned}; .cluster.arrive"
+                               "{.release,.relaxed}{.aligned} and .cluster.wait{.acquire}"
+                               "{.aligned}: every non-exited thread of the cluster, phase by "
+                               "phase"),
     "bra": Semantics(None, "bra and bra.uni to a label, with divergence"),
     "call": Semantics(None, "call/call.uni of a .func of the module, with return and argument "
                             "parameters: inlined at load; nvcc's atomic builtins "
@@ -28,7 +31,7 @@ CONTROL_FLOW = {
 IMPLEMENTED = {
     **memops.SEMANTICS, **atomics.SEMANTICS, **convert.SEMANTICS, **ops.SEMANTICS,
     **elementary.SEMANTICS, **bits.SEMANTICS, **mma.SEMANTICS, **warp.SEMANTICS,
-    **vote.SEMANTICS, **CONTROL_FLOW,
+    **vote.SEMANTICS, **clusters.SEMANTICS, **CONTROL_FLOW,
 }
 SEMANTICS: dict[str, Semantics] = {op: IMPLEMENTED[op] for op in spec.OPCODES if op in IMPLEMENTED}
 
