@@ -68,6 +68,10 @@ def build_parser() -> argparse.ArgumentParser:
             continue
         cmd = sub.add_parser(name, help=help_text)
         _add_kernel_options(cmd)
+        if name == "emit":
+            cmd.add_argument("--line-info", action="store_true",
+                             help="add .file/.loc lines naming the explorer/kernels/*.py line "
+                             "behind each instruction (ptxas -lineinfo maps SASS to them)")
         if name == "resources":
             cmd.add_argument("file", nargs="?", help="any PTX file: assemble it instead of the "
                              "kernel (every entry it has)")
@@ -194,7 +198,7 @@ def make_kernel(args: argparse.Namespace):
 
 
 def cmd_emit(kernel, args) -> int:
-    sys.stdout.write(kernel.emit(args.target))
+    sys.stdout.write(kernel.emit(args.target, line_info=args.line_info))
     return 0
 
 

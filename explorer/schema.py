@@ -184,14 +184,16 @@ SPLIT_KV = (
     Option("merge", str, "where the splits merge", default="kernel",
            choices=("kernel", "last-cta", "cluster"),
            note="a second kernel merges them, the last CTA of each group, or the group's "
-           "thread-block cluster through distributed shared memory (sm_90+, <= 8 splits)"),
+           "thread-block cluster through distributed shared memory (sm_90+, <= 8 splits)",
+           control="merge"),
     Option("pdl", bool, "programmatic dependent launch: the combine kernel is launched while "
            "the split kernel runs and waits for it with griddepcontrol.wait (sm_90+)",
            default=False),
     Option("kv_dtype", str, "storage dtype of K and V where it is not dtype: e4m3 (one byte, "
            "per-tensor K and V scales; q and out f16/bf16; sm_90+)", default=None,
            choices=KV_ONLY, derived="dtype",
-           note="K and V are stored in dtype, or in e4m3 with dtype f16 or bf16"),
+           note="K and V are stored in dtype, or in e4m3 with dtype f16 or bf16",
+           label="K/V dtype", words=(("same", None), ("e4m3", "e4m3")), control="kv_dtype"),
 )
 KERNEL_OPTIONS = {
     "single-warp": (*SHAPE, SCALE, INDIRECT, DEBUG),

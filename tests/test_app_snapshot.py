@@ -40,6 +40,7 @@ def test_page_holds_every_section_and_no_external_resource(tmp_path, monkeypatch
         assert f">{section}</h2>" in page
     assert "previous: multi-warp" in page and "PASS" in page
     assert "<script src=" not in page and "<link" not in page
+    assert "emitted by explorer/kernels/" in page  # the PTX's gutter, as the app shows it
 
 
 def test_excerpt_stops_after_the_loop_starts():

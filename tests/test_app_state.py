@@ -38,7 +38,8 @@ def test_default_configuration_is_the_issues():
     ({"num_warps": 8}, PTX_VIEWS | RUN_VIEWS),
     ({"gqa_ratio": 8}, PTX_VIEWS | RUN_VIEWS),
     ({"indirect": True}, PTX_VIEWS | RUN_VIEWS),
-    ({"target": "sm_90"}, PTX_VIEWS),  # a run does not depend on the PTX target
+    ({"target": "sm_90"}, PTX_VIEWS | RUN_VIEWS),  # the target decides whether it can run
+    ({"merge": "cluster"}, frozenset()),  # the multi-warp kernel takes no merge
     ({"seq_len": 100}, RUN_VIEWS),  # seq_len is a launch argument, not in the PTX
     ({"backend": "sim"}, RUN_VIEWS),
     ({"head_dim": 128}, frozenset()),  # no change, nothing to redraw
@@ -224,3 +225,12 @@ def test_the_ptx_file_choice_is_no_kernel_name():
     assert PTX_FILE not in KERNELS
     with pytest.raises(ValueError, match="kernel='PTX file'; accepted"):
         build_kernel(Config(kernel=PTX_FILE))
+
+
+def test_a_target_change_reruns_what_the_old_target_refused():
+    split = AppState(Config(kernel="split-kv", dtype="f16", merge="cluster"))
+    assert "needs sm_90" in " ".join(run_problems(split.config))
+    update = split.update(target="sm_90")
+    assert RUN_VIEWS <= update.views and run_problems(update.config) == []
+    assert "merge cluster" in describe(update.config)
+    assert "e4m3 K/V" in describe(split.update(kv_dtype="e4m3").config)

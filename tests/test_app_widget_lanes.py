@@ -86,3 +86,19 @@ def test_nothing_to_trace_is_said_not_raised():
         assert "Open a PTX" in app.lanes.status.value
     finally:
         app.close()
+
+
+def test_a_cluster_merge_with_e4m3_kv_runs_and_is_traced_in_the_app():
+    app = Explorer(CONFIG, threads=False)
+    try:
+        for change in (dict(kernel="split-kv"), dict(dtype="f16"), dict(merge="cluster"),
+                       dict(target="sm_90"), dict(kv_dtype="e4m3")):
+            app.change(**change)
+        assert "PASS" in app.run_view.value and "e4m3 K/V · merge cluster" in (
+            app.run_status.value)
+        app.tabs.selected_index = LANES_TAB
+        lt = app.lanes.lane_trace
+        assert lt.entry == "split_kv_attention" and lt.launches == ("split_kv_attention",)
+        assert any("barrier.cluster" in step.text for step in lt.trace)  # one launch: merged
+    finally:
+        app.close()

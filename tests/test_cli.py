@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from explorer.app.gutter import without_line_info
 from explorer.cli import main
 from explorer.kernels import MultiWarpIncrementalAttentionKernel
 from explorer.ptx.ptxas import find_ptxas
@@ -18,6 +19,15 @@ def test_emit_prints_the_kernels_ptx(capsys):
     out = capsys.readouterr().out
     kernel = MultiWarpIncrementalAttentionKernel(512, 64, 32, 8, 2)  # the shared defaults
     assert out == kernel.emit("sm_90")
+
+
+def test_emit_with_line_info_names_the_python_lines(capsys):
+    assert main(["emit", "--kernel", "split-kv", "--dtype", "f16", "--line-info"]) == 0
+    out = capsys.readouterr().out
+    assert '.file 1 "explorer/kernels/' in out and "\t.loc 1 " in out
+    plain, _ = without_line_info(out)
+    assert main(["emit", "--kernel", "split-kv", "--dtype", "f16"]) == 0
+    assert plain == capsys.readouterr().out  # the same PTX less its line info
 
 
 def test_emit_single_warp_indirect(capsys):

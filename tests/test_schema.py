@@ -123,10 +123,11 @@ def test_split_kv_counts_ctas_by_whole_warps_and_without_the_255_cap():
     assert counted_ctas_per_sm(4) == 4 and counted_ctas_per_sm(16) == 1
 
 
-def test_kv_dtype_is_a_split_kv_option_with_a_flag_and_no_app_control():
+def test_kv_dtype_is_a_split_kv_option_with_a_flag_and_an_app_control():
     row = schema.option("split-kv", "kv_dtype")
     assert schema.takers("kv_dtype") == ["split-kv"]
-    assert row.default is None and row.choices == ("e4m3",) and row.control == ""
+    assert row.default is None and row.choices == ("e4m3",) and row.control == "kv_dtype"
+    assert row.word(None) == "same" and row.value_of("e4m3") == "e4m3"
     assert row.cli_flag == "--kv-dtype" and row.accepted == "e4m3, None"
     with pytest.raises(ValueError, match=r"kv_dtype='bf16'; accepted: e4m3, None \(K and V"):
         row.check("bf16")
@@ -135,7 +136,7 @@ def test_kv_dtype_is_a_split_kv_option_with_a_flag_and_no_app_control():
     kernel = make_kernel(args)
     assert (kernel.dtype, kernel.kv_dtype, kernel.kv_storage) == ("bf16", "e4m3", "e4m3")
     assert "e4m3" not in schema.option("split-kv", "dtype").choices  # K/V only, never q/out
-    assert not any(o.control == "kv_dtype" for o in schema.every_option())
+    assert [o.name for o in schema.every_option() if o.control == "kv_dtype"] == ["kv_dtype"]
 
 
 def test_the_e4m3_row_of_the_dtype_table_is_for_k_and_v_only():

@@ -100,6 +100,11 @@ class Controls:
                                 **_described("dtype")),
             "mma": w.Dropdown(options=[word for word, _ in schema.control_option("mma").words],
                               **_described("mma")),
+            "kv_dtype": w.Dropdown(
+                options=[word for word, _ in schema.control_option("kv_dtype").words],
+                **_described("kv_dtype")),
+            "merge": w.Dropdown(options=list(schema.control_option("merge").choices),
+                                **_described("merge")),
             "target": w.Dropdown(options=list(schema.TARGET.choices), **_described("target")),
             "backend": w.ToggleButtons(options=list(BACKEND_CHOICES),
                                        style={"button_width": "52px"},
@@ -182,9 +187,9 @@ class Controls:
         """Three groups side by side: the kernel, its shape, the sequence and backend."""
         ws = self.widgets
         groups = (
-            ("kernel", ("kernel", "target", "dtype", "mma", "indirect")),
+            ("kernel", ("kernel", "target", "dtype", "kv_dtype", "mma", "indirect")),
             ("shape", ("head_dim", "num_warps", "num_heads", "gqa_ratio")),
-            ("sequence and backend", ("max_seq_len", "seq_len", "backend")),
+            ("sequence and backend", ("max_seq_len", "seq_len", "merge", "backend")),
         )
         columns = []
         for title, names in groups:

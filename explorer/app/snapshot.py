@@ -63,11 +63,16 @@ def _ptx_section(state: AppState) -> str:
         return render.problems_html(problems)
     ptx = render.emit(state.config)
     last = ptx_excerpt_lines(ptx)
+    try:  # the Python line behind each instruction, as the app's PTX view shows it
+        gutter = render.sources(state.config)
+    except ValueError:
+        gutter = {}
     full = (
         f'<details style="margin-top:8px"><summary style="{theme.NOTE};cursor:pointer">'
-        f"the whole PTX ({ptx.count(chr(10))} lines)</summary>{render_ptx(ptx)}</details>"
+        f"the whole PTX ({ptx.count(chr(10))} lines)</summary>"
+        f"{render_ptx(ptx, sources=gutter, anchor='snapshot-full-line')}</details>"
     )
-    return render.ptx_header(state.config) + render_ptx(ptx, 1, last) + full
+    return render.ptx_header(state.config) + render_ptx(ptx, 1, last, sources=gutter) + full
 
 
 def _resources_section(state: AppState) -> str:

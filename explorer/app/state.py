@@ -45,6 +45,8 @@ class Config:
     indirect: bool = schema.INDIRECT.initial
     dtype: str = schema.control_option("dtype").initial  # storage dtype (split-kv)
     mma: str = schema.control_option("mma").word(None)  # tensor cores: auto, on or off
+    kv_dtype: str = schema.control_option("kv_dtype").word(None)  # K/V storage: same or e4m3
+    merge: str = schema.control_option("merge").initial  # where split-kv's splits merge
     target: str = schema.TARGET.initial
     backend: str = "auto"
 
@@ -184,9 +186,11 @@ def ptx_key(config: Config) -> tuple:
 
 
 def run_key(config: Config) -> tuple:
-    """Everything a run's result depends on (the target is the device's on a GPU)."""
+    """Everything a run's result depends on: the target too, since it decides whether the
+    configuration can run at all (merge='cluster' and e4m3 K/V need sm_90), even where the
+    GPU then runs its own."""
     args = tuple(sorted(kernel_args(config).items()))
-    return (config.kernel, args, config.seq_len, config.backend)
+    return (config.kernel, args, config.seq_len, config.backend, config.target)
 
 
 def changed_views(old: Config, new: Config) -> frozenset[str]:
@@ -215,6 +219,10 @@ def describe(config: Config) -> str:
         parts.append(config.dtype)
     if takes(config.kernel, "mma") and config.mma != "auto":
         parts.append(f"tensor cores {config.mma}")
+    if takes(config.kernel, "kv_dtype") and config.kv_dtype != "same":
+        parts.append(f"{config.kv_dtype} K/V")
+    if takes(config.kernel, "merge") and config.merge != "kernel":
+        parts.append(f"merge {config.merge}")
     parts.append(config.target)
     return " · ".join(parts)
 
