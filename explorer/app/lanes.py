@@ -359,8 +359,8 @@ def lanes_figure(sel: LaneSelection, start: int, stop: int) -> go.Figure:
         if values is not None:
             z[r] = np.asarray(values, dtype=np.float64)
         active[r] = step.active
-        hover.append([f"lane {lane} · #{index} L{step.line} {theme.esc(step.text)}<br>"
-                      f"{full_value(values, lane) if values is not None else 'no destination'}"
+        # the row label names the step; 1,024 copies of its text made the figure 120 KiB
+        hover.append([full_value(values, lane) if values is not None else "no destination"
                       for lane in range(32)])
     colour = None if sel.choice not in (EVERY_STEP, EVERY_SHFL) else _row_scaled(z)
     labels = [step_label(sel.trace, sel.positions[p]) for p in rows]

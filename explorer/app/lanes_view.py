@@ -65,6 +65,7 @@ class LanesView:
         self._traced_key: tuple | None = None
         self._chosen: str | None = None  # the user's choice of steps; None: the default
         self._syncing = False  # set while the code moves a control: no callback then
+        self._hold = False  # set while a new trace is put on screen: the figure goes last
         self._requested = 0.0
         self.trace_seconds: float | None = None
         self.ready_seconds: float | None = None
@@ -236,14 +237,21 @@ class LanesView:
         self.warp.description = f"warp 0..{lt.warps - 1}"
         notes = [n for n in (note, *lt.notes()) if n]
         self.note.value = "".join(theme.message(n, "warn") for n in notes)
-        self._put_figure(drawn)
-        self._show_step()
+        self.figure, self._bundle, self.drawn = drawn
+        self._hold = True  # the figure is sent once, below
+        try:
+            self._show_step()
+        finally:
+            self._hold = False
         self.trace_seconds = lt.seconds
         self.ready_seconds = time.perf_counter() - self._requested
         self.status.value = (
             f'<span style="{theme.NOTE}">{theme.esc(lt.label)} · warp {t.warp} of CTA '
             f"{t.cta} ({t.threads} threads) · {len(t):,} steps · traced in {lt.seconds:.2f} s, "
             f"shown in {self.ready_seconds:.2f} s</span>")
+        # the figure last: the browser draws it in one blocking call, so the status, the
+        # lane table and the PTX line (small messages) come first
+        self.figure_out.outputs = (self._bundle,)
 
     def _show_failure(self, source: tuple, err: Exception) -> None:
         self.lane_trace = self.selection = self.figure = self.drawn = None
@@ -262,7 +270,11 @@ class LanesView:
 
     def _put_figure(self, drawn: tuple) -> None:
         self.figure, self._bundle, self.drawn = drawn
-        self.figure_out.outputs = (self._bundle,)
+        self._send_figure()
+
+    def _send_figure(self) -> None:
+        if not self._hold:
+            self.figure_out.outputs = (self._bundle,)
 
     def _show_step(self) -> None:
         """The current step: the marker (or a new window), the lane table, the PTX."""
@@ -288,7 +300,7 @@ class LanesView:
         bundle = self._bundle
         data = {**bundle["data"], PLOTLY_MIME: marker_at(bundle["data"][PLOTLY_MIME], row)}
         self._bundle = {**bundle, "data": data}
-        self.figure_out.outputs = (self._bundle,)
+        self._send_figure()
 
     # ------------------------------------------------------------------ controls
 

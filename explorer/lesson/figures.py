@@ -91,7 +91,8 @@ def lane_values_figure(values, rows, *, active=None, text=None, hover=None, colo
                        title: str = "", height: int = 380) -> go.Figure:
     """Lanes as columns, one row per label of `rows`: `values` (float [rows, 32]; NaN: no
     value) as colour and text. `active` (bool [rows, 32]) greys the lanes that are False;
-    `text` and `hover` (str [rows, 32]) replace the cell texts and the hover lines; `colour`
+    `text` and `hover` (str [rows, 32]) replace the cell texts and the hover values
+    (shown under the lane and the row's label); `colour`
     (float [rows, 32]) is what the colour scale reads where it is not `values` itself (rows
     of unlike registers, each scaled on its own: no colour bar then). Trace 0 holds the
     values."""
@@ -108,7 +109,9 @@ def lane_values_figure(values, rows, *, active=None, text=None, hover=None, colo
     if hover is None:
         heat["hovertemplate"] = "lane %{x}, %{y}: %{z}<extra></extra>"
     else:
-        heat.update(hovertext=hover, hovertemplate="%{hovertext}<extra></extra>")
+        # the row's label names the step: each cell's hover carries only its value
+        heat.update(hovertext=hover, hovertemplate="lane %{x} · %{y}<br>%{hovertext}"
+                    "<extra></extra>")
     fig = go.Figure(go.Heatmap(**heat))
     if active is not None and not np.all(active):
         grey = np.where(np.asarray(active, dtype=bool), np.nan, 1.0)

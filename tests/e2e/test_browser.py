@@ -219,10 +219,24 @@ def _lanes_of_the_default_kernel(page) -> float:
     """The Lanes tab first shown on the default configuration: its warp 0 traced and drawn.
     Returns the milliseconds from the click to the figure on screen."""
     app = page.locator(".explorer-app")
+    page.evaluate("""() => { window.__lanes = {};
+        const root = document.querySelector('.explorer-app');
+        new MutationObserver(() => {
+            const t = performance.now(), L = window.__lanes;
+            if (!L.plot && root.querySelector('.explorer-lanes-figure .js-plotly-plot')) L.plot = t;
+            if (!L.status && (root.querySelector('.explorer-lanes-status') || {}).textContent?.includes('traced')) L.status = t;
+            if (!L.table && (root.querySelector('.explorer-lanes-table') || {}).textContent?.includes('lane 31')) L.table = t;
+        }).observe(root, {childList: true, subtree: true, characterData: true});
+        window.__lanes.click = performance.now(); }""")
     clicked = time.perf_counter()
     page.locator(".lm-TabBar-tab", has_text="Lanes").last.click()
+    status = app.locator(".explorer-lanes-status")
+    to_status = _ms_until(page, lambda: "traced in" in (status.text_content() or ""))
     expect(app.locator(LANES_PLOT)).to_have_count(1, timeout=TIMEOUT_MS)
     ms = (time.perf_counter() - clicked) * 1e3
+    print(f"Lanes view: the trace's status line on screen after {to_status:.0f} ms")
+    print("TEMP", page.evaluate("() => { const L = window.__lanes; return {plot: L.plot - L.click, status: L.status - L.click, table: L.table - L.click}; }"))
+    print("Lanes view, the kernel's side:", app.locator(".explorer-lanes-status").text_content())
     expect(app.locator(".explorer-lanes-table")).to_contain_text("every shfl")
     expect(app.locator(".explorer-lanes-current-line")).to_have_count(1)
     page.locator(".lm-TabBar-tab", has_text="PTX").last.click()
