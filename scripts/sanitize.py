@@ -5,7 +5,8 @@ on a GPU, and write a summary (tool, launches checked, errors) to OUT_DIR.
     python scripts/sanitize.py OUT_DIR --tools memcheck --quick
     python scripts/sanitize.py OUT_DIR --tools none        # the grid without a sanitizer
 
-The grid (`cases`): every kernel (split-kv in f32, f16, bf16, and with e4m3 K/V), seq_len
+The grid (`cases`): every kernel (split-kv in f32, f16, bf16, with e4m3 K/V, the cluster
+merge and programmatic dependent launch), seq_len
 direct and indirect, plain and debug, lengths 0, 1, max-1, max, then max+1, 2^31, 2^32-1
 written straight into the device buffers (no host check: the kernel's clamp keeps the
 accesses in bounds); every output, and a debug kernel's warp states, is compared with the
@@ -99,6 +100,16 @@ SPLIT_SHAPES = (
          dtype="f16", mma=False, kv_dtype="e4m3"),
     dict(head_dim=64, num_heads=8, num_kv_heads=2, batch=2, num_warps=2, num_splits=5,
          dtype="f16", merge="last-cta", kv_dtype="e4m3"),
+    # the cluster merge (sm_90: distributed shared memory, barrier.cluster), one launch
+    dict(head_dim=128, num_heads=32, num_kv_heads=8, batch=1, dtype="f16", merge="cluster"),
+    dict(head_dim=64, num_heads=8, num_kv_heads=1, batch=3, num_splits=5, dtype="bf16",
+         mma=False, merge="cluster"),
+    dict(head_dim=96, num_heads=12, num_kv_heads=3, batch=2, num_splits=3, dtype="f32",
+         merge="cluster"),
+    dict(head_dim=128, num_heads=8, num_kv_heads=2, batch=2, dtype="f16", merge="cluster",
+         kv_dtype="e4m3"),
+    # programmatic dependent launch (sm_90: griddepcontrol, cuLaunchKernelEx)
+    dict(head_dim=128, num_heads=32, num_kv_heads=8, batch=2, dtype="f16", pdl=True),
 )
 
 
