@@ -128,9 +128,12 @@ class WarpsView:
         self._prepared: tuple | None = None  # ((result, head), outputs) made ahead
         self.head.observe(lambda change: self.draw(), names="value")
         # a tiny figure shown from the start, so the browser loads plotly's renderer (4.5 MB
-        # of script) while the user reads the PTX, not when the Warps tab first opens
+        # of script) while the user reads the PTX, not when the Warps or Lanes tab first
+        # opens; a labelled heatmap, so the code the Lanes grid draws with is warm too
         warm = w.Output(layout=w.Layout(height="1px", overflow="hidden"))
-        warm.outputs = (mime_output(go.Figure(layout=dict(
+        warm.outputs = (mime_output(go.Figure(go.Heatmap(
+            z=[[0, 1], [1, 0]], text=[["a", "b"], ["c", "d"]], texttemplate="%{text}",
+            showscale=False), layout=dict(
             width=10, height=10, margin=dict(l=0, r=0, t=0, b=0),
             xaxis_visible=False, yaxis_visible=False))),)
         self.box = w.VBox([w.HBox([self.head, self.note]), self.grid, warm])
