@@ -22,8 +22,9 @@ MIN_SPLITS_F32 = 4
 # sm_90 without spills at every GQA ratio and merge (4: 250-254 registers at head_dim 128);
 # past 128 even two tiles spill
 E4M3_TILES_IN_FLIGHT = ((128, 4), (MAX_HEAD_DIM, 1))
-# the cluster merge of more q heads than this past this head_dim spills with 4 tiles: 3
-E4M3_CLUSTER_GROUP, E4M3_CLUSTER_HEAD_DIM = 7, 112
+# the cluster merge with more q heads per KV head than 7, past head_dim 112, spills with 4
+# tiles (232-244 bytes): 3 there
+E4M3_CLUSTER_GROUP, E4M3_CLUSTER_HEAD_DIM, E4M3_CLUSTER_TILES = 7, 112, 3
 REGISTER_BUDGET = 200  # the default unroll keeps the estimate below this (ptxas' cap: 255)
 
 
@@ -79,7 +80,7 @@ def default_tiles_in_flight(head_dim: int, kv_dtype: str, group: int, merge: str
         return 2
     tiles = next(t for hd, t in E4M3_TILES_IN_FLIGHT if head_dim <= hd)
     if merge == "cluster" and group > E4M3_CLUSTER_GROUP and head_dim > E4M3_CLUSTER_HEAD_DIM:
-        return min(tiles, 3)
+        return min(tiles, E4M3_CLUSTER_TILES)
     return tiles
 
 

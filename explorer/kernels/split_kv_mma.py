@@ -210,8 +210,9 @@ def stream_tiles(b: KernelBuilder, k: SplitKV, ids: Ids, lanes: MmaLanes, q, spa
 
 def _pipelined(t: _Tiles, first: Reg) -> Reg:
     """Whole tiles, software-pipelined over `tiles_in_flight` = N register buffers: tiles
-    p .. p + (N-1) step are loaded before tile p's mma and softmax, so a warp always has N-1
-    tiles in flight; the loop body is unrolled N times (buffer i is consumed in copy i).
+    p .. p + (N-1) step are loaded before tile p's mma and softmax, so N tiles' loads are
+    outstanding when its math starts (its own and the N-1 after it); the loop body is
+    unrolled N times (buffer i is consumed in copy i).
     Returns the register holding the first tile not consumed.
 
     Deeper buffers rather than a wider step (32 positions: two tiles' K as one pair per row)
