@@ -1,9 +1,9 @@
 """`python -m explorer bench --only fp8`: split-KV with e4m3 K/V against our f16 and
 FlashInfer's fp8 decode, at one sequence of 1K, 4K, 16K and 64K and batches of 8 and 32 at 4K
-(32 q / 8 KV heads, head_dim 128), and a sweep of the tensor-core path's knobs with e4m3 K/V
-at 16K and 64K, timed by `explorer.bench`'s rules; and the summary that reads the ratios off
-the timed rows (fp8 against f16 at each point, the 64K one against the 1.85x target). It
-measures and summarises; it asserts nothing.
+(32 q / 8 KV heads, head_dim 128), and a sweep of the tensor-core pipeline's depth with e4m3
+(and f16) K/V at 16K and 64K, timed by `explorer.bench`'s rules; and the summary that reads
+the ratios off the timed rows (fp8 against f16 at each point, the 64K one against the 1.85x
+target) and lists the sweep. It measures and summarises; it asserts nothing.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ TARGET_SPEEDUP = 1.85  # fp8 over f16 at 64K: half the bytes of a bandwidth-boun
 def fp8_plan(split: Callable, time_kernel: Callable, time_flashinfer: Callable):
     """(label, thunk) rows: at every point our e4m3 (f16 q, the default path), our f16 and
     FlashInfer's fp8 (tensor cores, f16 q); at one sequence also e4m3 with bf16 q and e4m3 on
-    CUDA cores; then a sweep of the tensor-core path's knobs with e4m3 K/V.
+    CUDA cores; then the sweep of the tensor-core pipeline's depth (`SWEEP`).
     `split(seq_len, dtype, batch=..., **options)` builds our kernel."""
     rows = []
     for batch, n in FP8_POINTS:
@@ -38,17 +38,24 @@ def fp8_plan(split: Callable, time_kernel: Callable, time_flashinfer: Callable):
     return rows + _sweep(split, time_kernel)
 
 
+# the sweep: (K/V dtype (None: q's), tiles in flight, warps, splits per SM), None: default
+SWEEP = [("e4m3", tiles, None, None) for tiles in (1, 2, 3, 4)] + [
+    ("e4m3", 3, 4, 2), ("e4m3", 4, 4, 2),  # two CTAs of 4 warps per SM, twice the splits
+    (None, 3, None, None), (None, 4, None, None),  # f16 K/V deeper than its default
+]
+SWEEP_LENGTHS = (16384, 65536)
+
+
 def _sweep(split: Callable, time_kernel: Callable):
-    """The tensor-core path's knobs with e4m3 K/V at 16K and 64K (the defaults were measured
-    for f16): warps, pipelining, L2 prefetch, splits (None: the default, else per SM)."""
+    """The tensor-core pipeline's depth (tiles in flight per warp) at 16K and 64K with e4m3
+    K/V, and with f16 K/V past its default of 2 (the SWEEP rows)."""
     rows = []
-    for n, warps, pipeline, prefetch, per_sm in itertools.product(
-        (16384, 65536), (4, 8), (False, True), (0, 1), (None, 2)
-    ):
+    for n, (kv, tiles, warps, per_sm) in itertools.product(SWEEP_LENGTHS, SWEEP):
         splits = None if per_sm is None else SM_COUNT * per_sm // HEADS["num_kv_heads"]
-        rows.append(("fp8-sweep", lambda n=n, w=warps, pl=pipeline, p=prefetch, s=splits:
-                     time_kernel(split(n, "f16", kv_dtype="e4m3", num_warps=w, pipeline=pl,
-                                       prefetch=p, num_splits=s), n)))
+        options = dict(tiles_in_flight=tiles, num_warps=warps, num_splits=splits)
+        if kv:
+            options["kv_dtype"] = kv
+        rows.append(("fp8-sweep", lambda n=n, o=options: time_kernel(split(n, "f16", **o), n)))
     return rows
 
 
@@ -70,7 +77,7 @@ def _us(rows: list[dict], batch: int, seq_len: int, kernel: str, dtype: str,
 
 def fp8_summary(rows: list[dict]) -> str:
     """A markdown table of the fp8 rows (us per step; speedup = f16 time / e4m3 time) and the
-    64K line against TARGET_SPEEDUP; '-' where a row was not timed."""
+    64K line against TARGET_SPEEDUP; '-' where a row was not timed; then the sweep's rows."""
     lines = ["| point | ours e4m3 (f16 q) | ours f16 | f16 / e4m3 | FlashInfer fp8 "
              "| FlashInfer / ours |", "|---|---|---|---|---|---|"]
     ratio_64k = None
@@ -90,7 +97,23 @@ def fp8_summary(rows: list[dict]) -> str:
         met = "met" if ratio_64k >= TARGET_SPEEDUP else "missed"
         verdict = (f"64K: e4m3 K/V runs at {ratio_64k:.2f}x the speed of f16 (target >= "
                    f"{TARGET_SPEEDUP}x: {met}).")
-    return "\n".join([*lines, "", verdict]) + "\n"
+    return "\n".join([*lines, "", verdict, *_sweep_table(rows)]) + "\n"
+
+
+def _sweep_table(rows: list[dict]) -> list[str]:
+    """The sweep's rows (us per step by K/V dtype, tiles in flight, warps and splits), or
+    nothing where none was timed."""
+    sweep = [r for r in rows if r.get("group") == "fp8-sweep"]
+    if not sweep:
+        return []
+    lines = ["", "| seq_len | K/V | tiles in flight | warps | splits | us |",
+             "|---|---|---|---|---|---|"]
+    for r in sweep:
+        c = r["config"]
+        lines.append(f"| {r['seq_len'] // 1024}K | {c.get('kv_dtype') or c.get('dtype')} "
+                     f"| {c.get('tiles_in_flight')} | {c.get('num_warps')} "
+                     f"| {c.get('num_splits')} | {_fmt(r['us_per_launch'])} |")
+    return lines
 
 
 def _fmt(value: float | None, unit: str = "") -> str:

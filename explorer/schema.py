@@ -23,6 +23,7 @@ from .dtypes import NAMES as DTYPE_NAMES
 
 MAX_HEAD_DIM = 256
 MAX_WARPS = 32
+MAX_TILES_IN_FLIGHT = 4  # K/V tiles per warp the tensor-core path's pipeline holds at most
 MAX_HEADS = 65535  # a grid dimension
 MAX_ELEMENTS_PER_KV_HEAD = 2**31 - 1  # positions are indexed in 32 bits
 SCALE_RANGE = (1e-30, 1e30)  # scale is an f32 immediate; f32 holds 1e30 * log2(e) easily
@@ -194,6 +195,11 @@ SPLIT_KV = (
            choices=KV_ONLY, derived="dtype",
            note="K and V are stored in dtype, or in e4m3 with dtype f16 or bf16",
            label="K/V dtype", words=(("same", None), ("e4m3", "e4m3")), control="kv_dtype"),
+    Option("tiles_in_flight", int, "16-position K/V tiles whose loads a warp keeps in flight "
+           "(tensor-core path; 1: not pipelined)", default=None,
+           bounds=(1, MAX_TILES_IN_FLIGHT),
+           derived="1 unpipelined, else 2; e4m3 K/V: the deepest ptxas assembles without "
+           "spills"),
 )
 KERNEL_OPTIONS = {
     "single-warp": (*SHAPE, SCALE, INDIRECT, DEBUG),

@@ -1,6 +1,7 @@
 """The proof that a refactor changed no emitted PTX: the SHA-256 of the PTX of a large grid of
 kernel configurations (all three kernels, every dtype, e4m3 K/V, debug variants (split-kv's
-too), three targets), one line per configuration, compared with (or written to) a committed list.
+too), the tensor-core pipeline's depths, three targets), one line per configuration, compared
+with (or written to) a committed list.
 
     python scripts/ptx_hashes.py --check   # exit 1 naming each configuration that differs
     python scripts/ptx_hashes.py --write   # after an intended change to emitted code
@@ -93,6 +94,7 @@ def grid():
     yield from _fp8_grid()
     yield from _cluster_grid()
     yield from _fp8_cluster_grid()
+    yield from _tiles_grid()
 
 
 def _fp8_grid():
@@ -141,6 +143,23 @@ def _fp8_cluster_grid():
     ):
         kw = dict(max_seq_len=1100, head_dim=128, num_heads=h, num_kv_heads=kv, batch=batch,
                   dtype=dtype, mma=mma, merge="cluster", kv_dtype="e4m3")
+        yield "split-kv", kw, "sm_90"
+
+
+def _tiles_grid():
+    """tiles_in_flight given: 1-4 for f16, bf16 and e4m3 K/V, every merge, two head_dims and
+    GQA ratios; the refusals (f32, CUDA cores, a pipeline flag that disagrees, 5) too."""
+    for (dtype, kv), tiles, merge, hd, (h, kv_heads) in itertools.product(
+        (("f16", None), ("bf16", None), ("f16", "e4m3"), ("bf16", "e4m3")), (1, 2, 3, 4),
+        ("kernel", "last-cta", "cluster"), (64, 128), ((32, 8), (8, 1)),
+    ):
+        kw = dict(max_seq_len=4096, head_dim=hd, num_heads=h, num_kv_heads=kv_heads, dtype=dtype,
+                  kv_dtype=kv, merge=merge, tiles_in_flight=tiles)
+        yield "split-kv", kw, "sm_90"
+    for extra in ({"dtype": "f32"}, {"dtype": "f16", "mma": False},
+                  {"dtype": "f16", "pipeline": False}, {"dtype": "f16", "tiles_in_flight": 5}):
+        kw = dict(max_seq_len=4096, head_dim=128, num_heads=32, num_kv_heads=8,
+                  tiles_in_flight=3) | extra
         yield "split-kv", kw, "sm_90"
 
 

@@ -50,9 +50,15 @@ def test_the_fp8_rows_time_ours_in_e4m3_and_f16_and_flashinfer_fp8_at_each_point
     sweep = [thunk() for label, thunk in rows if label == "fp8-sweep"]
     rows = [(label, thunk) for label, thunk in rows if label != "fp8-sweep"]
     assert len(bench_suite.plan(132, only="fp8")) == len(rows) + len(sweep)
-    assert len(rows) == 4 * 5 + 2 * 3 and len(sweep) == 2 * 2 * 2 * 2 * 2
-    assert all(k.kv_dtype == "e4m3" and k.mma for k in sweep)
-    assert {k.num_warps for k in sweep} == {4, 8} and {k.prefetch for k in sweep} == {0, 1}
+    assert len(rows) == 4 * 5 + 2 * 3 and len(sweep) == 2 * 8 <= 16
+    assert all(k.mma and k.max_seq_len in (16384, 65536) for k in sweep)
+    e4m3 = [k for k in sweep if k.kv_dtype == "e4m3"]
+    f16 = [k for k in sweep if k.kv_dtype is None]
+    assert {k.tiles_in_flight for k in e4m3} == {1, 2, 3, 4} and len(e4m3) == 12
+    assert sorted(k.tiles_in_flight for k in f16) == [3, 3, 4, 4]
+    assert {k.num_warps for k in e4m3} == {4, 8}  # 4: two CTAs per SM, twice the splits
+    assert {k.num_splits for k in e4m3 if k.num_warps == 4} == {33}
+    assert all(not k.pipeline for k in sweep if k.tiles_in_flight == 1)
     built = [thunk() for _, thunk in rows]
     ours = [k for k in built if not isinstance(k, tuple)]
     points = {(k.batch, k.max_seq_len) for k in ours}
@@ -87,6 +93,12 @@ def test_the_fp8_summary_reads_the_ratio_at_64k():
                                   row("split-kv", 66.3, "f16")])
     assert "1.66x the speed of f16 (target >= 1.85x: missed)" in slow
     assert "not timed" in bench_fp8.fp8_summary([])
+    assert "tiles in flight" not in text  # no sweep rows, no sweep table
+    swept = {**row("split-kv", 35.5, "f16", "e4m3"), "group": "fp8-sweep"}
+    swept["config"] |= {"tiles_in_flight": 4, "num_warps": 8, "num_splits": 16}
+    text = bench_fp8.fp8_summary([*rows, swept])
+    assert "| 64K | e4m3 | 4 | 8 | 16 | 35.50 |" in text
+    assert "| 64K | 34.00 | 66.30 | 1.95x |" in text  # the sweep's row is not the default's
 
 
 def test_the_cluster_rows_compare_both_merges_at_the_same_points():

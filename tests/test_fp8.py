@@ -25,6 +25,7 @@ from explorer.dtypes import (
 )
 from explorer.kernels import SplitKVDecodeAttentionKernel
 from explorer.ptx import parse
+from explorer.ptx.ptxas import assemble, find_ptxas
 from explorer.verify import compare, make_inputs, reference_output, verify
 
 FINITE = np.flatnonzero(~np.isnan(E4M3_VALUES)).astype(np.uint8)
@@ -163,6 +164,56 @@ def test_matches_float64_on_the_simulator(case):
             assert verdict.passed, str(verdict)
 
 
+# one warp, two splits: 0 (1, 15, 17), 1 (33, 47), 2 (63), 3 (100), 4 (130) and 31 (1000) whole
+# tiles per split, so every depth leaves its loop in the prologue and at each copy of its body
+DEPTH_LENGTHS = (1, 15, 17, 33, 47, 63, 100, 130, 1000)
+
+
+@pytest.mark.parametrize("merge", ["kernel", "last-cta", "cluster"])
+@pytest.mark.parametrize("tiles", [1, 2, 3, 4])
+@pytest.mark.parametrize("dtype, head_dim, heads", [("f16", 128, 16), ("bf16", 64, 8)])
+def test_every_depth_matches_float64_on_the_simulator(dtype, head_dim, heads, tiles, merge):
+    kernel = fp8(1000, head_dim, heads, 2, dtype=dtype, num_warps=1, num_splits=2,
+                 merge=merge, tiles_in_flight=tiles)
+    for i, n in enumerate(DEPTH_LENGTHS):
+        for kind in ("normal", "increasing"):
+            verdict = verify(kernel, "sim", n, inputs=kind, seed=i, states=False)
+            assert verdict.passed, f"seq_len={n} {kind}: {verdict}"
+
+
+def test_default_depth_is_the_deepest_ptxas_assembles_without_spills():
+    def tiles(head_dim=128, heads=32, **options):
+        k = fp8(4096, head_dim, heads, 8, **options)
+        return k.tiles_in_flight, k.pipeline
+
+    assert tiles() == tiles(64) == tiles(128, 8) == tiles(128, 64) == (4, True)
+    assert tiles(dtype="bf16", merge="last-cta") == tiles(merge="cluster") == (4, True)
+    assert tiles(128, 64, merge="cluster") == (3, True)  # 8 q heads: 4 tiles spill there
+    assert tiles(256, mma=True) == (1, False)  # two tiles already spill
+    assert tiles(256, mma=True, pipeline=True) == (2, True)  # asked for
+    assert tiles(pipeline=False) == (1, False) and tiles(tiles_in_flight=2) == (2, True)
+    assert tiles(mma=False) == (None, False)  # CUDA cores: rows in flight, not tiles
+    k = fp8(4096, 128, 32, 8)
+    assert type(k)(**k.config()).emit("sm_90") == k.emit("sm_90")
+
+
+@pytest.mark.skipif(find_ptxas() is None, reason="ptxas not installed (nvidia-cuda-nvcc)")
+def test_ptxas_assembles_every_default_depth_without_spills():
+    failures = []
+    for dtype, hd, heads, merge in itertools.product(
+        ("f16", "bf16"), (64, 128), (8, 32, 64), ("kernel", "last-cta", "cluster")
+    ):
+        k = fp8(65536, hd, heads, 8, dtype=dtype, merge=merge)
+        report = assemble(k.emit("sm_90"), "sm_90")[k.entry]
+        if report.spill_bytes or k.tiles_in_flight < 3:
+            failures.append(f"{k!r}: {report.registers} registers, {report.spill_bytes} spilled")
+    for heads in (8, 32, 64):  # head_dim 256 on tensor cores: one tile in flight
+        k = fp8(65536, 256, heads, 8, mma=True)
+        if assemble(k.emit("sm_90"), "sm_90")[k.entry].spill_bytes:
+            failures.append(f"{k!r} spills")
+    assert not failures, "\n".join(failures)
+
+
 BACKENDS = ["sim", pytest.param("cuda", marks=pytest.mark.gpu)]
 
 
@@ -254,3 +305,14 @@ def test_the_cluster_merge_on_the_gpu(dtype, mma):
     for i, lengths in enumerate(((1, 1024), (4097, 0), (69999, 65536))):
         verdict = verify(kernel, "cuda", list(lengths), seed=i, states=False)
         assert verdict.passed, str(verdict)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("merge", ["kernel", "cluster"])
+@pytest.mark.parametrize("tiles", [3, 4])
+@pytest.mark.parametrize("dtype", ["f16", "bf16"])
+def test_deeper_pipelines_on_long_sequences_on_the_gpu(dtype, tiles, merge):
+    kernel = fp8(70000, 128, 32, 8, dtype=dtype, merge=merge, tiles_in_flight=tiles)
+    for i, n in enumerate((65536, 69999)):
+        verdict = verify(kernel, "cuda", n, seed=i, states=False)
+        assert verdict.passed, f"seq_len={n}: {verdict}"

@@ -213,6 +213,7 @@ def _bad_combination(draw, cls, kwargs):
             lambda d: d % ELEMS[kwargs["dtype"]]))
         return cls, kwargs, "head_dim"
     kwargs.pop("mma", None)  # 64 q heads per KV head: the CUDA-core path (the default)
+    kwargs.pop("tiles_in_flight", None)  # tensor cores only
     kwargs |= dict(num_heads=64, num_kv_heads=1, head_dim=256, num_warps=draw(st.integers(1, 16)))
     return cls, kwargs, "shared memory"
 

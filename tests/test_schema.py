@@ -146,3 +146,16 @@ def test_the_e4m3_row_of_the_dtype_table_is_for_k_and_v_only():
     assert KV_ONLY == ("e4m3",) and "e4m3" not in DTYPES and DTYPE_BYTES["e4m3"] == 1
     assert KV_TOLERANCES == {"e4m3": (2e-2, 2e-2)} == {"e4m3": TABLE["e4m3"].tolerance}
     assert np.asarray(TABLE["e4m3"].poison).dtype == np.uint8
+
+
+def test_tiles_in_flight_is_a_split_kv_option_with_a_flag_and_its_range():
+    row = schema.option("split-kv", "tiles_in_flight")
+    assert schema.takers("tiles_in_flight") == ["split-kv"]
+    assert row.default is None and row.control == "" and row.accepted == "1..4"
+    assert row.cli_flag == "--tiles-in-flight"
+    with pytest.raises(ValueError, match="tiles_in_flight=5 is outside the accepted range 1..4"):
+        row.check(5)
+    args = build_parser().parse_args(["emit", "--kernel", "split-kv", "--dtype", "f16",
+                                      "--tiles-in-flight", "3"])
+    kernel = make_kernel(args)
+    assert (kernel.tiles_in_flight, kernel.pipeline, kernel.mma) == (3, True, True)

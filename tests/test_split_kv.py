@@ -161,6 +161,14 @@ def _init_args(kernel) -> dict:
         (dict(dtype="f16", unroll=2), "mma=False"),
         (dict(mma="yes", dtype="f16"), "mma must be"),
         (dict(merge="cta"), "merge='cta'"),
+        (dict(dtype="f16", tiles_in_flight=5), "tiles_in_flight=5 is outside.*1..4"),
+        (dict(tiles_in_flight=2), "tiles_in_flight=2: tiles in flight per warp belong to the "
+         "tensor-core path"),
+        (dict(dtype="f16", mma=False, tiles_in_flight=1), "accepted: tiles_in_flight=None"),
+        (dict(dtype="f16", pipeline=False, tiles_in_flight=3),
+         "tiles_in_flight=3 with pipeline=False.*pipeline=True with 2..4"),
+        (dict(dtype="bf16", pipeline=True, tiles_in_flight=1),
+         "tiles_in_flight=1 with pipeline=True.*pipeline=False with tiles_in_flight=1"),
     ],
 )
 def test_bad_arguments_are_named(kwargs, words):
@@ -233,3 +241,63 @@ def test_default_tensor_core_warps_fit_static_shared_memory(kv_dtype):
     with pytest.raises(ValueError, match="use fewer warps"):  # asked for, it is refused
         SplitKVDecodeAttentionKernel(1100, 256, 16, 2, dtype="f16", kv_dtype=kv_dtype,
                                      mma=True, num_warps=8)
+
+
+# -- tiles in flight: the tensor-core pipeline's depth ------------------------------------------
+# one warp, two splits: 0 (1, 15, 17), 1 (33, 47), 2 (63), 3 (100), 4 (130) and 31 (1000) whole
+# tiles per split, so every depth leaves its loop in the prologue and at each copy of its body
+DEPTH_LENGTHS = (1, 15, 17, 33, 47, 63, 100, 130, 1000)
+
+
+def depth_kernel(tiles, merge, dtype="f16", kv_dtype=None, head_dim=64, heads=8):
+    return SplitKVDecodeAttentionKernel(1000, head_dim, heads, 2, dtype=dtype, kv_dtype=kv_dtype,
+                                        num_warps=1, num_splits=2, merge=merge,
+                                        tiles_in_flight=tiles)
+
+
+@pytest.mark.parametrize("merge", ["kernel", "last-cta", "cluster"])
+@pytest.mark.parametrize("tiles", [1, 2, 3, 4])
+@pytest.mark.parametrize("dtype", ["f16", "bf16"])
+def test_every_depth_matches_float64_on_the_simulator(dtype, tiles, merge):
+    kernel = depth_kernel(tiles, merge, dtype, head_dim=80 if dtype == "bf16" else 64)
+    for i, n in enumerate(DEPTH_LENGTHS):
+        for kind in ("normal", "increasing"):
+            got = verify(kernel, "sim", n, inputs=kind, seed=i, states=False)
+            assert got.passed, f"seq_len={n} {kind}: {got.comparison}"
+
+
+@pytest.mark.parametrize("kv_dtype", [None, "e4m3"])
+def test_depth_is_the_number_of_copies_of_the_tile_loop_body(kv_dtype):
+    """Depth N unrolls the loop N times (N buffers) before the tail's copy; one tile in flight
+    is the plain loop; f16/bf16 K/V default to two, the pipeline=True loop."""
+    def mmas(**options):
+        kernel = SplitKVDecodeAttentionKernel(4096, 128, 32, 8, dtype="f16", kv_dtype=kv_dtype,
+                                              **options)
+        return kernel.emit("sm_90").count("mma.sync")
+
+    per_tile = mmas(tiles_in_flight=1) // 2
+    assert per_tile > 0
+    for tiles in (2, 3, 4):
+        assert mmas(tiles_in_flight=tiles) == (tiles + 1) * per_tile
+    assert mmas(pipeline=False) == 2 * per_tile
+    if kv_dtype is None:
+        f16 = SplitKVDecodeAttentionKernel(4096, 128, 32, 8, dtype="f16")
+        assert (f16.tiles_in_flight, f16.pipeline) == (2, True)
+        two = SplitKVDecodeAttentionKernel(4096, 128, 32, 8, dtype="f16", pipeline=True,
+                                           tiles_in_flight=2)
+        assert f16.emit("sm_90") == two.emit("sm_90") and type(f16)(**f16.config()).emit(
+            "sm_90") == f16.emit("sm_90")
+    assert SplitKVDecodeAttentionKernel(4096, 128, 32, 8, dtype="f16",
+                                        mma=False).tiles_in_flight is None
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("merge", ["kernel", "cluster"])
+@pytest.mark.parametrize("tiles", [3, 4])
+@pytest.mark.parametrize("dtype", ["f16", "bf16"])
+def test_deeper_pipelines_on_long_sequences_on_the_gpu(dtype, tiles, merge):
+    kernel = SplitKVDecodeAttentionKernel(70000, 128, 32, 8, dtype=dtype, merge=merge,
+                                          tiles_in_flight=tiles)
+    for i, n in enumerate((65536, 69999)):
+        got = verify(kernel, "cuda", n, seed=i, states=False)
+        assert got.passed, f"seq_len={n}: {got.comparison}"

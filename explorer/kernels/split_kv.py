@@ -23,6 +23,7 @@ import math
 from ..arch import ARCHS, MAX_STATIC_SHARED, PTX_VERSION
 from ..dtypes import TABLE
 from ..ptx import BufferSpec, Kernel, Launch
+from ..schema import MAX_TILES_IN_FLIGHT
 from .common import (
     NAN,
     AttentionKernelBase,
@@ -39,6 +40,7 @@ from .split_kv_geometry import (
     counted_ctas_per_sm,
     default_f32_warps,
     default_num_splits,
+    default_tiles_in_flight,
     default_unroll,
     mma_register_estimate,
     register_estimate,
@@ -68,8 +70,11 @@ class SplitKVDecodeAttentionKernel(AttentionKernelBase):
 
     `mma` picks tensor cores (default for f16/bf16 with <= 8 q heads per KV head and head_dim
     <= 128; needs sm_80+); `prefetch` (tensor cores only) prefetches a warp's tile that many
-    tiles ahead into L2. `merge="last-cta"` merges the splits at the end of the split entry,
-    in the CTA that finishes last (an atomic counter per group, u32 `counters [batch,
+    tiles ahead into L2; `tiles_in_flight` (tensor cores only) is how many 16-position tiles'
+    K/V loads a warp keeps in flight (1: unpipelined; default 2, with e4m3 K/V the deepest
+    ptxas assembles without spills: `split_kv_geometry.default_tiles_in_flight`).
+    `merge="last-cta"` merges the splits at the end of the split entry, in the CTA that
+    finishes last (an atomic counter per group, u32 `counters [batch,
     num_kv_heads]` zeroed once and left at zero), instead of in a second kernel: one launch,
     but measured slower on an H200, so not the default. `merge="cluster"` (sm_90+): the
     splits of a (sequence, KV head) form one thread-block cluster and merge through
@@ -117,7 +122,7 @@ class SplitKVDecodeAttentionKernel(AttentionKernelBase):
         if self.mma and unroll not in (None, 1):
             raise ValueError(f"unroll={unroll!r}: rows in flight per lane belong to the "
                              "CUDA-core path (pass mma=False); the tensor-core path loads a "
-                             "16-row tile per warp (pipeline=True: two)")
+                             "16-row tile per warp (tiles_in_flight of them)")
         self.prefetch = (DEFAULT_PREFETCH if self.mma else 0) if prefetch is None else prefetch
         if self.prefetch and not self.mma:
             raise ValueError(f"prefetch={prefetch!r}: L2 prefetching of later tiles belongs to "
@@ -126,9 +131,9 @@ class SplitKVDecodeAttentionKernel(AttentionKernelBase):
             _fitting_warps(DEFAULT_MMA_WARPS, self.warp_record_bytes) if self.mma else
             2 if dtype != "f32" else default_f32_warps(
                 self.sm_count, self.num_kv_heads * self.batch, self.warp_record_bytes))
-        pipeline = values["pipeline"]
-        self.pipeline = (DEFAULT_MMA_PIPELINE if self.mma else dtype == "f32") if (
-            pipeline is None) else pipeline
+        self.pipeline, self.tiles_in_flight = _check_tiles(
+            values["pipeline"], values["tiles_in_flight"], self.mma, dtype == "f32",
+            default_tiles_in_flight(head_dim, stored, self.group, self.merge))
         self.unroll = unroll or (1 if self.mma else default_unroll(self.group, head_dim, stored,
                                                                    self.pipeline))
         self.num_splits = values["num_splits"] or default_num_splits(
@@ -159,14 +164,14 @@ class SplitKVDecodeAttentionKernel(AttentionKernelBase):
     @property
     def register_estimate(self) -> int:
         if self.mma:
-            return mma_register_estimate(self.head_dim, self.pipeline, self.kv_storage)
+            return mma_register_estimate(self.head_dim, self.tiles_in_flight, self.kv_storage)
         return register_estimate(self.group, self.geometry.lane_elems, self.unroll,
                                  self.kv_storage, self.pipeline)
 
     @property
     def ctas_per_sm(self) -> int:
         """CTAs the splits heuristic counts on per SM (`split_kv_geometry.counted_ctas_per_sm`)."""
-        registers = mma_register_estimate(self.head_dim, self.pipeline, self.kv_storage) if (
+        registers = mma_register_estimate(self.head_dim, self.tiles_in_flight, self.kv_storage) if (
             self.mma) else None
         return counted_ctas_per_sm(self.num_warps, registers)
 
@@ -364,6 +369,28 @@ def _fitting_warps(warps: int, record_bytes: int) -> int:
     while warps > 1 and warps * record_bytes > MAX_STATIC_SHARED:
         warps //= 2
     return warps
+
+
+def _check_tiles(pipeline, tiles, mma: bool, f32: bool, default: int
+                 ) -> tuple[bool, int | None]:
+    """(pipeline, tiles_in_flight). Tensor cores: `tiles` K/V tiles in flight per warp
+    (pipelined iff more than one; default `default` when pipelined); CUDA cores: no tiles
+    (None), pipelined by default for f32 only."""
+    if not mma:
+        if tiles is not None:
+            raise ValueError(f"tiles_in_flight={tiles}: tiles in flight per warp belong to the "
+                             "tensor-core path (mma=True); the CUDA-core path keeps `unroll` "
+                             "rows in flight per lane (accepted: tiles_in_flight=None)")
+        return (f32 if pipeline is None else pipeline), None
+    if tiles is None:
+        if pipeline is None:  # a default of one tile is the unpipelined loop
+            pipeline = DEFAULT_MMA_PIPELINE and default > 1
+        return pipeline, max(default, 2) if pipeline else 1
+    if pipeline is not None and pipeline != (tiles > 1):
+        raise ValueError(f"tiles_in_flight={tiles} with pipeline={pipeline}: one tile in flight "
+                         "is the unpipelined loop (accepted: pipeline=None, or pipeline=False "
+                         f"with tiles_in_flight=1, pipeline=True with 2..{MAX_TILES_IN_FLIGHT})")
+    return tiles > 1, tiles
 
 
 def _check_mma(mma, dtype: str, group: int, head_dim: int) -> bool:

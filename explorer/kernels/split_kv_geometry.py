@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..arch import MAX_STATIC_SHARED, TUNED, ctas_by_registers
+from ..schema import MAX_HEAD_DIM
 from .vector_io import DTYPES, elements_per_chunk, row_load_bytes
 
 CTAS_PER_SM = 4  # the splits heuristic's target of resident CTAs per SM
@@ -17,6 +18,13 @@ MIN_ROWS_PER_SPLIT = 32
 MAX_U32_INDEX = 2**32 - 1  # the largest element index a u32 register holds
 WARPS_PER_SM = 16  # the CUDA-core path's target of resident warps per SM (not a hardware limit)
 MIN_SPLITS_F32 = 4
+# e4m3 K/V: (head_dim up to, default tiles in flight), the deepest ptxas 13 assembles for
+# sm_90 without spills at every GQA ratio and merge (4: 250-254 registers at head_dim 128);
+# past 128 even two tiles spill
+E4M3_TILES_IN_FLIGHT = ((128, 4), (MAX_HEAD_DIM, 1))
+# the cluster merge with more q heads per KV head than 7, past head_dim 112, spills with 4
+# tiles (232-244 bytes): 3 there
+E4M3_CLUSTER_GROUP, E4M3_CLUSTER_HEAD_DIM, E4M3_CLUSTER_TILES = 7, 112, 3
 REGISTER_BUDGET = 200  # the default unroll keeps the estimate below this (ptxas' cap: 255)
 
 
@@ -54,14 +62,26 @@ def default_f32_warps(sm_count: int, sequences_x_kv_heads: int, warp_bytes: int)
     return 1
 
 
-def mma_register_estimate(head_dim: int, pipeline: bool, kv_dtype: str = "f16") -> int:
+def mma_register_estimate(head_dim: int, tiles: int, kv_dtype: str = "f16") -> int:
     """Rough registers per thread of the tensor-core path: 40, plus Q and o, plus the K and V
-    fragments of a tile (two tiles when pipelined), for K/V stored in `kv_dtype` (16 bytes a
-    lane loads hold 8 or, e4m3, 16 elements: half the chunks, Q and o the same size)."""
+    fragments of `tiles` tiles in flight, for K/V stored in `kv_dtype` (16 bytes a lane
+    loads hold 8 or, e4m3, 16 elements: half the chunks, Q and o the same size)."""
     per_load = elements_per_chunk(kv_dtype)
     kc, vc = -(-head_dim // (4 * per_load)), -(-head_dim // (8 * per_load))
     q_o = per_load // 2 * kc + 2 * per_load * vc
-    return 40 + q_o + (2 if pipeline else 1) * (8 * kc + 16 * vc)
+    return 40 + q_o + tiles * (8 * kc + 16 * vc)
+
+
+def default_tiles_in_flight(head_dim: int, kv_dtype: str, group: int, merge: str) -> int:
+    """K/V tiles a warp of the pipelined tensor-core path keeps in flight by default: 2 for
+    f16/bf16 K/V (measured on an H200), for e4m3 K/V the deepest ptxas 13 assembles for
+    sm_90 without spills (E4M3_TILES_IN_FLIGHT; docs/kernels.md has the counts)."""
+    if DTYPES[kv_dtype] > 1:
+        return 2
+    tiles = next(t for hd, t in E4M3_TILES_IN_FLIGHT if head_dim <= hd)
+    if merge == "cluster" and group > E4M3_CLUSTER_GROUP and head_dim > E4M3_CLUSTER_HEAD_DIM:
+        return min(tiles, E4M3_CLUSTER_TILES)
+    return tiles
 
 
 def counted_ctas_per_sm(num_warps: int, registers: int | None = None) -> int:

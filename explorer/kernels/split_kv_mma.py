@@ -195,7 +195,7 @@ def stream_tiles(b: KernelBuilder, k: SplitKV, ids: Ids, lanes: MmaLanes, q, spa
     t = _Tiles(b, k, lanes, q, state, MMA.format(t=k.dtype), f"cvt.rn.{pv}x2.f32",
                MMA.format(t=pv), scales, row_bytes, step, k_cache, v_cache, k_base, v_base,
                full_end, span.end)
-    if k.pipeline:
+    if k.tiles_in_flight > 1:
         p0 = _pipelined(t, first)
     else:
         b.comment(f"phase: tile loop ({TILE} positions per warp per step, {k.num_warps} "
@@ -209,28 +209,44 @@ def stream_tiles(b: KernelBuilder, k: SplitKV, ids: Ids, lanes: MmaLanes, q, spa
 
 
 def _pipelined(t: _Tiles, first: Reg) -> Reg:
-    """Whole tiles, software-pipelined over two register buffers: the next tile's loads
-    are issued before this tile's mma and softmax, so a warp always has a tile in flight.
-    Returns the register holding the first tile not consumed."""
-    b = t.b
+    """Whole tiles, software-pipelined over `tiles_in_flight` = N register buffers: tiles
+    p .. p + (N-1) step are loaded before tile p's mma and softmax, so N tiles' loads are
+    outstanding when its math starts (its own and the N-1 after it); the loop body is
+    unrolled N times (buffer i is consumed in copy i).
+    Returns the register holding the first tile not consumed.
+
+    Deeper buffers rather than a wider step (32 positions: two tiles' K as one pair per row)
+    for e4m3: a byte in flight costs the same register either way (4 per 16-byte load, held
+    until consumed) and a lane has no load wider than 16 bytes, so the pair is two loads all
+    the same; what differs is what else is live. A 32-position step converts and scores two
+    tiles at once (twice the fragments and scores live at its mma), N buffers consume one
+    16-position tile at a time; the wider step would halve the softmax's work per position,
+    which matters less to a kernel whose issue slots are mostly idle. Depth costs code size."""
+    b, depth = t.b, t.k.tiles_in_flight
+    ahead_tiles = "the next tile's" if depth == 2 else f"the next {depth - 1} tiles'"
     b.comment(f"phase: tile loop, software-pipelined ({TILE} positions per warp per step, "
-              f"{t.k.num_warps} warps): the next tile's K and V loads are in flight "
+              f"{t.k.num_warps} warps): {ahead_tiles} K and V loads are in flight "
               "while this tile's q.k and p.v run on tensor cores")
-    bufs = (_buffer(t), _buffer(t))
-    whole = (b.fresh("pred"), b.fresh("pred"))
+    bufs = tuple(_buffer(t) for _ in range(depth))
+    whole = tuple(b.fresh("pred") for _ in range(depth))
     p = b.op("mov.u32", first)
-    b.set(whole[0], "setp.lt.u32", p, t.full_end)
-    _issue(t, p, into=bufs[0], whole=whole[0])
+    for i in range(depth - 1):  # the prologue: tiles 0 .. N-2 in flight
+        at = p if i == 0 else b.op("add.u32", p, i * t.step)
+        b.set(whole[i], "setp.lt.u32", at, t.full_end)
+        _issue(t, at, into=bufs[i], whole=whole[i])
     top, done = b.label("tiles"), b.label("tiles_end")
     b.place(top)
-    for cur in (0, 1):
-        nxt = 1 - cur
+    for cur in range(depth):
+        nxt = (cur + depth - 1) % depth
         b.op("bra", done, guard=Guard(whole[cur], negated=True))
-        ahead = b.op("add.u32", p, t.step)
+        ahead = b.op("add.u32", p, (depth - 1) * t.step)
         b.set(whole[nxt], "setp.lt.u32", ahead, t.full_end)
         _issue(t, ahead, into=bufs[nxt], whole=whole[nxt])
         _consume(t, p, *bufs[cur])
-        b.set(p, "mov.u32", ahead)
+        if depth == 2:  # the tile ahead is the next one
+            b.set(p, "mov.u32", ahead)
+        else:
+            b.set(p, "add.u32", p, t.step)
     b.op("bra.uni", top)
     b.place(done)
     return p
