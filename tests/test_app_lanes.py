@@ -18,17 +18,19 @@ from corpus_replay import ENTRIES, arguments, ptx_of  # noqa: E402
 from explorer import runtime, sim  # noqa: E402
 from explorer.app import lanes  # noqa: E402
 from explorer.app.lanes import (  # noqa: E402
-    CURRENT_LINE_CLASS,
     EVERY_SHFL,
     EVERY_STEP,
     LaneSelection,
+    trace_for_config,
+    trace_for_launch,
+    window_around,
+)
+from explorer.app.lanes_draw import (  # noqa: E402
+    CURRENT_LINE_CLASS,
     lane_table,
     lanes_figure,
     marker_at,
     ptx_excerpt,
-    trace_for_config,
-    trace_for_launch,
-    window_around,
 )
 from explorer.app.state import Config, build_kernel  # noqa: E402
 from explorer.lesson import ShuffleTreeKernel, shuffle_tree_numpy  # noqa: E402

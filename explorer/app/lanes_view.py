@@ -23,14 +23,11 @@ from .lanes import (
     WINDOW,
     LaneSelection,
     LaneTrace,
-    lane_table,
-    lanes_figure,
-    marker_at,
     problem,
-    ptx_excerpt,
     trace_for_config,
     trace_for_launch,
 )
+from .lanes_draw import lane_table, lanes_figure, marker_at, ptx_excerpt
 from .state import Config, build_kernel, describe, ptx_key
 from .warps import PLOTLY_MIME, mime_output
 
