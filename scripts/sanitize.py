@@ -4,6 +4,7 @@ on a GPU, and write a summary (tool, launches checked, errors) to OUT_DIR.
     python scripts/sanitize.py OUT_DIR                     # all four tools, the whole grid
     python scripts/sanitize.py OUT_DIR --tools memcheck --quick
     python scripts/sanitize.py OUT_DIR --tools none        # the grid without a sanitizer
+    python scripts/sanitize.py OUT_DIR --tools memcheck --match merge=cluster   # some cases
 
 The grid (`cases`): every kernel (split-kv in f32, f16, bf16, with e4m3 K/V, the cluster
 merge and programmatic dependent launch), seq_len
@@ -173,13 +174,18 @@ def run_cases(grid: list[Case], backend: str, report: ChildReport | None = None)
     return report
 
 
-def child(report_path: Path, quick: bool) -> int:
+def matching(grid: list[Case], match: str) -> list[Case]:
+    """The cases whose name holds `match` (all of them for "")."""
+    return [case for case in grid if match in case.name]
+
+
+def child(report_path: Path, quick: bool, match: str = "") -> int:
     from explorer.runtime import cuda
 
     cuda.cupy().cuda.set_allocator(None)  # no pool: each buffer's exact bounds are checked
     report = ChildReport()
     try:
-        run_cases(cases(quick), "cuda", report)
+        run_cases(matching(cases(quick), match), "cuda", report)
     except Exception as err:  # a CUDA error after a sanitizer report: keep what was done
         report.failures.append(f"stopped after {report.runs} runs: {type(err).__name__}: {err}")
     report_path.write_text(json.dumps(asdict(report), indent=1))
@@ -286,12 +292,13 @@ def find_sanitizer() -> str | None:
 
 
 def sanitizer_command(sanitizer: str | None, tool: str, report: Path, quick: bool,
-                      planted: bool = False) -> list[str]:
+                      planted: bool = False, match: str = "") -> list[str]:
     """The command line of one tool's run over the grid, or (`planted`) over its planted bug;
     tool "none": the child alone."""
     child_cmd = [sys.executable, str(Path(__file__).resolve()), "--child", str(report)]
     child_cmd += ["--quick"] if quick else []
     child_cmd += ["--control", tool] if planted else []
+    child_cmd += ["--match", match] if match and not planted else []
     if tool == "none":
         return child_cmd
     extra = {"racecheck": ["--racecheck-report", "all"]}.get(tool, [])
@@ -384,6 +391,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tools", default=",".join(TOOLS),
                         help=f"comma-separated, from {', '.join(TOOLS)} and none")
     parser.add_argument("--quick", action="store_true", help="a few cases per kernel class")
+    parser.add_argument("--match", default="",
+                        help="only the cases whose name holds this text, e.g. merge=cluster")
     parser.add_argument("--sanitizer", default=None, help="path of compute-sanitizer")
     parser.add_argument("--timeout", type=int, default=TOOL_TIMEOUT_S,
                         help="seconds allowed per tool")
@@ -391,11 +400,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--control", choices=TOOLS, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        return control(args.control) if args.control else child(args.out, args.quick)
+        return control(args.control) if args.control else child(args.out, args.quick, args.match)
     tools = [t for t in args.tools.split(",") if t]
     unknown = [t for t in tools if t not in (*TOOLS, "none")]
     if unknown:
         parser.error(f"unknown tool(s) {unknown}; accepted: {', '.join(TOOLS)}, none")
+    if not matching(cases(args.quick), args.match):
+        parser.error(f"--match {args.match!r} names no case of the grid")
     sanitizer = args.sanitizer or find_sanitizer()
     if sanitizer is None and any(t != "none" for t in tools):
         print("sanitize: compute-sanitizer not found on PATH or under /usr/local/cuda*/bin; "
@@ -403,13 +414,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     args.out.mkdir(parents=True, exist_ok=True)
     info = {**device_info(), "sanitizer": sanitizer, "quick": args.quick,
-            "cases": len(cases(args.quick))}
+            "cases": len(matching(cases(args.quick), args.match))}
     env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     rows = []
     for tool in tools:
         report_path = args.out / f"{tool}.child.json"
         report_path.unlink(missing_ok=True)
-        cmd = sanitizer_command(sanitizer, tool, report_path, args.quick)
+        cmd = sanitizer_command(sanitizer, tool, report_path, args.quick, match=args.match)
         print(f"sanitize: {tool}: {' '.join(cmd)}", flush=True)
         code, log = _run(cmd, env, args.timeout)
         (args.out / f"{tool}.log").write_text(log)

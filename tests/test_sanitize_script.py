@@ -118,6 +118,20 @@ def test_commands():
     assert planted[-2:] == ["--control", "memcheck"]
     assert sanitize.sanitizer_command(None, "none", report, quick=False)[-2:] == [
         "--child", str(report)]
+    some = sanitize.sanitizer_command("/cs", "memcheck", report, False, match="merge=cluster")
+    assert some[-2:] == ["--match", "merge=cluster"]  # the child runs those cases only
+    assert "--match" not in sanitize.sanitizer_command("/cs", "memcheck", report, False,
+                                                       planted=True, match="merge=cluster")
+
+
+def test_match_picks_cases_by_name_and_refuses_one_that_names_none(capsys):
+    grid = sanitize.cases()
+    cluster = sanitize.matching(grid, "merge=cluster")
+    assert len(cluster) == 4 and all(c.kwargs["merge"] == "cluster" for c in cluster)
+    assert sanitize.matching(grid, "") == grid
+    with pytest.raises(SystemExit):
+        sanitize.main(["/tmp/unused", "--tools", "none", "--match", "no-such-case"])
+    assert "names no case of the grid" in capsys.readouterr().err
 
 
 def test_bad_tool_and_missing_sanitizer(tmp_path, monkeypatch, capsys):
