@@ -102,3 +102,18 @@ def test_a_cluster_merge_with_e4m3_kv_runs_and_is_traced_in_the_app():
         assert any("barrier.cluster" in step.text for step in lt.trace)  # one launch: merged
     finally:
         app.close()
+
+
+def test_a_form_change_while_the_tab_is_hidden_waits_for_it(ptx_app):
+    app = ptx_app
+    app.tabs.selected_index = LANES_TAB
+    first = app.lanes.source
+    app.tabs.selected_index = 0  # PTX
+    app.ptx_file.row.block.value = "32"
+    assert app.lanes.source is first  # no arrays made for a hidden tab
+    app.tabs.selected_index = LANES_TAB
+    assert app.lanes.lane_trace.block == (32, 1, 1)
+    traced = app.lanes.lane_trace
+    app.tabs.selected_index = 0
+    app.tabs.selected_index = LANES_TAB  # same source and form: not traced again
+    assert app.lanes.lane_trace is traced

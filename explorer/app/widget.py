@@ -151,6 +151,7 @@ class Explorer(w.VBox):
         self.export_status.layout = w.Layout(width="auto")
         self.warps = WarpsView()
         self.lanes = LanesView(threads=self._run_lane.threads)
+        self._lanes_form: tuple | None = None  # (PTX text, run form) the Lanes tab traces
         self.kernel_views = {"PTX": self.ptx_view, "Diff": self.diff_view,
                              "Resources": self.resources_view, "Run": self.run_view,
                              "Warps": self.warps.box}
@@ -274,14 +275,24 @@ class Explorer(w.VBox):
 
     def _on_tab(self, change) -> None:
         self.warps.show(self.mode == "kernel" and change["new"] == TAB_TITLES.index("Warps"))
-        self.lanes.show(change["new"] == TAB_TITLES.index("Lanes"))
+        shown = change["new"] == TAB_TITLES.index("Lanes")
+        if shown:
+            self.follow_lanes(shown=True)
+        self.lanes.show(shown)
 
-    def follow_lanes(self) -> None:
+    def follow_lanes(self, shown: bool | None = None) -> None:
         """Point the Lanes tab at what runs now (it traces only while shown): the
-        configuration's kernel, or the PTX file's launch as its run form makes it."""
+        configuration's kernel, or the PTX file's launch as its run form makes it. The
+        launch's arrays are made only while the tab is shown, once per source and form."""
         if self.mode == "kernel":
+            self._lanes_form = None
             self.lanes.show_config(self.state.config)
             return
+        state = self.ptx_file.state
+        form = (state.source.text if state.source else None, state.form)
+        if not (self.lanes.visible if shown is None else shown) or form == self._lanes_form:
+            return  # a form change while the tab is hidden is picked up when it is shown
+        self._lanes_form = form
         launch = self.ptx_file.current_launch()
         if launch is None:
             self.lanes.clear("Open a PTX and fill its run form to trace a warp: the Lanes "
