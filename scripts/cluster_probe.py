@@ -1,7 +1,7 @@
 """How many thread-block clusters of the split-KV kernel's CTA fit on this GPU at once
 (cuOccupancyMaxActiveClusters), per cluster size, and what one empty cluster launch costs in
 a CUDA graph: the numbers that decide whether the splits of a KV head can merge inside one
-cluster. Needs a GPU, CuPy and cuda-bindings; prints, asserts nothing."""
+cluster. Needs a GPU, CuPy and NVIDIA's cuda-bindings; prints, asserts nothing."""
 
 from __future__ import annotations
 
@@ -14,7 +14,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from explorer.kernels import SplitKVDecodeAttentionKernel  # noqa: E402
 from explorer.runtime import cuda  # noqa: E402
-from explorer.runtime.cuda_launch_ex import driver  # noqa: E402
+
+
+def driver():
+    from cuda.bindings import driver as cu
+
+    return cu
 
 
 def check(result):

@@ -319,6 +319,28 @@ def parse_summary(tool: str, log: str) -> dict:
     return {"errors": int(summary.group(1)) if summary else None, "warnings": 0}
 
 
+def first_reports(log: str, limit: int = 5) -> list[str]:
+    """The first distinct report headlines of a compute-sanitizer log (an invalid access, an
+    API call's error, a hazard, a barrier error), each with the line after it (where: the
+    kernel and thread, or the host frame), so that a summary names what was found."""
+    lines = log.splitlines()
+    found: list[str] = []
+    for i, line in enumerate(lines):
+        if not line.startswith("========= ") or line.startswith("=========  "):
+            continue
+        head = line[len("========= "):].strip()
+        if not head or head.startswith(("ERROR SUMMARY", "RACECHECK SUMMARY", "Saved host",
+                                         "Target application")):
+            continue
+        where = lines[i + 1][len("========= "):].strip() if i + 1 < len(lines) else ""
+        text = f"{head} ({where})" if where else head
+        if text not in found:
+            found.append(text)
+        if len(found) == limit:
+            break
+    return found
+
+
 def tool_result(tool: str, exit_code: int, log: str, report: dict | None,
                 planted_log: str | None = None) -> dict:
     """One row of the summary; `ok` only with a summary of zero errors, every run passing, and
@@ -331,7 +353,8 @@ def tool_result(tool: str, exit_code: int, log: str, report: dict | None,
         planted is None or planted > 0)
     return {"tool": tool, "exit_code": exit_code, **summary, "launches": report["launches"],
             "runs": report["runs"], "seconds": report["seconds"], "planted_bug_errors": planted,
-            "reference_failures": report["failures"][:20], "ok": ok}
+            "reference_failures": report["failures"][:20],
+            "first_reports": first_reports(log) if summary["errors"] else [], "ok": ok}
 
 
 def write_summary(out: Path, info: dict, rows: list[dict]) -> None:
@@ -352,6 +375,7 @@ def write_summary(out: Path, info: dict, rows: list[dict]) -> None:
                      f"{r['warnings']} | {verdict} | {planted} | {r['seconds']} |")
     for r in rows:
         lines += [f"- {r['tool']}: {failure}" for failure in r["reference_failures"]]
+        lines += [f"- {r['tool']} reported: {text}" for text in r.get("first_reports", [])]
     (out / "sanitize.md").write_text("\n".join(lines) + "\n")
 
 

@@ -141,3 +141,29 @@ def test_bad_tool_and_missing_sanitizer(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(sanitize, "find_sanitizer", lambda: None)
     assert sanitize.main([str(tmp_path), "--tools", "memcheck"]) == 2
     assert "compute-sanitizer not found" in capsys.readouterr().err
+
+
+def test_a_summary_names_the_first_reports(tmp_path):
+    """The log of the run that found 34 errors and kept only the count: the summary now says
+    what they were (here cuda-bindings' probes of driver entry points, the cause then)."""
+    probe = ('========= Program hit CUDA_ERROR_INVALID_VALUE (error 1) due to "invalid '
+             'argument" on CUDA API call to cuGetProcAddress_v2.\n'
+             "=========     Saved host backtrace up to driver entry point at error\n"
+             "=========         Host Frame:  [0xd4a2] in cydriver.so\n")
+    access = ("========= Invalid __global__ read of size 4 bytes\n"
+              "=========     at split_kv+0x1f0\n"
+              "=========     by thread (3,0,0) in block (1,0,0)\n")
+    log = probe * 3 + access + "========= ERROR SUMMARY: 4 errors\n"
+    assert sanitize.first_reports(log) == [
+        'Program hit CUDA_ERROR_INVALID_VALUE (error 1) due to "invalid argument" on CUDA '
+        "API call to cuGetProcAddress_v2. (Saved host backtrace up to driver entry point at "
+        "error)",
+        "Invalid __global__ read of size 4 bytes (at split_kv+0x1f0)"]
+    report = {"launches": 1, "runs": 1, "seconds": 1.0, "failures": []}
+    row = sanitize.tool_result("memcheck", 1, log, report)
+    assert not row["ok"] and len(row["first_reports"]) == 2
+    assert sanitize.tool_result("memcheck", 0, "ERROR SUMMARY: 0 errors",
+                                report)["first_reports"] == []
+    sanitize.write_summary(tmp_path, {"date": "2026-12-01"}, [row])
+    assert "- memcheck reported: Invalid __global__ read of size 4 bytes (at split_kv+0x1f0)" \
+        in (tmp_path / "sanitize.md").read_text()
