@@ -22,7 +22,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..ptx import KernelBuilder
-from ..ptx.ir import Address, Guard, Reg, SpecialReg
+from ..ptx.ir import Address, Guard, Reg, SpecialReg, Vector
 from .online_softmax import exp2_diff, running_max, safe_max
 from .split_kv_setup import Ids, Pointers, head_elements, q_head_row
 from .vector_io import DTYPES, store_value
@@ -63,19 +63,21 @@ def load_cluster_pointers(b: KernelBuilder, params: tuple[tuple[str, str], ...])
 
 
 def merge_in_cluster(b: KernelBuilder, k: SplitKV, ids: Ids, ptrs: Pointers, base: Reg,
-                     merge_warps) -> None:
+                     merge_warps, width: int) -> None:
     """The end of the split entry with merge="cluster". `base`: the warps' records in shared
     memory; the split's record follows them. `merge_warps(b, k, base, head, elem)` is the
-    warps' merge (`split_kv_build.merge_warp_records`): (M, L, output element, ...)."""
+    warps' merge (`split_kv_build.merge_warp_records`) of `width` consecutive elements: (M, L,
+    output elements, ...)."""
     b.comment("phase: final sum (merge warps; keep this split's partial in shared memory)")
     part = b.op("add.u32", base, k.num_warps * k.warp_record_bytes)
-    with head_elements(b, k, ids, "pairs") as (head, elem):
-        big_m, big_l, out = merge_warps(b, k, base, head, elem)[:3]
+    with head_elements(b, k, ids, "pairs", width) as (head, elem):
+        big_m, big_l, outs = merge_warps(b, k, base, head, elem)[:3]
         rec = b.op("mad.lo.u32", head, k.record_words * 4, part)
-        b.op("st.shared.f32", Address(b.op("mad.lo.u32", elem, 4, rec)), out)
+        b.op(f"st.shared.v{width}.f32", Address(b.op("mad.lo.u32", elem, 4, rec)),
+             Vector(outs))
         first = b.op("setp.eq.u32", elem, 0)
-        b.op("st.shared.f32", Address(rec, k.head_dim * 4), big_m, guard=Guard(first))
-        b.op("st.shared.f32", Address(rec, k.head_dim * 4 + 4), big_l, guard=Guard(first))
+        b.op("st.shared.v2.f32", Address(rec, k.head_dim * 4), Vector((big_m, big_l)),
+             guard=Guard(first))
     b.comment("phase: cluster barrier (every split's partial is in its shared memory)")
     b.op("barrier.cluster.arrive.release.aligned")
     b.op("barrier.cluster.wait.acquire.aligned")
@@ -103,8 +105,9 @@ def merge_slice(b: KernelBuilder, k: SplitKV, ids: Ids, ptrs: Pointers, part: Re
         ms, ls, os = [], [], []
         for s in range(k.num_splits):
             remote = b.op("mapa.shared::cluster.u32", rec, s)
-            ms.append(b.op("ld.shared::cluster.f32", Address(remote, k.head_dim * 4)))
-            ls.append(b.op("ld.shared::cluster.f32", Address(remote, k.head_dim * 4 + 4)))
+            m, l = b.op("ld.shared::cluster.v2.f32", Address(remote, k.head_dim * 4)).regs
+            ms.append(m)
+            ls.append(l)
             os.append(b.op("ld.shared::cluster.f32", Address(b.op("add.u32", remote, col))))
         safe = safe_max(b, running_max(b, ms[0], ms[1:]))
         big_l, acc = b.op("mov.f32", 0.0), b.op("mov.f32", 0.0)

@@ -85,9 +85,9 @@ def _chunks(splits: range) -> list[range]:
 
 def _load_split(b: KernelBuilder, ml: Reg, o_base: Reg, s: int, head_dim: int, in_row: Reg,
                 load: str):
-    """Split s's max, sum and this thread's partial output element (0 past head_dim)."""
-    m = b.op(load, Address(ml, 8 * s))
-    l = b.op(load, Address(ml, 8 * s + 4))
+    """Split s's max and sum (adjacent: one `.v2` load) and this thread's partial output
+    element (0 past head_dim)."""
+    m, l = b.op(load.replace(".f32", ".v2.f32"), Address(ml, 8 * s)).regs
     if in_row is None:
         return m, l, b.op(load, Address(o_base, 4 * s * head_dim))
     o = b.op("mov.f32", 0.0)

@@ -424,9 +424,10 @@ def publish_tiles(b: KernelBuilder, k: SplitKV, ids: Ids, lanes: MmaLanes, state
         for j in range(2):
             ok = _below(b, k.head_dim, lanes.t, 3, 2 * e, 8 * e * h + e * j)
             guard = lanes.head_ok if ok is None else b.op("and.pred", lanes.head_ok, ok)
-            for i in range(e):
-                b.op("st.shared.f32", Address(col, 32 * e * h + 4 * e * j + 4 * i),
-                     pairs[i][j], guard=Guard(guard))
+            for i in range(0, e, 2):  # e consecutive dims (even): v2 stores
+                values = Vector((pairs[i][j], pairs[i + 1][j]))
+                b.op("st.shared.v2.f32", Address(col, 32 * e * h + 4 * e * j + 4 * i), values,
+                     guard=Guard(guard))
     first = b.op("and.pred", lanes.head_ok, b.op("setp.eq.u32", lanes.t, 0))
     store_max_sum(b, k, rec, 0, state.m, state.l, first)
     b.op("bar.sync", 0)

@@ -144,12 +144,19 @@ def q_head_row(b: KernelBuilder, k: SplitKV, ids: Ids, head: Reg) -> Reg:
 
 
 @contextmanager
-def head_elements(b: KernelBuilder, k: SplitKV, ids: Ids, hint: str) -> Iterator[tuple[Reg, Reg]]:
-    """The CTA's threads loop over the (q head of the group, element) pairs, yielding
-    `(head, elem)`: `b.loop` from tid below group * head_dim by the thread count, then
-    `div.u32` and `rem.u32` by head_dim."""
-    with b.loop(ids.tid, k.group * k.head_dim, hint, step=32 * k.num_warps) as idx:
-        yield b.op("div.u32", idx, k.head_dim), b.op("rem.u32", idx, k.head_dim)
+def head_elements(b: KernelBuilder, k: SplitKV, ids: Ids, hint: str,
+                  width: int = 1) -> Iterator[tuple[Reg, Reg]]:
+    """The CTA's threads loop over the (q head of the group, element) pairs, `width`
+    consecutive elements of one head at a time (head_dim is a multiple of it), yielding
+    `(head, elem)` of the first: `b.loop` from tid below group * head_dim / width by the
+    thread count, `shl.b32` by log2 width, then `div.u32` and `rem.u32` by head_dim."""
+    if k.head_dim % width or width & (width - 1):
+        raise ValueError(f"width {width} must be a power of two dividing head_dim "
+                         f"{k.head_dim}")
+    items = k.group * k.head_dim // width
+    with b.loop(ids.tid, items, hint, step=32 * k.num_warps) as idx:
+        flat = b.op("shl.b32", idx, int(math.log2(width))) if width > 1 else idx
+        yield b.op("div.u32", flat, k.head_dim), b.op("rem.u32", flat, k.head_dim)
 
 
 def warp_record(b: KernelBuilder, k: SplitKV, ids: Ids, smem: Symbol) -> tuple[Reg, Reg]:
