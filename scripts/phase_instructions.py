@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import argparse
 import ast
+import bisect
 import collections
-import re
 import sys
 from pathlib import Path
 
@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from explorer import sim  # noqa: E402
 from explorer.kernels import SplitKVDecodeAttentionKernel  # noqa: E402
+from explorer.ptx.sass import phase_marks, short_phase  # noqa: E402
 from explorer.runtime.execute import allocate, resolve  # noqa: E402
 from explorer.runtime.sim import SimBackend  # noqa: E402
 from explorer.verify import make_inputs  # noqa: E402
@@ -37,13 +38,14 @@ SHAPE = dict(max_seq_len=1024, head_dim=128, num_heads=32, num_kv_heads=8, dtype
 
 
 def phases(ptx: str) -> dict[int, str]:
-    """PTX line (1-based) -> the phase it is in (the last `// phase:` comment above it)."""
-    out, current = {}, "(before the first phase)"
-    for n, line in enumerate(ptx.splitlines(), 1):
-        found = re.search(r"// phase: ([^(]*)", line)
-        if found:
-            current = found.group(1).strip()
-        out[n] = current
+    """PTX line (1-based) -> the phase it is in: the last `// phase:` comment above it
+    (`explorer.ptx.sass.phase_marks`, named as the Resources tab names them)."""
+    marks = phase_marks(ptx)
+    lines = [line for line, _ in marks]
+    out = {}
+    for n in range(1, ptx.count("\n") + 2):
+        slot = bisect.bisect_right(lines, n) - 1
+        out[n] = short_phase(marks[slot][1]) if slot >= 0 else "(before the first phase)"
     return out
 
 
