@@ -21,6 +21,9 @@ from explorer.app.lanes import (  # noqa: E402
     EVERY_SHFL,
     EVERY_STEP,
     LaneSelection,
+    section_counts,
+    section_summary,
+    sections,
     trace_for_config,
     trace_for_launch,
     window_around,
@@ -300,12 +303,44 @@ def view():
     made.close()
 
 
+# -- where a warp's steps went ------------------------------------------------------------------
+
+
+def test_steps_by_phase_add_up_and_an_empty_split_skips_the_stream():
+    """Our kernels by their `// phase:` marks: the counts add up to the trace, and a split
+    with no position (seq_len 1: only split 0 has one) runs no tile of the stream."""
+    config = SMALL.replace(kernel="split-kv", num_warps=4, seq_len=1)
+    streaming, empty = (trace_for_config(config, cta=c) for c in (0, 1))
+    for lt in (streaming, empty):
+        counts = dict(section_counts(lt.trace, lt.ptx))
+        assert sum(counts.values()) == len(lt.trace)
+        assert {"setup", "final sum"} <= counts.keys()
+        assert list(counts.values()) == sorted(counts.values(), reverse=True)
+    assert len(streaming.trace) > len(empty.trace)
+    summary = section_summary(empty.trace, empty.ptx)
+    assert summary.startswith(f"This warp's {len(empty.trace):,} steps by phase: ")
+
+
+def test_ptx_without_phase_marks_is_counted_by_label():
+    """nvcc's and Triton's PTX has no phase marks: its labels (basic blocks) are the sections,
+    after an (entry) section from line 1."""
+    ptx = OUT_OF_BOUNDS_PTX.replace("    st.global.u32", "$L_store:\n    st.global.u32")
+    assert [name for _, name in sections(ptx)] == ["(entry)", "$L_store"]
+    traced = trace_for_launch(ptx, "oob", (1, 1, 1), (32, 1, 1), [np.zeros(128, np.uint32)])
+    assert section_counts(traced.trace, ptx) == [("(entry)", 6), ("$L_store", 2)]
+    assert section_summary(traced.trace, ptx) == (
+        "This warp's 8 steps by PTX label: (entry) 6 (75%) · $L_store 2 (25%)")
+    assert section_summary(traced.trace, ptx, shown=1) == (
+        "This warp's 8 steps by PTX label: (entry) 6 (75%) · 1 more section")
+
+
 def test_the_view_traces_only_when_shown_and_changed(view):
     view.show_config(SMALL)
     assert view.lane_trace is None  # hidden: nothing traced
     view.show(True)
     first = view.lane_trace
     assert first is not None and view.figure_out.outputs
+    assert f"This warp&#x27;s {len(first.trace):,} steps by phase: " in view.sections.value
     view.show(False)
     view.show(True)
     assert view.lane_trace is first  # nothing changed: no new trace
@@ -344,7 +379,7 @@ def test_the_view_shows_problems_inline(view):
     view.show_config(SMALL)
     view.warp.value = 9
     assert "warp=9 is not a warp of a 128-thread CTA (accepted: 0..3)" in view.status.value
-    assert view.figure_out.outputs == () and view.selection is None
+    assert view.figure_out.outputs == () and view.selection is None and not view.sections.value
     view.buttons["next"].click()  # nothing to step: no error
     view.warp.value = 0
     assert view.selection is not None

@@ -17,6 +17,7 @@ whole); `lanes_draw.py` draws them. It holds no widget state (`lanes_view.py` do
 from __future__ import annotations
 
 import bisect
+import re
 import time
 import warnings
 from collections.abc import Sequence
@@ -25,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import runtime, sim
+from ..ptx.sass import phase_marks, short_phase
 from ..runtime.execute import allocate, resolve
 from ..runtime.sim import SimBackend
 from ..sim.machine import dims3
@@ -203,6 +205,48 @@ def written_registers(trace: sim.Trace) -> dict[str, tuple[int, ...]]:
         for reg in step.dest:
             writes.setdefault(reg, []).append(i)
     return {reg: tuple(steps) for reg, steps in writes.items()}
+
+
+ENTRY_SECTION = "(entry)"
+LABEL = re.compile(r"^\s*([$%\w.]+):")
+
+
+def sections(ptx: str) -> list[tuple[int, str]]:
+    """(first line, name) of each section of `ptx`, in order: its `// phase:` marks (our
+    kernels; named as the Resources tab names them), else its labels (nvcc's and Triton's
+    basic blocks), after an `(entry)` section from line 1."""
+    marks = [(line, short_phase(name)) for line, name in phase_marks(ptx)]
+    if not marks:
+        marks = [(n, found.group(1)) for n, text in enumerate(ptx.splitlines(), 1)
+                 if (found := LABEL.match(text))]
+    return [(1, ENTRY_SECTION), *marks] if not marks or marks[0][0] > 1 else marks
+
+
+def section_counts(trace: sim.Trace, ptx: str) -> list[tuple[str, int]]:
+    """How many of the warp's steps each section of `ptx` ran, most first (a section entered
+    twice, a loop's body, counts once with all its steps); sections it never reached are
+    left out. The counts add up to len(trace)."""
+    marks = sections(ptx)
+    starts = [line for line, _ in marks]
+    counts: dict[str, int] = {}
+    for step in trace:
+        name = marks[max(0, bisect.bisect_right(starts, step.line) - 1)][1]
+        counts[name] = counts.get(name, 0) + 1
+    return sorted(counts.items(), key=lambda item: -item[1])
+
+
+def section_summary(trace: sim.Trace, ptx: str, shown: int = 8) -> str:
+    """One line for the view: where the warp's steps went, by phase (or by label), the
+    `shown` largest with their share, then how many more sections."""
+    counts = section_counts(trace, ptx)
+    if not counts:
+        return ""
+    total = sum(n for _, n in counts)
+    kind = "phase" if phase_marks(ptx) else "PTX label"
+    parts = [f"{name} {n:,} ({100 * n / total:.0f}%)" for name, n in counts[:shown]]
+    more = len(counts) - shown
+    tail = f" · {more} more section{'s' if more > 1 else ''}" if more > 0 else ""
+    return f"This warp's {total:,} steps by {kind}: " + " · ".join(parts) + tail
 
 
 def window_around(position: int, count: int, size: int = WINDOW) -> tuple[int, int]:

@@ -24,6 +24,7 @@ from .lanes import (
     LaneSelection,
     LaneTrace,
     problem,
+    section_summary,
     trace_for_config,
     trace_for_launch,
 )
@@ -72,6 +73,7 @@ class LanesView:
 
     def _build(self) -> None:
         self.status = _classed(w.HTML(), "status")
+        self.sections = _classed(w.HTML(), "sections")
         self.note = _classed(w.HTML(), "note")
         self.cta = _classed(w.IntText(0, description="CTA", style=WIDE_LABEL,
                                       layout=w.Layout(width="170px")), "cta")
@@ -106,8 +108,9 @@ class LanesView:
         self.slider.observe(lambda change: self._on_step(change["new"]), names="value")
         pickers = w.HBox([self.cta, self.warp, self.launch, self.register])
         stepper = w.HBox([*self.buttons.values(), self.slider, self.line, self.goto])
-        self.box = _classed(w.VBox([self.status, pickers, stepper, self.note, self.caption,
-                                    self.figure_out, w.HBox([self.table]), self.ptx]), "tab")
+        self.box = _classed(w.VBox([self.status, self.sections, pickers, stepper, self.note,
+                                    self.caption, self.figure_out, w.HBox([self.table]),
+                                    self.ptx]), "tab")
         self.box.add_class("explorer-lanes")
         self.status.value = theme.message(NO_SOURCE)
 
@@ -138,6 +141,7 @@ class LanesView:
         self.lane_trace = self.selection = self.figure = self.drawn = None
         self.figure_out.outputs = ()
         self.caption.value = self.table.value = self.note.value = self.ptx.value = ""
+        self.sections.value = ""
         self.status.value = theme.message(message)
 
     def show(self, visible: bool) -> None:
@@ -246,6 +250,8 @@ class LanesView:
             f'<span style="{theme.NOTE}">{theme.esc(lt.label)} · warp {t.warp} of CTA '
             f"{t.cta} ({t.threads} threads) · {len(t):,} steps · traced in {lt.seconds:.2f} s, "
             f"shown in {self.ready_seconds:.2f} s</span>")
+        self.sections.value = (f'<span style="{theme.NOTE}">'
+                               f"{theme.esc(section_summary(t, lt.ptx))}</span>")
         # the figure last: the browser draws it in one blocking call, so the status, the
         # lane table and the PTX line (small messages) come first
         self.figure_out.outputs = (self._bundle,)
@@ -253,7 +259,7 @@ class LanesView:
     def _show_failure(self, source: tuple, err: Exception) -> None:
         self.lane_trace = self.selection = self.figure = self.drawn = None
         self.figure_out.outputs = ()
-        self.caption.value = self.table.value = ""
+        self.caption.value = self.table.value = self.sections.value = ""
         self.status.value = theme.message(problem(err), "error")
         self.note.value = ""
         line = getattr(err, "line", None)
