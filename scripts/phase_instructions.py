@@ -1,8 +1,8 @@
 """How many PTX instructions one warp of the split-KV kernel executes, phase by phase (the
-emitter's `// phase:` comments), on the simulator: where a short decode step's instructions
-go, without a GPU. On the H200 a warp of the split entry issues one instruction every ~7
-cycles at short lengths (Nsight Compute, docs/performance.md), so at seq_len 1 the count is
-most of the split kernel's own time.
+emitter's `// phase:` comments, as the Lanes tab counts them: `explorer.app.lanes`), on the
+simulator: where a short decode step's instructions go, without a GPU. On the H200 a warp of
+the split entry issues one instruction every ~7 cycles at short lengths (Nsight Compute,
+docs/performance.md), so at seq_len 1 the count is most of the split kernel's own time.
 
     python scripts/phase_instructions.py                      # default f16 kernel, seq_len 1
     python scripts/phase_instructions.py --seq-len 1024 --cta 1
@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import ast
-import bisect
 import collections
 import sys
 from pathlib import Path
@@ -28,25 +27,13 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from explorer import sim  # noqa: E402
+from explorer.app.lanes import step_sections  # noqa: E402
 from explorer.kernels import SplitKVDecodeAttentionKernel  # noqa: E402
-from explorer.ptx.sass import phase_marks, short_phase  # noqa: E402
 from explorer.runtime.execute import allocate, resolve  # noqa: E402
 from explorer.runtime.sim import SimBackend  # noqa: E402
 from explorer.verify import make_inputs  # noqa: E402
 
 SHAPE = dict(max_seq_len=1024, head_dim=128, num_heads=32, num_kv_heads=8, dtype="f16")
-
-
-def phases(ptx: str) -> dict[int, str]:
-    """PTX line (1-based) -> the phase it is in: the last `// phase:` comment above it
-    (`explorer.ptx.sass.phase_marks`, named as the Resources tab names them)."""
-    marks = phase_marks(ptx)
-    lines = [line for line, _ in marks]
-    out = {}
-    for n in range(1, ptx.count("\n") + 2):
-        slot = bisect.bisect_right(lines, n) - 1
-        out[n] = short_phase(marks[slot][1]) if slot >= 0 else "(before the first phase)"
-    return out
 
 
 def count(options: dict, seq_len: int, launch: int, cta: int, warp: int):
@@ -65,10 +52,8 @@ def count(options: dict, seq_len: int, launch: int, cta: int, warp: int):
     chosen = resolved[launch]
     trace = sim.trace(program.ptx, chosen.entry, chosen.grid, chosen.block, list(chosen.args),
                       shared_bytes=chosen.shared_bytes, cta=cta, warp=warp)
-    where = phases(program.ptx)
     by_phase, by_opcode = collections.Counter(), collections.Counter()
-    for step in trace:
-        phase = where.get(step.line, "?")
+    for step, phase in zip(trace, step_sections(trace, program.ptx), strict=True):
         words = step.text.split()
         opcode = words[1] if words[0].startswith("@") else words[0]
         by_phase[phase] += 1

@@ -222,15 +222,19 @@ def sections(ptx: str) -> list[tuple[int, str]]:
     return [(1, ENTRY_SECTION), *marks] if not marks or marks[0][0] > 1 else marks
 
 
+def step_sections(trace: sim.Trace, ptx: str) -> list[str]:
+    """The section of `ptx` (`sections`) each step of the warp ran in, in step order."""
+    marks = sections(ptx)
+    starts = [line for line, _ in marks]
+    return [marks[max(0, bisect.bisect_right(starts, step.line) - 1)][1] for step in trace]
+
+
 def section_counts(trace: sim.Trace, ptx: str) -> list[tuple[str, int]]:
     """How many of the warp's steps each section of `ptx` ran, most first (a section entered
     twice, a loop's body, counts once with all its steps); sections it never reached are
     left out. The counts add up to len(trace)."""
-    marks = sections(ptx)
-    starts = [line for line, _ in marks]
     counts: dict[str, int] = {}
-    for step in trace:
-        name = marks[max(0, bisect.bisect_right(starts, step.line) - 1)][1]
+    for name in step_sections(trace, ptx):
         counts[name] = counts.get(name, 0) + 1
     return sorted(counts.items(), key=lambda item: -item[1])
 
